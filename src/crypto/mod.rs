@@ -1,0 +1,26 @@
+//! The client's cryptography: no IO, no clock, no JS.
+//!
+//! - [`kdf`]: password to master key (PBKDF2-HMAC-SHA256) and HKDF subkeys.
+//! - [`envelope`]: the wrapped-key envelope, unlock, recovery, password change, rotation.
+//! - [`record`]: sealing and opening records.
+//! - [`secret`]: secret newtypes; [`error`]: typed errors.
+
+pub(crate) mod codec;
+pub mod envelope;
+pub mod error;
+pub mod ids;
+pub mod kdf;
+pub mod rand;
+pub mod record;
+pub mod recovery;
+pub mod secret;
+
+pub use codec::{from_base64url, to_base64url};
+pub use envelope::{Envelope, NewVault, UnlockedVault, recover};
+pub use error::{FormatError, KdfError, KeyringError, RandomError, RecordError, UnlockError};
+pub use ids::{RecordId, VaultId};
+pub use kdf::KdfParams;
+pub use rand::{Entropy, OsEntropy};
+pub use record::RecordMeta;
+pub use recovery::RecoveryCode;
+pub use secret::{AuthKey, MasterKey, Password};

@@ -1,0 +1,251 @@
+//! Records: AES-256-GCM under the vault key named by the record's key id, with associated
+//! data binding the vault id, record id, version, deleted flag and key id.
+
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+
+use super::codec::{Reader, expect_format};
+use super::envelope::UnlockedVault;
+use super::error::{FormatError, RecordError};
+use super::ids::{ID_LEN, RecordId, VaultId};
+use super::rand::{Entropy, random_array};
+use super::secret::VaultKey;
+
+/// Format byte of a version 1 sealed record.
+pub const RECORD_FORMAT_V1: u8 = 0xD1;
+/// Largest plaintext a record may hold (4 MiB); the server usually sets a lower limit.
+pub const MAX_PLAINTEXT_LEN: usize = 4 << 20;
+/// Highest record version (2^53 - 1, exact in a JavaScript number).
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
+/// Bytes before the ciphertext: format, key id, nonce.
+pub const RECORD_HEADER_LEN: usize = 1 + 4 + NONCE_LEN;
+/// Bytes a sealed record adds to its plaintext.
+pub const RECORD_OVERHEAD: usize = RECORD_HEADER_LEN + TAG_LEN;
+/// Length of a record's associated data.
+pub const RECORD_AD_LEN: usize = 1 + ID_LEN + ID_LEN + 8 + 1 + 4;
+
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+
+/// What a record's ciphertext is bound to besides its key: where it lives and which write
+/// of it this is. The server stores these in the clear; the client checks them on open.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RecordMeta {
+    record_id: RecordId,
+    version: u64,
+    deleted: bool,
+}
+
+impl RecordMeta {
+    /// Validates metadata: versions run from 1 to [`MAX_VERSION`].
+    pub fn new(record_id: RecordId, version: u64, deleted: bool) -> Result<Self, RecordError> {
+        if version == 0 || version > MAX_VERSION {
+            return Err(RecordError::BadMeta { field: "version" });
+        }
+        Ok(Self {
+            record_id,
+            version,
+            deleted,
+        })
+    }
+
+    /// The record id.
+    pub fn record_id(&self) -> RecordId {
+        self.record_id
+    }
+
+    /// The version this ciphertext was written as.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Whether this is a tombstone.
+    pub fn deleted(&self) -> bool {
+        self.deleted
+    }
+}
+
+/// `D1 || vault_id || record_id || version (u64 BE) || deleted (0 or 1) || key_id (u32 BE)`
+pub fn record_ad(vault_id: &VaultId, meta: &RecordMeta, key_id: u32) -> [u8; RECORD_AD_LEN] {
+    let mut ad = [0u8; RECORD_AD_LEN];
+    ad[0] = RECORD_FORMAT_V1;
+    ad[1..17].copy_from_slice(vault_id.as_bytes());
+    ad[17..33].copy_from_slice(meta.record_id.as_bytes());
+    ad[33..41].copy_from_slice(&meta.version.to_be_bytes());
+    ad[41] = u8::from(meta.deleted);
+    ad[42..46].copy_from_slice(&key_id.to_be_bytes());
+    ad
+}
+
+/// Every vault key of a vault, with its AES-GCM state ready, and which one is current.
+pub(crate) struct Keyring {
+    vault_id: VaultId,
+    current: u32,
+    entries: Vec<(u32, VaultKey, Aes256Gcm)>,
+}
+
+impl Keyring {
+    pub(crate) fn new(vault_id: VaultId, current: u32, keys: Vec<(u32, VaultKey)>) -> Self {
+        let mut ring = Self {
+            vault_id,
+            current,
+            entries: Vec::with_capacity(keys.len()),
+        };
+        for (id, key) in keys {
+            ring.insert(id, key);
+        }
+        ring
+    }
+
+    pub(crate) fn current_key_id(&self) -> u32 {
+        self.current
+    }
+
+    pub(crate) fn set_current(&mut self, id: u32) {
+        self.current = id;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn max_key_id(&self) -> u32 {
+        self.entries.iter().map(|e| e.0).max().unwrap_or(0)
+    }
+
+    pub(crate) fn key_ids(&self) -> Vec<u32> {
+        self.entries.iter().map(|e| e.0).collect()
+    }
+
+    /// Keys in ascending id order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (u32, &VaultKey)> {
+        self.entries.iter().map(|(id, key, _)| (*id, key))
+    }
+
+    pub(crate) fn insert(&mut self, id: u32, key: VaultKey) {
+        let cipher = Aes256Gcm::new(key.expose().into());
+        let at = self.entries.partition_point(|e| e.0 < id);
+        self.entries.insert(at, (id, key, cipher));
+    }
+
+    pub(crate) fn remove(&mut self, id: u32) -> Option<VaultKey> {
+        let at = self.entries.iter().position(|e| e.0 == id)?;
+        Some(self.entries.remove(at).1)
+    }
+
+    fn cipher(&self, id: u32) -> Option<&Aes256Gcm> {
+        self.entries.iter().find(|e| e.0 == id).map(|e| &e.2)
+    }
+}
+
+impl UnlockedVault {
+    /// Seals a record under the current key with a fresh random nonce.
+    pub fn seal(
+        &self,
+        meta: &RecordMeta,
+        plaintext: &[u8],
+        entropy: &mut impl Entropy,
+    ) -> Result<Vec<u8>, RecordError> {
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(RecordError::TooLarge {
+                len: plaintext.len(),
+            });
+        }
+        let key_id = self.keyring.current_key_id();
+        let cipher = self
+            .keyring
+            .cipher(key_id)
+            .ok_or(RecordError::UnknownKeyId { key_id })?;
+        let nonce: [u8; NONCE_LEN] = random_array(entropy)?;
+        let ad = record_ad(&self.keyring.vault_id, meta, key_id);
+        let mut out = Vec::with_capacity(RECORD_OVERHEAD + plaintext.len());
+        out.push(RECORD_FORMAT_V1);
+        out.extend_from_slice(&key_id.to_be_bytes());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let tag = cipher
+            .encrypt_in_place_detached(
+                Nonce::from_slice(&nonce),
+                &ad,
+                &mut out[RECORD_HEADER_LEN..],
+            )
+            .map_err(|_| RecordError::TooLarge {
+                len: plaintext.len(),
+            })?;
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    /// Opens a sealed record, checking that it belongs to this vault and to `meta`.
+    pub fn open(&self, meta: &RecordMeta, sealed: &[u8]) -> Result<Vec<u8>, RecordError> {
+        let parsed = SealedRecord::parse(sealed)?;
+        let cipher = self
+            .keyring
+            .cipher(parsed.key_id)
+            .ok_or(RecordError::UnknownKeyId {
+                key_id: parsed.key_id,
+            })?;
+        let ad = record_ad(&self.keyring.vault_id, meta, parsed.key_id);
+        let mut plain = parsed.ciphertext.to_vec();
+        cipher
+            .decrypt_in_place_detached(
+                Nonce::from_slice(&parsed.nonce),
+                &ad,
+                &mut plain,
+                Tag::from_slice(&parsed.tag),
+            )
+            .map_err(|_| RecordError::Tampered)?;
+        Ok(plain)
+    }
+
+    /// True when a sealed record is under an older key and should be re-sealed (key rotation).
+    pub fn needs_reseal(&self, sealed: &[u8]) -> Result<bool, RecordError> {
+        Ok(SealedRecord::parse(sealed)?.key_id != self.keyring.current_key_id())
+    }
+
+    /// The id of the key new records are sealed under.
+    pub fn current_key_id(&self) -> u32 {
+        self.keyring.current_key_id()
+    }
+
+    /// Every key id in the keyring, ascending.
+    pub fn key_ids(&self) -> Vec<u32> {
+        self.keyring.key_ids()
+    }
+}
+
+/// The parsed parts of a sealed record (nothing authenticated yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedRecord<'a> {
+    /// Id of the vault key it is sealed under.
+    pub key_id: u32,
+    /// The AES-GCM nonce.
+    pub nonce: [u8; NONCE_LEN],
+    /// Ciphertext without the tag.
+    pub ciphertext: &'a [u8],
+    /// The AES-GCM tag.
+    pub tag: [u8; TAG_LEN],
+}
+
+impl<'a> SealedRecord<'a> {
+    /// Parses a sealed record's binary form.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(bytes);
+        expect_format(&mut r, RECORD_FORMAT_V1)?;
+        let key_id = r.u32()?;
+        let nonce = r.array()?;
+        let body = r.remaining().checked_sub(TAG_LEN).ok_or(FormatError::Truncated)?;
+        if body > MAX_PLAINTEXT_LEN {
+            return Err(FormatError::InvalidField { field: "ciphertext" });
+        }
+        let ciphertext = r.take(body)?;
+        let tag = r.array()?;
+        r.finish()?;
+        Ok(Self {
+            key_id,
+            nonce,
+            ciphertext,
+            tag,
+        })
+    }
+}
