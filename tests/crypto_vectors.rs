@@ -3,7 +3,7 @@
 //! records must come out byte for byte. Any other implementation must reproduce them.
 //!
 //! Regenerate (only when the format deliberately changes, with a new format byte):
-//! `VAULTSYNC_WRITE_VECTORS=1 cargo test --test crypto_vectors`
+//! `VAULTSYNC_WRITE_VECTORS=1 cargo test --test crypto_vectors -- --test-threads=1`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -32,6 +32,8 @@ pub const LABEL_RECOVERY_KEK: &[u8] = b"vaultsync/v1/recovery-kek";
 pub const LABEL_RECOVERY_CHECK: &[u8] = b"vaultsync/v1/recovery-check";
 /// HKDF label of the keyring key (from the root key).
 pub const LABEL_KEYRING: &[u8] = b"vaultsync/v1/keyring";
+/// HKDF label of the whole-envelope MAC key (from the root key).
+pub const LABEL_ENVELOPE_MAC: &[u8] = b"vaultsync/v1/envelope-mac";
 /// HKDF label of the engine-state key (from the root key).
 pub const LABEL_STATE: &[u8] = b"vaultsync/v1/state";
 /// Most keys a keyring holds; retire old keys after a rotation completes.
@@ -69,6 +71,9 @@ pub struct Envelope {
     password: Slot,
     recovery: Slot,
     keyring: SealedKeyring,
+    /// HMAC-SHA256 under a root-derived key over every preceding byte: a flip anywhere,
+    /// even in the slot not used to unlock, is detected by either unlock path.
+    mac: [u8; CHECK_LEN],
 }
 
 impl Envelope {
@@ -80,9 +85,9 @@ impl Envelope {
         let vault_id = VaultId::from_bytes(r.array()?);
         let alg = r.u8()?;
         if alg != ALG_PBKDF2_SHA256 {
-            return Err(UnlockError::Kdf(crate::crypto::error::KdfError::UnknownAlgorithm {
-                id: alg,
-            }));
+            return Err(UnlockError::Kdf(
+                crate::crypto::error::KdfError::UnknownAlgorithm { id: alg },
+            ));
         }
         let iterations = r.u32()?;
         let salt_len = usize::from(r.u8()?);
@@ -102,6 +107,7 @@ impl Envelope {
             .into());
         }
         let ciphertext = r.take(ct_len)?.to_vec();
+        let mac = r.array()?;
         r.finish()?;
         Ok(Self {
             vault_id,
@@ -113,6 +119,7 @@ impl Envelope {
                 nonce,
                 ciphertext,
             },
+            mac,
         })
     }
 
@@ -123,7 +130,14 @@ impl Envelope {
 
     /// The binary form.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
+        let mut out = self.body_bytes();
+        out.extend_from_slice(&self.mac);
+        out
+    }
+
+    /// Every byte of the binary form before the MAC.
+    fn body_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(320);
         out.push(ENVELOPE_FORMAT_V1);
         out.extend_from_slice(self.vault_id.as_bytes());
         write_kdf_block(&mut out, &self.kdf);
@@ -195,6 +209,10 @@ impl Envelope {
     }
 
     fn open_keyring(&self, root: RootKey) -> Result<UnlockedVault, UnlockError> {
+        let expected = envelope_mac(&root, &self.body_bytes());
+        if !bool::from(expected.ct_eq(&self.mac)) {
+            return Err(UnlockError::Tampered);
+        }
         let ad = keyring_ad(&self.vault_id, self.keyring.current_key_id);
         let key = root.keyring_key();
         let cipher = Aes256Gcm::new(key.expose().into());
@@ -279,11 +297,19 @@ fn recovery_keys(code: &RecoveryCode, vault_id: &VaultId) -> (CheckKey, Kek) {
 }
 
 fn check_value(key: &CheckKey, ad: &[u8]) -> [u8; CHECK_LEN] {
+    hmac_sha256(key.expose(), ad)
+}
+
+fn envelope_mac(root: &RootKey, body: &[u8]) -> [u8; CHECK_LEN] {
+    let key = Zeroizing::new(hkdf32(root.expose(), None, LABEL_ENVELOPE_MAC));
+    hmac_sha256(&key, body)
+}
+
+fn hmac_sha256(key: &[u8; KEY_LEN], data: &[u8]) -> [u8; CHECK_LEN] {
     // HMAC accepts keys of any length.
     #[allow(clippy::expect_used)]
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(key.expose()).expect("HMAC takes any key length");
-    mac.update(ad);
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
     mac.finalize().into_bytes().into()
 }
 
@@ -310,7 +336,10 @@ fn open_slot(
             )
             .map_err(|_| UnlockError::Tampered)?,
     );
-    let bytes: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| UnlockError::Tampered)?;
+    let bytes: [u8; KEY_LEN] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| UnlockError::Tampered)?;
     Ok(RootKey::from_bytes(bytes))
 }
 
@@ -451,7 +480,13 @@ impl UnlockedVault {
         let ad = password_slot_ad(&vault_id, &kdf);
         let password = seal_slot(&master.check_key(), &master.kek(), &ad, &root, entropy)?;
         let (rc_check, rc_kek) = recovery_keys(&recovery_code, &vault_id);
-        let recovery = seal_slot(&rc_check, &rc_kek, &recovery_slot_ad(&vault_id), &root, entropy)?;
+        let recovery = seal_slot(
+            &rc_check,
+            &rc_kek,
+            &recovery_slot_ad(&vault_id),
+            &root,
+            entropy,
+        )?;
         let keyring =
             super::record::Keyring::new(vault_id, FIRST_KEY_ID, vec![(FIRST_KEY_ID, first)]);
         let mut vault = UnlockedVault {
@@ -465,6 +500,7 @@ impl UnlockedVault {
                     nonce: [0; NONCE_LEN],
                     ciphertext: Vec::new(),
                 },
+                mac: [0; CHECK_LEN],
             },
             root,
             keyring,
@@ -519,6 +555,7 @@ impl UnlockedVault {
         let slot = seal_slot(&master.check_key(), &master.kek(), &ad, &self.root, entropy)?;
         self.envelope.kdf = kdf;
         self.envelope.password = slot;
+        self.refresh_mac();
         Ok(self.envelope.clone())
     }
 
@@ -530,7 +567,11 @@ impl UnlockedVault {
         if self.keyring.len() >= MAX_KEYS {
             return Err(KeyringError::Full);
         }
-        let next = self.keyring.max_key_id().checked_add(1).ok_or(KeyringError::Full)?;
+        let next = self
+            .keyring
+            .max_key_id()
+            .checked_add(1)
+            .ok_or(KeyringError::Full)?;
         let key = super::secret::VaultKey::from_bytes(*Zeroizing::new(random_array(entropy)?));
         let previous = self.keyring.current_key_id();
         self.keyring.insert(next, key);
@@ -553,7 +594,10 @@ impl UnlockedVault {
         if key_id == self.keyring.current_key_id() {
             return Err(KeyringError::CurrentKey);
         }
-        let removed = self.keyring.remove(key_id).ok_or(KeyringError::NoSuchKey { key_id })?;
+        let removed = self
+            .keyring
+            .remove(key_id)
+            .ok_or(KeyringError::NoSuchKey { key_id })?;
         if let Err(e) = self.reseal_keyring(entropy) {
             self.keyring.insert(key_id, removed);
             return Err(e.into());
@@ -564,7 +608,9 @@ impl UnlockedVault {
     fn reseal_keyring(&mut self, entropy: &mut impl Entropy) -> Result<(), RandomError> {
         let nonce: [u8; NONCE_LEN] = random_array(entropy)?;
         let current = self.keyring.current_key_id();
-        let mut plain = Zeroizing::new(Vec::with_capacity(1 + self.keyring.len() * KEYRING_ENTRY_LEN));
+        let mut plain = Zeroizing::new(Vec::with_capacity(
+            1 + self.keyring.len() * KEYRING_ENTRY_LEN,
+        ));
         // The keyring never holds more than MAX_KEYS (16) entries.
         plain.push(self.keyring.len() as u8);
         for (id, key) in self.keyring.keys() {
@@ -589,7 +635,12 @@ impl UnlockedVault {
             nonce,
             ciphertext,
         };
+        self.refresh_mac();
         Ok(())
+    }
+
+    fn refresh_mac(&mut self) {
+        self.envelope.mac = envelope_mac(&self.root, &self.envelope.body_bytes());
     }
 }
 

@@ -100,11 +100,17 @@ impl KdfError {
 impl fmt::Display for KdfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooWeak { iterations, minimum } => write!(
+            Self::TooWeak {
+                iterations,
+                minimum,
+            } => write!(
                 f,
                 "KDF iterations {iterations} are below the minimum of {minimum}"
             ),
-            Self::TooExpensive { iterations, maximum } => write!(
+            Self::TooExpensive {
+                iterations,
+                maximum,
+            } => write!(
                 f,
                 "KDF iterations {iterations} are above the maximum of {maximum}"
             ),
@@ -258,7 +264,10 @@ impl fmt::Display for RecordError {
         match self {
             Self::Tampered => f.write_str("the record failed authentication"),
             Self::UnknownKeyId { key_id } => {
-                write!(f, "the record is sealed under key id {key_id}, which this vault does not hold")
+                write!(
+                    f,
+                    "the record is sealed under key id {key_id}, which this vault does not hold"
+                )
             }
             Self::Format(e) => write!(f, "malformed record: {e}"),
             Self::TooLarge { len } => write!(

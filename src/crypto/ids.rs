@@ -75,8 +75,14 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text.len(), 22);
         assert_eq!(RecordId::parse(&text), Ok(id));
-        assert_eq!(RecordId::parse("AAAA"), Err(FormatError::InvalidField { field: "record_id" }));
+        assert_eq!(
+            RecordId::parse("AAAA"),
+            Err(FormatError::InvalidField { field: "record_id" })
+        );
         assert_eq!(RecordId::parse("not base64!"), Err(FormatError::Base64));
-        assert_eq!(RecordId::parse(&format!("{text}=")), Err(FormatError::Base64));
+        assert_eq!(
+            RecordId::parse(&format!("{text}=")),
+            Err(FormatError::Base64)
+        );
     }
 }

@@ -95,7 +95,12 @@ pub enum NewKdfError {
 /// Runs PBKDF2-HMAC-SHA256 over the password. This is the slow step (hundreds of ms).
 pub fn derive_master(password: &Password, params: &KdfParams) -> MasterKey {
     let mut out = zeroize::Zeroizing::new([0u8; KEY_LEN]);
-    pbkdf2_sha256(password.as_bytes(), params.salt(), params.iterations(), &mut out[..]);
+    pbkdf2_sha256(
+        password.as_bytes(),
+        params.salt(),
+        params.iterations(),
+        &mut out[..],
+    );
     MasterKey::from_bytes(*out)
 }
 

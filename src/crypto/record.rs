@@ -234,9 +234,14 @@ impl<'a> SealedRecord<'a> {
         expect_format(&mut r, RECORD_FORMAT_V1)?;
         let key_id = r.u32()?;
         let nonce = r.array()?;
-        let body = r.remaining().checked_sub(TAG_LEN).ok_or(FormatError::Truncated)?;
+        let body = r
+            .remaining()
+            .checked_sub(TAG_LEN)
+            .ok_or(FormatError::Truncated)?;
         if body > MAX_PLAINTEXT_LEN {
-            return Err(FormatError::InvalidField { field: "ciphertext" });
+            return Err(FormatError::InvalidField {
+                field: "ciphertext",
+            });
         }
         let ciphertext = r.take(body)?;
         let tag = r.array()?;

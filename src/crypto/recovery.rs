@@ -93,7 +93,10 @@ fn symbol_value(c: char) -> Option<u8> {
         'I' | 'L' => '1',
         other => other,
     };
-    ALPHABET.iter().position(|&a| char::from(a) == c).map(|p| p as u8)
+    ALPHABET
+        .iter()
+        .position(|&a| char::from(a) == c)
+        .map(|p| p as u8)
 }
 
 impl fmt::Debug for RecoveryCode {

@@ -129,7 +129,10 @@ mod tests {
         let key = VaultKey::from_bytes([0x41; KEY_LEN]);
         let shown = format!("{key:?}");
         assert_eq!(shown, "VaultKey([redacted])");
-        assert_eq!(format!("{:?}", Password::from("hunter2")), "Password([redacted])");
+        assert_eq!(
+            format!("{:?}", Password::from("hunter2")),
+            "Password([redacted])"
+        );
     }
 
     #[test]
