@@ -1,1 +1,326 @@
-//! placeholder
+//! The npm package's JS API (wasm-bindgen). The only module that mentions JS: it converts
+//! arguments, calls [`crate::crypto`], and maps errors to coded JS errors. JS receives
+//! opaque handles ([`Vault`]) and sealed values, never key bytes.
+
+mod error;
+#[cfg(test)]
+mod tests;
+mod webcrypto;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+use crate::crypto::kdf::{DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS};
+use crate::crypto::record::MAX_VERSION;
+use crate::crypto::{
+    Envelope, KdfParams, OsEntropy, Password, RecordId, RecordMeta, RecoveryCode, UnlockedVault,
+    from_base64url, to_base64url,
+};
+use error::{bad_input, js, js_error};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_LIMITS: &str = r#"
+/** Limits and defaults of this version of the package. */
+export interface VaultsyncLimits {
+  defaultIterations: number;
+  minIterations: number;
+  maxIterations: number;
+  maxVersion: number;
+  maxPlaintextBytes: number;
+}
+"#;
+
+/// Limits and defaults of this version of the package.
+#[wasm_bindgen(js_name = limits, unchecked_return_type = "VaultsyncLimits")]
+pub fn limits() -> JsValue {
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: f64| {
+        let _ = js_sys::Reflect::set(&o, &k.into(), &v.into());
+    };
+    set("defaultIterations", f64::from(DEFAULT_ITERATIONS));
+    set("minIterations", f64::from(MIN_ITERATIONS));
+    set("maxIterations", f64::from(MAX_ITERATIONS));
+    set("maxVersion", MAX_VERSION as f64);
+    set("maxPlaintextBytes", crate::crypto::record::MAX_PLAINTEXT_LEN as f64);
+    o.into()
+}
+
+fn iterations_arg(iterations: Option<u32>) -> u32 {
+    iterations.unwrap_or(DEFAULT_ITERATIONS)
+}
+
+fn fresh_kdf(iterations: Option<u32>) -> Result<KdfParams, JsValue> {
+    KdfParams::generate(iterations_arg(iterations), &mut OsEntropy).map_err(|e| match e {
+        crate::crypto::kdf::NewKdfError::Kdf(e) => js_error(e.code(), &e.to_string()),
+        crate::crypto::kdf::NewKdfError::Random(e) => {
+            js_error("RANDOM_UNAVAILABLE", &e.to_string())
+        }
+    })
+}
+
+/// An unlocked vault. Holds its keys inside WASM memory; call `free()` to lock it (the
+/// keys are zeroized).
+#[wasm_bindgen]
+pub struct Vault {
+    inner: Rc<RefCell<UnlockedVault>>,
+}
+
+/// What `createVault` returns: the vault, its envelope and the recovery code to show once.
+#[wasm_bindgen]
+pub struct CreatedVault {
+    vault: Rc<RefCell<UnlockedVault>>,
+    envelope: String,
+    recovery_code: String,
+}
+
+#[wasm_bindgen]
+impl CreatedVault {
+    /// The unlocked vault.
+    #[wasm_bindgen(getter)]
+    pub fn vault(&self) -> Vault {
+        Vault {
+            inner: self.vault.clone(),
+        }
+    }
+
+    /// The envelope (base64url) to store and upload.
+    #[wasm_bindgen(getter)]
+    pub fn envelope(&self) -> String {
+        self.envelope.clone()
+    }
+
+    /// The recovery code, `XXXX-XXXX-…` (32 characters in 8 groups). Show it once; never store it.
+    #[wasm_bindgen(getter, js_name = recoveryCode)]
+    pub fn recovery_code(&self) -> String {
+        self.recovery_code.clone()
+    }
+}
+
+/// Creates a new vault protected by `password`. `iterations` defaults to 600,000.
+#[wasm_bindgen(js_name = createVault)]
+pub async fn create_vault(
+    password: String,
+    iterations: Option<u32>,
+) -> Result<CreatedVault, JsValue> {
+    let password = Password::new(password);
+    let kdf = fresh_kdf(iterations)?;
+    let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
+    let new = UnlockedVault::create_with_master(&master, kdf, &mut OsEntropy).map_err(js)?;
+    Ok(CreatedVault {
+        envelope: new.envelope.to_text(),
+        recovery_code: new.recovery_code.to_text().to_string(),
+        vault: Rc::new(RefCell::new(new.vault)),
+    })
+}
+
+/// Unlocks an envelope with a password. Throws `WRONG_PASSWORD`, `TAMPERED`,
+/// `KDF_TOO_WEAK`, `KDF_TOO_EXPENSIVE`, `UNSUPPORTED_FORMAT` or `BAD_INPUT`.
+#[wasm_bindgen]
+pub async fn unlock(envelope: String, password: String) -> Result<Vault, JsValue> {
+    let password = Password::new(password);
+    let envelope = Envelope::parse_text(&envelope).map_err(js)?;
+    let (master, _) = webcrypto::pbkdf2(&password, envelope.kdf_params()).await;
+    let vault = envelope.unlock_with_master(&master).map_err(js)?;
+    Ok(Vault {
+        inner: Rc::new(RefCell::new(vault)),
+    })
+}
+
+/// What `recover` returns: the unlocked vault and the new envelope (new password) to upload.
+#[wasm_bindgen]
+pub struct RecoveredVault {
+    vault: Rc<RefCell<UnlockedVault>>,
+    envelope: String,
+}
+
+#[wasm_bindgen]
+impl RecoveredVault {
+    /// The unlocked vault.
+    #[wasm_bindgen(getter)]
+    pub fn vault(&self) -> Vault {
+        Vault {
+            inner: self.vault.clone(),
+        }
+    }
+
+    /// The new envelope, protected by the new password.
+    #[wasm_bindgen(getter)]
+    pub fn envelope(&self) -> String {
+        self.envelope.clone()
+    }
+}
+
+/// Opens an envelope with its recovery code and sets a new password. The recovery code
+/// stays valid. Throws `WRONG_RECOVERY_CODE`, `BAD_INPUT` (malformed code), `TAMPERED`, ….
+#[wasm_bindgen]
+pub async fn recover(
+    envelope: String,
+    recovery_code: String,
+    new_password: String,
+    iterations: Option<u32>,
+) -> Result<RecoveredVault, JsValue> {
+    let new_password = Password::new(new_password);
+    let code = RecoveryCode::parse(&recovery_code).map_err(js)?;
+    drop(recovery_code);
+    let envelope = Envelope::parse_text(&envelope).map_err(js)?;
+    let mut vault = envelope.unlock_with_recovery_code(&code).map_err(js)?;
+    let kdf = fresh_kdf(iterations)?;
+    let (master, _) = webcrypto::pbkdf2(&new_password, &kdf).await;
+    let envelope = vault
+        .change_password_with_master(&master, kdf, &mut OsEntropy)
+        .map_err(js)?;
+    Ok(RecoveredVault {
+        vault: Rc::new(RefCell::new(vault)),
+        envelope: envelope.to_text(),
+    })
+}
+
+fn meta(record_id: &str, version: f64, deleted: bool) -> Result<RecordMeta, JsValue> {
+    let id = RecordId::parse(record_id).map_err(|_| {
+        bad_input("recordId must be 22 characters of base64url (use vault.newRecordId())")
+    })?;
+    if !(version.fract() == 0.0 && version >= 1.0 && version <= MAX_VERSION as f64) {
+        return Err(bad_input(
+            "version must be an integer from 1 to Number.MAX_SAFE_INTEGER",
+        ));
+    }
+    RecordMeta::new(id, version as u64, deleted).map_err(js)
+}
+
+#[wasm_bindgen]
+impl Vault {
+    /// The vault id (base64url).
+    #[wasm_bindgen(getter, js_name = vaultId)]
+    pub fn vault_id(&self) -> String {
+        self.inner.borrow().vault_id().to_string()
+    }
+
+    /// The key id new records are sealed under.
+    #[wasm_bindgen(getter, js_name = currentKeyId)]
+    pub fn current_key_id(&self) -> u32 {
+        self.inner.borrow().current_key_id()
+    }
+
+    /// Every key id in the keyring, ascending.
+    #[wasm_bindgen(js_name = keyIds)]
+    pub fn key_ids(&self) -> Vec<u32> {
+        self.inner.borrow().key_ids()
+    }
+
+    /// The current envelope (base64url): store it after `changePassword`, `rotate` or `retireKey`.
+    #[wasm_bindgen(getter)]
+    pub fn envelope(&self) -> String {
+        self.inner.borrow().envelope().to_text()
+    }
+
+    /// A fresh random record id (base64url, 22 characters).
+    #[wasm_bindgen(js_name = newRecordId)]
+    pub fn new_record_id(&self) -> Result<String, JsValue> {
+        RecordId::generate(&mut OsEntropy)
+            .map(|id| id.to_string())
+            .map_err(|e| js_error("RANDOM_UNAVAILABLE", &e.to_string()))
+    }
+
+    /// Seals bytes as record `recordId` at `version`; a tombstone has `deleted = true`.
+    /// Returns the sealed record (base64url).
+    pub fn seal(
+        &self,
+        record_id: &str,
+        version: f64,
+        deleted: bool,
+        plaintext: &[u8],
+    ) -> Result<String, JsValue> {
+        let meta = meta(record_id, version, deleted)?;
+        let sealed = self
+            .inner
+            .borrow()
+            .seal(&meta, plaintext, &mut OsEntropy)
+            .map_err(js)?;
+        Ok(to_base64url(&sealed))
+    }
+
+    /// Opens a sealed record, checking it belongs to this vault, `recordId`, `version` and
+    /// `deleted`. Throws `TAMPERED`, `UNKNOWN_KEY`, `UNSUPPORTED_FORMAT` or `BAD_INPUT`.
+    pub fn open(
+        &self,
+        record_id: &str,
+        version: f64,
+        deleted: bool,
+        sealed: &str,
+    ) -> Result<Vec<u8>, JsValue> {
+        let meta = meta(record_id, version, deleted)?;
+        let bytes = from_base64url(sealed).map_err(js)?;
+        self.inner.borrow().open(&meta, &bytes).map_err(js)
+    }
+
+    /// `seal` for a string (UTF-8), e.g. `JSON.stringify(value)`.
+    #[wasm_bindgen(js_name = sealText)]
+    pub fn seal_text(
+        &self,
+        record_id: &str,
+        version: f64,
+        deleted: bool,
+        text: &str,
+    ) -> Result<String, JsValue> {
+        self.seal(record_id, version, deleted, text.as_bytes())
+    }
+
+    /// `open` for a record sealed with `sealText`.
+    #[wasm_bindgen(js_name = openText)]
+    pub fn open_text(
+        &self,
+        record_id: &str,
+        version: f64,
+        deleted: bool,
+        sealed: &str,
+    ) -> Result<String, JsValue> {
+        String::from_utf8(self.open(record_id, version, deleted, sealed)?)
+            .map_err(|_| bad_input("the record is not UTF-8 text; use open()"))
+    }
+
+    /// True when a sealed record is under an older key and should be re-sealed after a rotation.
+    #[wasm_bindgen(js_name = needsReseal)]
+    pub fn needs_reseal(&self, sealed: &str) -> Result<bool, JsValue> {
+        let bytes = from_base64url(sealed).map_err(js)?;
+        self.inner.borrow().needs_reseal(&bytes).map_err(js)
+    }
+
+    /// Re-wraps the vault under a new password (fresh salt). Returns the new envelope.
+    #[wasm_bindgen(js_name = changePassword)]
+    pub async fn change_password(
+        &self,
+        new_password: String,
+        iterations: Option<u32>,
+    ) -> Result<String, JsValue> {
+        let new_password = Password::new(new_password);
+        let kdf = fresh_kdf(iterations)?;
+        let inner = self.inner.clone();
+        let (master, _) = webcrypto::pbkdf2(&new_password, &kdf).await;
+        let envelope = inner
+            .borrow_mut()
+            .change_password_with_master(&master, kdf, &mut OsEntropy)
+            .map_err(js)?;
+        Ok(envelope.to_text())
+    }
+
+    /// Starts a key rotation: a new current key. Returns the new envelope; re-seal records
+    /// for which `needsReseal` is true, then `retireKey` the old key id.
+    pub fn rotate(&self) -> Result<String, JsValue> {
+        let mut vault = self.inner.borrow_mut();
+        vault.rotate(&mut OsEntropy).map_err(js)?;
+        Ok(vault.envelope().to_text())
+    }
+
+    /// Removes a key no record uses any more. Returns the new envelope.
+    #[wasm_bindgen(js_name = retireKey)]
+    pub fn retire_key(&self, key_id: u32) -> Result<String, JsValue> {
+        let envelope = self
+            .inner
+            .borrow_mut()
+            .retire_key(key_id, &mut OsEntropy)
+            .map_err(js)?;
+        Ok(envelope.to_text())
+    }
+}

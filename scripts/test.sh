@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every test of vaultsync: formatting and lints, native unit/property/vector tests,
+# the WASM tests in Node and in headless Chromium, the npm package in Node, in a page,
+# in an MV3 extension service worker and through a bundler, and the WebCrypto cross-check
+# of FORMAT.md. Installs what it needs first (scripts/setup.sh). Exits non-zero on any
+# failure, and when a WASM test run executed no test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "setup"
+./scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (native and wasm32)"
+cargo clippy --all-targets -- -D warnings
+cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
+
+step "native tests"
+cargo test --all-targets
+cargo test --doc
+
+# wasm-bindgen-test runs: refuse a run that executed nothing (see ../shared/TOOLCHAIN.md).
+wasm_run() {
+  local name=$1; shift
+  local log
+  log=$(mktemp)
+  if ! "$@" 2>&1 | tee "$log"; then
+    echo "FAILED: $name" >&2
+    exit 1
+  fi
+  local passed
+  passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+  rm -f "$log"
+  if [[ "$passed" -eq 0 ]]; then
+    echo "FAILED: $name ran no test" >&2
+    exit 1
+  fi
+  echo "$name: $passed tests passed"
+}
+
+step "wasm tests in Node"
+wasm_run "wasm-pack test --node" wasm-pack test --node -- --lib
+
+step "wasm tests in headless Chromium"
+wasm_run "wasm-pack test --headless --chrome" env WASM_BINDGEN_USE_BROWSER=1 \
+  wasm-pack test --headless --chrome -- --lib
+
+step "npm package build"
+./scripts/build-pkg.sh
+
+step "npm package tests (Node, page, MV3 service worker, bundler, WebCrypto cross-check)"
+(cd www && node --test --test-reporter=spec tests/)

@@ -1,0 +1,61 @@
+//! Errors at the JS boundary: an `Error` whose `name` is `VaultsyncError` and whose `code`
+//! is a stable string TypeScript can switch on.
+
+use wasm_bindgen::prelude::*;
+
+use crate::crypto::{FormatError, KeyringError, RecordError, UnlockError};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_ERROR: &str = r#"
+/** Every error thrown by vaultsync is an `Error` with `name === "VaultsyncError"` and a stable `code`. */
+export interface VaultsyncError extends Error {
+  name: "VaultsyncError";
+  code:
+    | "WRONG_PASSWORD"
+    | "WRONG_RECOVERY_CODE"
+    | "TAMPERED"
+    | "KDF_TOO_WEAK"
+    | "KDF_TOO_EXPENSIVE"
+    | "UNSUPPORTED_FORMAT"
+    | "BAD_INPUT"
+    | "UNKNOWN_KEY"
+    | "KEYRING_FULL"
+    | "RANDOM_UNAVAILABLE"
+    | "CRYPTO_UNAVAILABLE";
+}
+"#;
+
+/// Builds the JS error value.
+pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name("VaultsyncError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
+    error.into()
+}
+
+/// A value that converts into a coded JS error.
+pub(crate) trait ToJsError {
+    fn to_js(&self) -> JsValue;
+}
+
+macro_rules! coded {
+    ($($t:ty),*) => {$(
+        impl ToJsError for $t {
+            fn to_js(&self) -> JsValue {
+                js_error(self.code(), &self.to_string())
+            }
+        }
+    )*};
+}
+coded!(UnlockError, RecordError, KeyringError, FormatError);
+
+/// `map_err` helper: `result.map_err(js)?`.
+pub(crate) fn js<E: ToJsError>(error: E) -> JsValue {
+    error.to_js()
+}
+
+/// A `BAD_INPUT` error about one argument.
+pub(crate) fn bad_input(message: &str) -> JsValue {
+    js_error("BAD_INPUT", message)
+}

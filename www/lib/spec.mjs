@@ -1,0 +1,186 @@
+// An independent implementation of FORMAT.md that uses ONLY WebCrypto (crypto.subtle) and
+// the specification: no code of the vaultsync package. It proves FORMAT.md is complete.
+// Works in Node >= 18 and in browsers (module scripts, workers).
+
+const subtle = globalThis.crypto.subtle;
+const te = new TextEncoder();
+
+export const fromB64url = (s) => {
+  const b64 = s.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+};
+export const toB64url = (bytes) =>
+  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+export const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+export const unhex = (s) => Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
+const concat = (...parts) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+};
+const u32be = (n) => new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+const u64be = (n) => concat(u32be(Math.floor(n / 2 ** 32)), u32be(n >>> 0));
+const readU32 = (b, o) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+// FORMAT.md, "Key derivation"
+export async function pbkdf2(password, salt, iterations) {
+  const key = await subtle.importKey("raw", te.encode(password), "PBKDF2", false, ["deriveBits"]);
+  return new Uint8Array(
+    await subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, 256),
+  );
+}
+export async function hkdf(ikm, salt, label) {
+  const key = await subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
+  return new Uint8Array(
+    await subtle.deriveBits(
+      { name: "HKDF", hash: "SHA-256", salt: salt ?? new Uint8Array(0), info: te.encode(label) },
+      key,
+      256,
+    ),
+  );
+}
+async function hmac(key, data) {
+  const k = await subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await subtle.sign("HMAC", k, data));
+}
+async function gcmKey(raw) {
+  return subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+async function gcmOpen(raw, iv, data, additionalData) {
+  return new Uint8Array(
+    await subtle.decrypt({ name: "AES-GCM", iv, additionalData }, await gcmKey(raw), data),
+  );
+}
+async function gcmSeal(raw, iv, data, additionalData) {
+  return new Uint8Array(
+    await subtle.encrypt({ name: "AES-GCM", iv, additionalData }, await gcmKey(raw), data),
+  );
+}
+
+// FORMAT.md, "Envelope"
+export function parseEnvelope(bytes) {
+  if (bytes[0] !== 0xe1) throw new Error("unsupported envelope format");
+  let o = 1;
+  const take = (n) => {
+    if (o + n > bytes.length) throw new Error("truncated");
+    const out = bytes.subarray(o, o + n);
+    o += n;
+    return out;
+  };
+  const vaultId = take(16);
+  const alg = take(1)[0];
+  const iterations = readU32(take(4), 0);
+  const salt = take(take(1)[0]);
+  const slot = () => ({ check: take(32), nonce: take(12), wrapped: take(48) });
+  const password = slot();
+  const recovery = slot();
+  const currentKeyId = readU32(take(4), 0);
+  const keyringNonce = take(12);
+  const ctLen = (take(1)[0] << 8) | take(1)[0];
+  const keyringCiphertext = take(ctLen);
+  const bodyEnd = o;
+  const mac = take(32);
+  if (o !== bytes.length) throw new Error("trailing bytes");
+  if (alg !== 1 || iterations < 100000 || iterations > 10000000 || salt.length < 16)
+    throw new Error("KDF parameters refused");
+  return { vaultId, iterations, salt, password, recovery, currentKeyId, keyringNonce,
+    keyringCiphertext, body: bytes.subarray(0, bodyEnd), mac };
+}
+
+const passwordAd = (e) =>
+  concat([0xe1], e.vaultId, [0x50], [1], u32be(e.iterations), [e.salt.length], e.salt);
+const recoveryAd = (e) => concat([0xe1], e.vaultId, [0x52]);
+const keyringAd = (e) => concat([0xe1], e.vaultId, [0x4b], u32be(e.currentKeyId));
+
+async function openSlot(slot, checkKey, kek, ad) {
+  if (!equal(await hmac(checkKey, ad), slot.check)) throw new Error("wrong secret");
+  return gcmOpen(kek, slot.nonce, slot.wrapped, ad);
+}
+
+async function openKeyring(e, root) {
+  const macKey = await hkdf(root, null, "vaultsync/v1/envelope-mac");
+  if (!equal(await hmac(macKey, e.body), e.mac)) throw new Error("envelope MAC mismatch");
+  const ring = await gcmOpen(
+    await hkdf(root, null, "vaultsync/v1/keyring"), e.keyringNonce, e.keyringCiphertext, keyringAd(e));
+  const keys = new Map();
+  for (let i = 0; i < ring[0]; i++) {
+    const at = 1 + i * 36;
+    keys.set(readU32(ring, at), ring.slice(at + 4, at + 36));
+  }
+  return { root, keys, currentKeyId: e.currentKeyId, vaultId: e.vaultId };
+}
+
+/** Unlocks an envelope (base64url text) with a password; returns the keyring. */
+export async function unlockWithPassword(envelopeText, password) {
+  const e = parseEnvelope(fromB64url(envelopeText));
+  const master = await pbkdf2(password, e.salt, e.iterations);
+  const root = await openSlot(
+    e.password,
+    await hkdf(master, null, "vaultsync/v1/password-check"),
+    await hkdf(master, null, "vaultsync/v1/kek"),
+    passwordAd(e),
+  );
+  return { ...(await openKeyring(e, root)), authKey: await hkdf(master, null, "vaultsync/v1/auth") };
+}
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+export function parseRecoveryCode(text) {
+  const symbols = text.toUpperCase().replace(/[-\s]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
+  if (symbols.length !== 32) throw new Error("malformed recovery code");
+  const out = new Uint8Array(20);
+  let bits = 0, n = 0, o = 0;
+  for (const c of symbols) {
+    const v = CROCKFORD.indexOf(c);
+    if (v < 0) throw new Error("malformed recovery code");
+    bits = ((bits << 5) | v) & 0xffff;
+    n += 5;
+    if (n >= 8) {
+      n -= 8;
+      out[o++] = (bits >> n) & 255;
+    }
+  }
+  return out;
+}
+
+/** Unlocks an envelope with its recovery code; returns the keyring. */
+export async function unlockWithRecoveryCode(envelopeText, codeText) {
+  const e = parseEnvelope(fromB64url(envelopeText));
+  const code = parseRecoveryCode(codeText);
+  const root = await openSlot(
+    e.recovery,
+    await hkdf(code, e.vaultId, "vaultsync/v1/recovery-check"),
+    await hkdf(code, e.vaultId, "vaultsync/v1/recovery-kek"),
+    recoveryAd(e),
+  );
+  return openKeyring(e, root);
+}
+
+// FORMAT.md, "Records"
+const recordAd = (vaultId, recordId, version, deleted, keyId) =>
+  concat([0xd1], vaultId, recordId, u64be(version), [deleted ? 1 : 0], u32be(keyId));
+
+/** Opens a sealed record (base64url) with an unlocked keyring. */
+export async function openRecord(ring, recordIdText, version, deleted, sealedText) {
+  const b = fromB64url(sealedText);
+  if (b[0] !== 0xd1) throw new Error("unsupported record format");
+  const keyId = readU32(b, 1);
+  const key = ring.keys.get(keyId);
+  if (!key) throw new Error(`unknown key id ${keyId}`);
+  const ad = recordAd(ring.vaultId, fromB64url(recordIdText), version, deleted, keyId);
+  return gcmOpen(key, b.subarray(5, 17), b.subarray(17), ad);
+}
+
+/** Seals a record with the current key and a fresh random nonce; returns base64url. */
+export async function sealRecord(ring, recordIdText, version, deleted, plaintext) {
+  const keyId = ring.currentKeyId;
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const ad = recordAd(ring.vaultId, fromB64url(recordIdText), version, deleted, keyId);
+  const ct = await gcmSeal(ring.keys.get(keyId), nonce, plaintext, ad);
+  return toB64url(concat([0xd1], u32be(keyId), nonce, ct));
+}
