@@ -44,8 +44,10 @@ fi
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 apt_install chromium chromium-driver
 
-if [[ ! -d www/node_modules ]] || ! cmp -s www/package-lock.json www/node_modules/.package-lock.json; then
+# npm ci only when the lockfile changed since the last install (a stamp in node_modules).
+if ! cmp -s www/package-lock.json www/node_modules/.vaultsync-installed-lock 2>/dev/null; then
   say "installing www/ JavaScript dependencies (npm ci)"
   (cd www && npm ci --no-audit --no-fund --loglevel=error)
+  cp www/package-lock.json www/node_modules/.vaultsync-installed-lock
 fi
 say "ready"

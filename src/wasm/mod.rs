@@ -43,7 +43,10 @@ pub fn limits() -> JsValue {
     set("minIterations", f64::from(MIN_ITERATIONS));
     set("maxIterations", f64::from(MAX_ITERATIONS));
     set("maxVersion", MAX_VERSION as f64);
-    set("maxPlaintextBytes", crate::crypto::record::MAX_PLAINTEXT_LEN as f64);
+    set(
+        "maxPlaintextBytes",
+        crate::crypto::record::MAX_PLAINTEXT_LEN as f64,
+    );
     o.into()
 }
 

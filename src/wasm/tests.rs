@@ -21,7 +21,11 @@ async fn webcrypto_and_wasm_pbkdf2_give_identical_bits() {
     let subtle = webcrypto::subtle().expect("this runtime has WebCrypto");
     for (pw, salt, iterations) in [
         ("", vec![0u8; 16], MIN_ITERATIONS),
-        ("pässwörd ✓", (0..64).collect::<Vec<u8>>(), MIN_ITERATIONS + 1),
+        (
+            "pässwörd ✓",
+            (0..64).collect::<Vec<u8>>(),
+            MIN_ITERATIONS + 1,
+        ),
     ] {
         let params = KdfParams::new(iterations, salt).unwrap();
         let password = Password::from(pw);
@@ -31,7 +35,11 @@ async fn webcrypto_and_wasm_pbkdf2_give_identical_bits() {
         let wasm = derive_master(&password, &params);
         assert!(bool::from(subtle::ConstantTimeEq::ct_eq(&native, &wasm)));
     }
-    let (_, path) = webcrypto::pbkdf2(&Password::from("x"), &KdfParams::new(MIN_ITERATIONS, vec![1; 16]).unwrap()).await;
+    let (_, path) = webcrypto::pbkdf2(
+        &Password::from("x"),
+        &KdfParams::new(MIN_ITERATIONS, vec![1; 16]).unwrap(),
+    )
+    .await;
     assert_eq!(path, webcrypto::KdfPath::WebCrypto);
 }
 
@@ -41,8 +49,14 @@ async fn create_unlock_seal_open() {
     let vault = unlock(created.envelope(), "pw".into()).await.unwrap();
     assert_eq!(vault.vault_id(), created.vault().vault_id());
     let id = vault.new_record_id().unwrap();
-    let sealed = created.vault().seal_text(&id, 1.0, false, "{\"a\":1}").unwrap();
-    assert_eq!(vault.open_text(&id, 1.0, false, &sealed).unwrap(), "{\"a\":1}");
+    let sealed = created
+        .vault()
+        .seal_text(&id, 1.0, false, "{\"a\":1}")
+        .unwrap();
+    assert_eq!(
+        vault.open_text(&id, 1.0, false, &sealed).unwrap(),
+        "{\"a\":1}"
+    );
     let e = vault.open_text(&id, 2.0, false, &sealed).unwrap_err();
     assert_eq!(code_of(e.clone()), "TAMPERED");
     assert!(e.dyn_ref::<js_sys::Error>().is_some());
@@ -52,7 +66,12 @@ async fn create_unlock_seal_open() {
 async fn errors_carry_stable_codes() {
     let created = create_vault("pw".into(), ITER).await.unwrap();
     assert_eq!(
-        code_of(unlock(created.envelope(), "nope".into()).await.err().unwrap()),
+        code_of(
+            unlock(created.envelope(), "nope".into())
+                .await
+                .err()
+                .unwrap()
+        ),
         "WRONG_PASSWORD"
     );
     assert_eq!(
@@ -68,10 +87,19 @@ async fn errors_carry_stable_codes() {
         "KDF_TOO_WEAK"
     );
     let vault = created.vault();
-    assert_eq!(code_of(vault.seal("short", 1.0, false, b"").unwrap_err()), "BAD_INPUT");
+    assert_eq!(
+        code_of(vault.seal("short", 1.0, false, b"").unwrap_err()),
+        "BAD_INPUT"
+    );
     let id = vault.new_record_id().unwrap();
-    assert_eq!(code_of(vault.seal(&id, 1.5, false, b"").unwrap_err()), "BAD_INPUT");
-    assert_eq!(code_of(vault.seal(&id, 0.0, false, b"").unwrap_err()), "BAD_INPUT");
+    assert_eq!(
+        code_of(vault.seal(&id, 1.5, false, b"").unwrap_err()),
+        "BAD_INPUT"
+    );
+    assert_eq!(
+        code_of(vault.seal(&id, 0.0, false, b"").unwrap_err()),
+        "BAD_INPUT"
+    );
     assert_eq!(
         code_of(vault.seal(&id, 9007199254740992.0, false, b"").unwrap_err()),
         "BAD_INPUT"
@@ -104,9 +132,17 @@ async fn recovery_password_change_and_rotation() {
     assert_eq!(other.open(&id, 1.0, false, &sealed).unwrap(), b"data");
     assert_eq!(code_of(other.retire_key(2).unwrap_err()), "BAD_INPUT");
     other.retire_key(1).unwrap();
-    assert_eq!(code_of(other.open(&id, 1.0, false, &sealed).unwrap_err()), "UNKNOWN_KEY");
     assert_eq!(
-        code_of(recover(created.envelope(), "0000".into(), "x".into(), ITER).await.err().unwrap()),
+        code_of(other.open(&id, 1.0, false, &sealed).unwrap_err()),
+        "UNKNOWN_KEY"
+    );
+    assert_eq!(
+        code_of(
+            recover(created.envelope(), "0000".into(), "x".into(), ITER)
+                .await
+                .err()
+                .unwrap()
+        ),
         "BAD_INPUT"
     );
 }

@@ -62,7 +62,11 @@ pub(crate) async fn pbkdf2_webcrypto(
     Reflect::set(&algorithm, &"name".into(), &"PBKDF2".into())?;
     Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
     Reflect::set(&algorithm, &"salt".into(), &Uint8Array::from(params.salt()))?;
-    Reflect::set(&algorithm, &"iterations".into(), &params.iterations().into())?;
+    Reflect::set(
+        &algorithm,
+        &"iterations".into(),
+        &params.iterations().into(),
+    )?;
     let bits = JsFuture::from(subtle.derive_bits(&algorithm, &key, (KEY_LEN * 8) as u32)?).await?;
     let view = Uint8Array::new(&bits);
     if view.length() as usize != KEY_LEN {
