@@ -20,7 +20,7 @@ pub use envelope::{Envelope, NewVault, UnlockedVault, recover};
 pub use error::{FormatError, KdfError, KeyringError, RandomError, RecordError, UnlockError};
 pub use ids::{RecordId, VaultId};
 pub use kdf::KdfParams;
-pub use rand::{Entropy, OsEntropy};
+pub use rand::{Entropy, EntropyPool, OsEntropy};
 pub use record::RecordMeta;
 pub use recovery::RecoveryCode;
 pub use secret::{AuthKey, MasterKey, Password};

@@ -178,24 +178,41 @@ impl UnlockedVault {
 
     /// Opens a sealed record, checking that it belongs to this vault and to `meta`.
     pub fn open(&self, meta: &RecordMeta, sealed: &[u8]) -> Result<Vec<u8>, RecordError> {
-        let parsed = SealedRecord::parse(sealed)?;
+        self.open_owned(meta, sealed.to_vec())
+    }
+
+    /// [`UnlockedVault::open`] that decrypts in the caller's buffer (no copy).
+    pub fn open_owned(
+        &self,
+        meta: &RecordMeta,
+        mut sealed: Vec<u8>,
+    ) -> Result<Vec<u8>, RecordError> {
+        let (key_id, nonce, tag, body) = {
+            let parsed = SealedRecord::parse(&sealed)?;
+            (
+                parsed.key_id,
+                parsed.nonce,
+                parsed.tag,
+                parsed.ciphertext.len(),
+            )
+        };
         let cipher = self
             .keyring
-            .cipher(parsed.key_id)
-            .ok_or(RecordError::UnknownKeyId {
-                key_id: parsed.key_id,
-            })?;
-        let ad = record_ad(&self.keyring.vault_id, meta, parsed.key_id);
-        let mut plain = parsed.ciphertext.to_vec();
+            .cipher(key_id)
+            .ok_or(RecordError::UnknownKeyId { key_id })?;
+        let ad = record_ad(&self.keyring.vault_id, meta, key_id);
+        let ciphertext = &mut sealed[RECORD_HEADER_LEN..RECORD_HEADER_LEN + body];
         cipher
             .decrypt_in_place_detached(
-                Nonce::from_slice(&parsed.nonce),
+                Nonce::from_slice(&nonce),
                 &ad,
-                &mut plain,
-                Tag::from_slice(&parsed.tag),
+                ciphertext,
+                Tag::from_slice(&tag),
             )
             .map_err(|_| RecordError::Tampered)?;
-        Ok(plain)
+        sealed.truncate(RECORD_HEADER_LEN + body);
+        sealed.drain(..RECORD_HEADER_LEN);
+        Ok(sealed)
     }
 
     /// True when a sealed record is under an older key and should be re-sealed (key rotation).

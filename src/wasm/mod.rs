@@ -20,6 +20,17 @@ use crate::crypto::{
 };
 use error::{bad_input, js, js_error};
 
+thread_local! {
+    /// Randomness for record nonces and record ids: one `getRandomValues` call per 4 KiB
+    /// instead of one per record. Keys and salts come straight from `OsEntropy`.
+    static POOL: RefCell<crate::crypto::EntropyPool> = RefCell::default();
+}
+
+/// Runs `f` with the thread's entropy pool.
+fn with_pool<T>(f: impl FnOnce(&mut crate::crypto::EntropyPool) -> T) -> T {
+    POOL.with(|pool| f(&mut pool.borrow_mut()))
+}
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_LIMITS: &str = r#"
 /** Limits and defaults of this version of the package. */
@@ -221,7 +232,7 @@ impl Vault {
     /// A fresh random record id (base64url, 22 characters).
     #[wasm_bindgen(js_name = newRecordId)]
     pub fn new_record_id(&self) -> Result<String, JsValue> {
-        RecordId::generate(&mut OsEntropy)
+        with_pool(|pool| RecordId::generate(pool))
             .map(|id| id.to_string())
             .map_err(|e| js_error("RANDOM_UNAVAILABLE", &e.to_string()))
     }
@@ -236,11 +247,8 @@ impl Vault {
         plaintext: &[u8],
     ) -> Result<String, JsValue> {
         let meta = meta(record_id, version, deleted)?;
-        let sealed = self
-            .inner
-            .borrow()
-            .seal(&meta, plaintext, &mut OsEntropy)
-            .map_err(js)?;
+        let vault = self.inner.borrow();
+        let sealed = with_pool(|pool| vault.seal(&meta, plaintext, pool)).map_err(js)?;
         Ok(to_base64url(&sealed))
     }
 
@@ -255,7 +263,7 @@ impl Vault {
     ) -> Result<Vec<u8>, JsValue> {
         let meta = meta(record_id, version, deleted)?;
         let bytes = from_base64url(sealed).map_err(js)?;
-        self.inner.borrow().open(&meta, &bytes).map_err(js)
+        self.inner.borrow().open_owned(&meta, bytes).map_err(js)
     }
 
     /// `seal` for a string (UTF-8), e.g. `JSON.stringify(value)`.

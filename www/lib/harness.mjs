@@ -88,3 +88,8 @@ export async function pageResult(context, url, timeout = 60_000) {
   await page.close();
   return result;
 }
+
+/** A headless Chromium whose contexts are fresh and share no caches (cold measurements). */
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}

@@ -1,0 +1,68 @@
+//! Native figures for the benchmark (`www/bench/run.mjs` runs this; prints JSON, ms).
+//! `cargo run --release --example bench`
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::time::Instant;
+
+use vaultsync::crypto::kdf::{DEFAULT_ITERATIONS, derive_master};
+use vaultsync::crypto::{OsEntropy, Password, RecordId, RecordMeta, UnlockedVault};
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+fn time(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    median(
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect(),
+    )
+}
+
+fn seal_open(vault: &UnlockedVault, count: usize, size: usize) -> f64 {
+    let records: Vec<(RecordMeta, Vec<u8>)> = (0..count)
+        .map(|i| {
+            let meta = RecordMeta::new(
+                RecordId::generate(&mut OsEntropy).unwrap(),
+                i as u64 + 1,
+                false,
+            )
+            .unwrap();
+            let mut plain = vec![0u8; size];
+            getrandom::fill(&mut plain).unwrap();
+            (meta, plain)
+        })
+        .collect();
+    time(5, || {
+        let sealed: Vec<Vec<u8>> = records
+            .iter()
+            .map(|(m, p)| vault.seal(m, p, &mut OsEntropy).unwrap())
+            .collect();
+        for ((m, _), s) in records.iter().zip(&sealed) {
+            std::hint::black_box(vault.open(m, s).unwrap());
+        }
+    })
+}
+
+fn main() {
+    let password = Password::from("benchmark password");
+    let new = UnlockedVault::create(&password, DEFAULT_ITERATIONS, &mut OsEntropy).unwrap();
+    let envelope = new.envelope.clone();
+    let pbkdf2 = time(5, || {
+        std::hint::black_box(derive_master(&password, envelope.kdf_params()));
+    });
+    let unlock = time(5, || {
+        std::hint::black_box(envelope.unlock(&password).unwrap());
+    });
+    let seal_open_1k = seal_open(&new.vault, 10_000, 1024);
+    let seal_open_64k = seal_open(&new.vault, 100, 65536);
+    println!(
+        "{{\"pbkdf2\":{pbkdf2},\"unlock\":{unlock},\"sealOpen1k\":{seal_open_1k},\"sealOpen64k\":{seal_open_64k}}}"
+    );
+}
