@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing vaultsync needs, idempotently: fast when all is present.
-#   rustup target wasm32-unknown-unknown, wasm-pack, wasm-bindgen-cli pinned to the crate's
+#   rustup target wasm32-unknown-unknown, wasm-pack, cargo-fuzz, wasm-bindgen-cli pinned to the crate's
 #   wasm-bindgen version, Debian's chromium + chromium-driver, Node.js + npm, and the
 #   JavaScript test dependencies of www/ (npm ci, from the lockfile).
 set -euo pipefail
@@ -39,6 +39,11 @@ fi
 if ! command -v wasm-pack >/dev/null; then
   say "installing wasm-pack (takes about 2 minutes)"
   cargo install -q wasm-pack --locked
+fi
+
+if ! command -v cargo-fuzz >/dev/null; then
+  say "installing cargo-fuzz (takes about 2 minutes)"
+  cargo install -q cargo-fuzz --locked
 fi
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm

@@ -2,7 +2,7 @@
 # Runs every test of vaultsync: formatting and lints, native unit/property/vector tests,
 # the WASM tests in Node and in headless Chromium, the npm package in Node, in a page,
 # in an MV3 extension service worker and through a bundler, and the WebCrypto cross-check
-# of FORMAT.md. Installs what it needs first (scripts/setup.sh). Exits non-zero on any
+# of FORMAT.md, and a short fuzzing run of every parser. Installs what it needs first (scripts/setup.sh). Exits non-zero on any
 # failure, and when a WASM test run executed no test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,9 @@ cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
 step "native tests"
 cargo test --all-targets
 cargo test --doc
+
+step "fuzz every parser of untrusted bytes, briefly (./scripts/fuzz.sh N for longer)"
+./scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 
 # wasm-bindgen-test runs: refuse a run that executed nothing (see ../shared/TOOLCHAIN.md).
 wasm_run() {
