@@ -171,8 +171,8 @@ impl RecoveredVault {
 #[wasm_bindgen]
 pub async fn recover(
     envelope: String,
-    recovery_code: String,
-    new_password: String,
+    #[wasm_bindgen(js_name = "recoveryCode")] recovery_code: String,
+    #[wasm_bindgen(js_name = "newPassword")] new_password: String,
     iterations: Option<u32>,
 ) -> Result<RecoveredVault, JsValue> {
     let new_password = Password::new(new_password);
@@ -241,7 +241,7 @@ impl Vault {
     /// Returns the sealed record (base64url).
     pub fn seal(
         &self,
-        record_id: &str,
+        #[wasm_bindgen(js_name = "recordId")] record_id: &str,
         version: f64,
         deleted: bool,
         plaintext: &[u8],
@@ -256,7 +256,7 @@ impl Vault {
     /// `deleted`. Throws `TAMPERED`, `UNKNOWN_KEY`, `UNSUPPORTED_FORMAT` or `BAD_INPUT`.
     pub fn open(
         &self,
-        record_id: &str,
+        #[wasm_bindgen(js_name = "recordId")] record_id: &str,
         version: f64,
         deleted: bool,
         sealed: &str,
@@ -270,7 +270,7 @@ impl Vault {
     #[wasm_bindgen(js_name = sealText)]
     pub fn seal_text(
         &self,
-        record_id: &str,
+        #[wasm_bindgen(js_name = "recordId")] record_id: &str,
         version: f64,
         deleted: bool,
         text: &str,
@@ -282,7 +282,7 @@ impl Vault {
     #[wasm_bindgen(js_name = openText)]
     pub fn open_text(
         &self,
-        record_id: &str,
+        #[wasm_bindgen(js_name = "recordId")] record_id: &str,
         version: f64,
         deleted: bool,
         sealed: &str,
@@ -302,7 +302,7 @@ impl Vault {
     #[wasm_bindgen(js_name = changePassword)]
     pub async fn change_password(
         &self,
-        new_password: String,
+        #[wasm_bindgen(js_name = "newPassword")] new_password: String,
         iterations: Option<u32>,
     ) -> Result<String, JsValue> {
         let new_password = Password::new(new_password);
@@ -326,7 +326,10 @@ impl Vault {
 
     /// Removes a key no record uses any more. Returns the new envelope.
     #[wasm_bindgen(js_name = retireKey)]
-    pub fn retire_key(&self, key_id: u32) -> Result<String, JsValue> {
+    pub fn retire_key(
+        &self,
+        #[wasm_bindgen(js_name = "keyId")] key_id: u32,
+    ) -> Result<String, JsValue> {
         let envelope = self
             .inner
             .borrow_mut()

@@ -12,7 +12,7 @@ import { serveStatic, launchBrowser, pageResult } from "../lib/harness.mjs";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const reps = Number(process.argv[process.argv.indexOf("--reps") + 1] || 5) || 5;
-const COLD_RUNS = 3;
+const COLD_RUNS = 5;
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 await init();
 

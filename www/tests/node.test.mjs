@@ -2,6 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import init, * as vs from "vaultsync";
 import { crossCheck } from "../lib/crosscheck.mjs";
 
@@ -75,4 +77,11 @@ test("package metadata is fit for publishing", () => {
   const api = dts.split("export type InitInput")[0].replace(/\/\*[\s\S]*?\*\//g, "");
   assert.doesNotMatch(api, /\bany\b/);
   assert.match(api, /export function unlock\(envelope: string, password: string\): Promise<Vault>;/);
+});
+
+test("TypeScript: the package's declarations type-check a real program (tsc --strict)", () => {
+  const tsc = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
+  const project = fileURLToPath(new URL("./types/tsconfig.json", import.meta.url));
+  const run = spawnSync(process.execPath, [tsc, "-p", project], { encoding: "utf8" });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
 });

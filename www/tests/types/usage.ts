@@ -1,0 +1,29 @@
+// Compiled with `tsc --strict --noEmit` by tests/node.test.mjs: the package's types are real
+// types (a wrong call below the @ts-expect-error lines must fail to compile).
+import init, { createVault, unlock, recover, limits, type Vault, type VaultsyncError } from "vaultsync";
+
+async function main(): Promise<string> {
+  await init();
+  const created = await createVault("pw", limits().minIterations);
+  const vault: Vault = created.vault;
+  const id: string = vault.newRecordId();
+  const sealed: string = vault.sealText(id, 1, false, JSON.stringify({ a: 1 }));
+  const bytes: Uint8Array = vault.open(id, 1, false, sealed);
+  const again: Vault = await unlock(created.envelope, "pw");
+  const envelope: string = await again.changePassword("pw2");
+  const recovered = await recover(envelope, created.recoveryCode, "pw3");
+  const ids: Uint32Array = recovered.vault.keyIds();
+  // @ts-expect-error version must be a number
+  vault.seal(id, "1", false, bytes);
+  // @ts-expect-error unlock returns a Promise<Vault>, not a Vault
+  const notAwaited: Vault = unlock(envelope, "pw");
+  void notAwaited;
+  try {
+    await unlock(envelope, "wrong");
+  } catch (e) {
+    const code: VaultsyncError["code"] = (e as VaultsyncError).code;
+    if (code === "WRONG_PASSWORD") return `${ids.length}`;
+  }
+  return "";
+}
+void main;
