@@ -232,7 +232,7 @@ impl Vault {
     /// A fresh random record id (base64url, 22 characters).
     #[wasm_bindgen(js_name = newRecordId)]
     pub fn new_record_id(&self) -> Result<String, JsValue> {
-        with_pool(|pool| RecordId::generate(pool))
+        with_pool(RecordId::generate)
             .map(|id| id.to_string())
             .map_err(|e| js_error("RANDOM_UNAVAILABLE", &e.to_string()))
     }
