@@ -46,7 +46,11 @@ export async function serveStatic(root) {
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
-    close: () => new Promise((ok) => server.close(ok)),
+    close: () =>
+      new Promise((ok) => {
+        server.close(ok);
+        server.closeAllConnections(); // keep-alive connections would hold close() for minutes
+      }),
   };
 }
 

@@ -75,6 +75,7 @@ test("MV3 extension service worker: create, seal, store, unlock, open", async ()
 test("bundler (Vite): the package imported by name works in the bundle", async () => {
   const out = await mkdtemp(join(tmpdir(), "vaultsync-vite-"));
   temps.push(out);
+
   await build({
     root: join(repo, "www/bundler-app"),
     logLevel: "warn",
