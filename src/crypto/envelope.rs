@@ -236,6 +236,15 @@ impl Envelope {
     }
 }
 
+impl From<kdf::NewKdfError> for UnlockError {
+    fn from(e: kdf::NewKdfError) -> Self {
+        match e {
+            kdf::NewKdfError::Kdf(e) => Self::Kdf(e),
+            kdf::NewKdfError::Random(e) => Self::Random(e),
+        }
+    }
+}
+
 fn read_slot(r: &mut Reader<'_>) -> Result<Slot, FormatError> {
     Ok(Slot {
         check: r.array()?,
@@ -459,10 +468,7 @@ impl UnlockedVault {
         iterations: u32,
         entropy: &mut impl Entropy,
     ) -> Result<NewVault, UnlockError> {
-        let kdf = KdfParams::generate(iterations, entropy).map_err(|e| match e {
-            kdf::NewKdfError::Kdf(e) => UnlockError::Kdf(e),
-            kdf::NewKdfError::Random(e) => UnlockError::Random(e),
-        })?;
+        let kdf = KdfParams::generate(iterations, entropy)?;
         let master = derive_master(password, &kdf);
         Self::create_with_master(&master, kdf, entropy)
     }
@@ -536,10 +542,7 @@ impl UnlockedVault {
         iterations: u32,
         entropy: &mut impl Entropy,
     ) -> Result<Envelope, UnlockError> {
-        let kdf = KdfParams::generate(iterations, entropy).map_err(|e| match e {
-            kdf::NewKdfError::Kdf(e) => UnlockError::Kdf(e),
-            kdf::NewKdfError::Random(e) => UnlockError::Random(e),
-        })?;
+        let kdf = KdfParams::generate(iterations, entropy)?;
         let master = derive_master(new_password, &kdf);
         self.change_password_with_master(&master, kdf, entropy)
     }

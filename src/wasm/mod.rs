@@ -94,9 +94,7 @@ impl CreatedVault {
     /// The unlocked vault.
     #[wasm_bindgen(getter)]
     pub fn vault(&self) -> Vault {
-        Vault {
-            inner: self.vault.clone(),
-        }
+        Vault::shared(&self.vault)
     }
 
     /// The envelope (base64url) to store and upload.
@@ -137,9 +135,7 @@ pub async fn unlock(envelope: String, password: String) -> Result<Vault, JsValue
     let envelope = Envelope::parse_text(&envelope).map_err(js)?;
     let (master, _) = webcrypto::pbkdf2(&password, envelope.kdf_params()).await;
     let vault = envelope.unlock_with_master(&master).map_err(js)?;
-    Ok(Vault {
-        inner: Rc::new(RefCell::new(vault)),
-    })
+    Ok(Vault::shared(&Rc::new(RefCell::new(vault))))
 }
 
 /// What `recover` returns: the unlocked vault and the new envelope (new password) to upload.
@@ -154,9 +150,7 @@ impl RecoveredVault {
     /// The unlocked vault.
     #[wasm_bindgen(getter)]
     pub fn vault(&self) -> Vault {
-        Vault {
-            inner: self.vault.clone(),
-        }
+        Vault::shared(&self.vault)
     }
 
     /// The new envelope, protected by the new password.
@@ -201,6 +195,15 @@ fn meta(record_id: &str, version: f64, deleted: bool) -> Result<RecordMeta, JsVa
         ));
     }
     RecordMeta::new(id, version as u64, deleted).map_err(js)
+}
+
+impl Vault {
+    /// Another handle on the same unlocked vault.
+    fn shared(inner: &Rc<RefCell<UnlockedVault>>) -> Self {
+        Self {
+            inner: inner.clone(),
+        }
+    }
 }
 
 #[wasm_bindgen]
