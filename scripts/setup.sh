@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing vaultsync needs, idempotently: fast when all is present.
 #   rustup target wasm32-unknown-unknown, wasm-pack, cargo-fuzz, wasm-bindgen-cli pinned to the crate's
-#   wasm-bindgen version, Debian's chromium + chromium-driver, Node.js + npm, and the
+#   wasm-bindgen version, Debian's chromium + chromium-driver and postgresql (server binaries for
+#   the tests' throwaway clusters), Node.js + npm, and the
 #   JavaScript test dependencies of www/ (npm ci, from the lockfile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,7 @@ if ! command -v cargo-fuzz >/dev/null; then
 fi
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-apt_install chromium chromium-driver
+apt_install chromium chromium-driver postgresql
 
 # npm ci only when the lockfile changed since the last install (a stamp in node_modules).
 if ! cmp -s www/package-lock.json www/node_modules/.vaultsync-installed-lock 2>/dev/null; then

@@ -17,12 +17,12 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy (native and wasm32)"
-cargo clippy --all-targets -- -D warnings
-cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p vaultsync --lib --tests --target wasm32-unknown-unknown -- -D warnings
 
-step "native tests"
-cargo test --all-targets
-cargo test --doc
+step "native tests (client; server against a real SQLite file and a throwaway PostgreSQL)"
+cargo test --workspace --all-targets
+cargo test --workspace --doc
 
 step "fuzz every parser of untrusted bytes, briefly (./scripts/fuzz.sh N for longer)"
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-10}"

@@ -1,0 +1,202 @@
+//! Test harness: the real server binary on a free loopback port, a real SQLite file, and a
+//! throwaway PostgreSQL cluster (Debian's binaries, as in ../shared/TOOLCHAIN.md).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vaultsync-server");
+
+/// A running server; killed (SIGKILL) on drop unless stopped gracefully first.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `vaultsync-server --listen 127.0.0.1:0 --database URL` and waits for its URL.
+    pub fn start(database: &str) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--database", database])
+            .env("VAULTSYNC_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start vaultsync-server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("vaultsync-server listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Self { child, url }
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+
+    /// A plain HTTP/1.1 request; returns (status, body).
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let addr = self.url.strip_prefix("http://").unwrap();
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|x| x.1)
+            .unwrap_or("")
+            .to_string();
+        (status, body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary with arguments; returns (success, stdout, stderr).
+pub fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("VAULTSYNC_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A throwaway PostgreSQL cluster on a free loopback port, stopped and removed on drop.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl Postgres {
+    /// Starts a cluster. Needs Debian's postgresql package (scripts/setup.sh installs it).
+    /// `initdb` refuses to run as root, so the cluster runs as the `postgres` user.
+    pub fn start() -> Self {
+        assert!(
+            Path::new(PG_BIN).join("initdb").exists(),
+            "PostgreSQL server binaries missing in {PG_BIN}: run scripts/setup.sh"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let as_postgres = |args: &[&str]| {
+            let mut cmd = if is_root() {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]);
+                c
+            } else {
+                Command::new("env")
+            };
+            let status = cmd.args(args).stdout(Stdio::null()).status().unwrap();
+            assert!(status.success(), "{args:?} failed");
+        };
+        if is_root() {
+            Command::new("chown")
+                .args(["postgres", dir.path().to_str().unwrap()])
+                .status()
+                .unwrap();
+        }
+        let initdb = PathBuf::from(PG_BIN).join("initdb");
+        as_postgres(&[
+            initdb.to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]);
+        let port = free_port();
+        let pg_ctl = PathBuf::from(PG_BIN).join("pg_ctl");
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            dir.path().display()
+        );
+        as_postgres(&[
+            pg_ctl.to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            dir.path().join("log").to_str().unwrap(),
+            "-o",
+            &opts,
+            "-w",
+            "start",
+        ]);
+        Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            dir,
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let pg_ctl = PathBuf::from(PG_BIN).join("pg_ctl");
+        let data = self.dir.path().join("data");
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]);
+            c
+        } else {
+            Command::new("env")
+        };
+        let _ = cmd
+            .args([
+                pg_ctl.to_str().unwrap(),
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
