@@ -11,6 +11,11 @@ fn health_and_errors(server: &Server, backend: &str) {
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["status"], "ok");
     assert_eq!(json["database"], backend);
+    let (_, head, _) = server.request_full("GET", "/v1/health", None);
+    assert!(
+        head.contains("\r\nx-request-id: "),
+        "every answer carries a request id: {head}"
+    );
     let (status, body) = server.request("GET", "/v1/no-such-route", None);
     assert_eq!(status, 404);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -48,6 +48,17 @@ impl Server {
 
     /// A plain HTTP/1.1 request; returns (status, body).
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let (status, _, body) = self.request_full(method, path, body);
+        (status, body)
+    }
+
+    /// A plain HTTP/1.1 request; returns (status, raw headers, body).
+    pub fn request_full(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, String, String) {
         let addr = self.url.strip_prefix("http://").unwrap();
         let mut stream = TcpStream::connect(addr).unwrap();
         let body = body.unwrap_or("");
@@ -60,12 +71,8 @@ impl Server {
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let status = response[9..12].parse().unwrap();
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|x| x.1)
-            .unwrap_or("")
-            .to_string();
-        (status, body)
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        (status, head.to_ascii_lowercase(), body.to_string())
     }
 }
 
