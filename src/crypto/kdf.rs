@@ -75,11 +75,6 @@ impl KdfParams {
     pub fn salt(&self) -> &[u8] {
         &self.salt
     }
-
-    /// True when `self` is at least as strong as `pinned` (same or more iterations).
-    pub fn at_least_as_strong_as(&self, pinned: &KdfParams) -> bool {
-        self.iterations >= pinned.iterations
-    }
 }
 
 /// Fresh KDF parameters could not be made.
@@ -109,7 +104,7 @@ pub(crate) fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32, out: 
     pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, out);
 }
 
-/// HKDF-SHA256 with an empty salt, one 32-byte output for one label.
+/// HKDF-SHA256 (no salt means the empty salt), one 32-byte output for one label.
 pub(crate) fn hkdf32(ikm: &[u8], salt: Option<&[u8]>, label: &[u8]) -> [u8; KEY_LEN] {
     let mut out = [0u8; KEY_LEN];
     // 32 bytes is far below HKDF-SHA256's 255 * 32 byte limit, so expand cannot fail.

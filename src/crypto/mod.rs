@@ -1,7 +1,8 @@
 //! The client's cryptography: no IO, no clock, no JS.
 //!
 //! - [`kdf`]: password to master key (PBKDF2-HMAC-SHA256) and HKDF subkeys.
-//! - [`envelope`]: the wrapped-key envelope, unlock, recovery, password change, rotation.
+//! - [`envelope`]: the wrapped-key envelope: layout, parsing, unlocking.
+//! - [`vault`]: the unlocked vault: create, password change, recovery, key rotation.
 //! - [`record`]: sealing and opening records.
 //! - [`secret`]: secret newtypes; [`error`]: typed errors.
 
@@ -14,9 +15,10 @@ pub mod rand;
 pub mod record;
 pub mod recovery;
 pub mod secret;
+pub mod vault;
 
 pub use codec::{from_base64url, to_base64url};
-pub use envelope::{Envelope, NewVault, UnlockedVault, recover};
+pub use envelope::Envelope;
 pub use error::{FormatError, KdfError, KeyringError, RandomError, RecordError, UnlockError};
 pub use ids::{RecordId, VaultId};
 pub use kdf::KdfParams;
@@ -24,3 +26,4 @@ pub use rand::{Entropy, EntropyPool, OsEntropy};
 pub use record::RecordMeta;
 pub use recovery::RecoveryCode;
 pub use secret::{AuthKey, MasterKey, Password};
+pub use vault::{NewVault, UnlockedVault, recover};

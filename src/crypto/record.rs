@@ -5,11 +5,11 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 
 use super::codec::{Reader, expect_format};
-use super::envelope::UnlockedVault;
 use super::error::{FormatError, RecordError};
 use super::ids::{ID_LEN, RecordId, VaultId};
 use super::rand::{Entropy, random_array};
 use super::secret::VaultKey;
+use super::vault::UnlockedVault;
 
 /// Format byte of a version 1 sealed record.
 pub const RECORD_FORMAT_V1: u8 = 0xD1;

@@ -116,14 +116,11 @@ impl Postgres {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let as_postgres = |args: &[&str]| {
-            let mut cmd = if is_root() {
-                let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]);
-                c
-            } else {
-                Command::new("env")
-            };
-            let status = cmd.args(args).stdout(Stdio::null()).status().unwrap();
+            let status = as_postgres_user()
+                .args(args)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
             assert!(status.success(), "{args:?} failed");
         };
         if is_root() {
@@ -171,14 +168,7 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         let pg_ctl = PathBuf::from(PG_BIN).join("pg_ctl");
         let data = self.dir.path().join("data");
-        let mut cmd = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]);
-            c
-        } else {
-            Command::new("env")
-        };
-        let _ = cmd
+        let _ = as_postgres_user()
             .args([
                 pg_ctl.to_str().unwrap(),
                 "-D",
@@ -189,6 +179,18 @@ impl Drop for Postgres {
             ])
             .stdout(Stdio::null())
             .status();
+    }
+}
+
+/// A command that runs its arguments as the `postgres` user when we are root (initdb and
+/// the server refuse root), as ourselves otherwise.
+fn as_postgres_user() -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]);
+        c
+    } else {
+        Command::new("env")
     }
 }
 
