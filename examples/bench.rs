@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use vaultsync::crypto::kdf::{DEFAULT_ITERATIONS, derive_master};
-use vaultsync::crypto::{OsEntropy, Password, RecordId, RecordMeta, UnlockedVault};
+use vaultsync::crypto::{GenerateId, OsEntropy, Password, RecordId, RecordMeta, UnlockedVault};
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));

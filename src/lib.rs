@@ -5,7 +5,7 @@
 //! facade, as an npm package.
 //!
 //! ```
-//! use vaultsync::crypto::{OsEntropy, Password, RecordId, RecordMeta, UnlockedVault, Envelope};
+//! use vaultsync::crypto::{Envelope, GenerateId, OsEntropy, Password, RecordId, RecordMeta, UnlockedVault};
 //! let new = UnlockedVault::create(&Password::from("correct horse"), 100_000, &mut OsEntropy)?;
 //! let stored = new.envelope.to_text(); // upload this; show new.recovery_code.to_text() once
 //! let vault = Envelope::parse_text(&stored)?.unlock(&Password::from("correct horse"))?;

@@ -28,6 +28,7 @@ CREATE TABLE vaults (
     kdf_params          TEXT   NOT NULL,
     device_fingerprint  TEXT,
     next_cursor         BIGINT NOT NULL DEFAULT 1,
+    purged_cursor       BIGINT NOT NULL DEFAULT 0,
     enabled_at          BIGINT NOT NULL,
     created_at          BIGINT NOT NULL,
     updated_at          BIGINT NOT NULL
@@ -38,11 +39,17 @@ CREATE TABLE records (
     record_id      BYTEA    NOT NULL,
     ciphertext     BYTEA    NOT NULL,
     version        BIGINT   NOT NULL CHECK (version >= 1),
-    deleted        SMALLINT NOT NULL CHECK (deleted IN (0, 1)),
+    deleted        BOOLEAN  NOT NULL,
     change_cursor  BIGINT   NOT NULL,
     created_at     BIGINT   NOT NULL,
     updated_at     BIGINT   NOT NULL,
     PRIMARY KEY (vault_pk, record_id)
 );
 CREATE UNIQUE INDEX records_changes ON records (vault_pk, change_cursor);
-CREATE INDEX records_tombstones ON records (updated_at) WHERE deleted = 1;
+CREATE INDEX records_tombstones ON records (updated_at) WHERE deleted;
+
+-- Server-wide secrets (the prelogin salt key), created once and shared by every replica.
+CREATE TABLE server_secrets (
+    name   TEXT  PRIMARY KEY,
+    value  BYTEA NOT NULL
+);

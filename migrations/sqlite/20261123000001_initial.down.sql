@@ -1,3 +1,4 @@
+DROP TABLE server_secrets;
 DROP TABLE records;
 DROP TABLE vaults;
 DROP TABLE api_keys;

@@ -29,6 +29,7 @@ CREATE TABLE vaults (
     kdf_params          TEXT    NOT NULL,
     device_fingerprint  TEXT,
     next_cursor         INTEGER NOT NULL DEFAULT 1,
+    purged_cursor       INTEGER NOT NULL DEFAULT 0,
     enabled_at          INTEGER NOT NULL,
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL
@@ -46,4 +47,10 @@ CREATE TABLE records (
     PRIMARY KEY (vault_pk, record_id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX records_changes ON records (vault_pk, change_cursor);
-CREATE INDEX records_tombstones ON records (deleted, updated_at) WHERE deleted = 1;
+CREATE INDEX records_tombstones ON records (updated_at) WHERE deleted;
+
+-- Server-wide secrets (the prelogin salt key), created once and shared by every replica.
+CREATE TABLE server_secrets (
+    name   TEXT PRIMARY KEY,
+    value  BLOB NOT NULL
+) WITHOUT ROWID;

@@ -25,9 +25,80 @@ pub struct Cli {
     )]
     pub listen: String,
 
+    /// Limits, retention and rate limits of `serve`.
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// Trust the last address of `X-Forwarded-For` as the client address (for per-address
+    /// rate limits). Only behind a reverse proxy that sets it.
+    #[arg(long, env = "VAULTSYNC_TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: bool,
+
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Limits with their defaults. Every one answers a 4xx with a code when exceeded.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Limits {
+    /// Largest sealed record, in bytes (decoded).
+    #[arg(long, env = "VAULTSYNC_MAX_RECORD_BYTES", default_value_t = 1 << 20, global = true)]
+    pub max_record_bytes: usize,
+
+    /// Largest key envelope, in bytes (decoded).
+    #[arg(long, env = "VAULTSYNC_MAX_ENVELOPE_BYTES", default_value_t = 64 << 10, global = true)]
+    pub max_envelope_bytes: usize,
+
+    /// Most items in one push.
+    #[arg(
+        long,
+        env = "VAULTSYNC_MAX_PUSH_ITEMS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub max_push_items: usize,
+
+    /// Largest request body, in bytes.
+    #[arg(long, env = "VAULTSYNC_MAX_BODY_BYTES", default_value_t = 16 << 20, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Most changes in one page (also the default page size).
+    #[arg(
+        long,
+        env = "VAULTSYNC_MAX_PAGE_SIZE",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub max_page_size: u32,
+
+    /// Login attempts per account per minute (a burst of this many, then one every
+    /// 60/N seconds).
+    #[arg(
+        long,
+        env = "VAULTSYNC_LOGIN_PER_ACCOUNT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub login_attempts_per_account: u32,
+
+    /// Register, prelogin and login requests per client address per minute.
+    #[arg(
+        long,
+        env = "VAULTSYNC_LOGIN_PER_ADDRESS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub login_attempts_per_address: u32,
+
+    /// How long tombstones are kept before they are purged (e.g. `90d`, `12h`, `30s`).
+    /// A client whose cursor predates a purge is told to resync (410 RESYNC_REQUIRED).
+    #[arg(long, env = "VAULTSYNC_TOMBSTONE_RETENTION", default_value = "90d", value_parser = humantime::parse_duration, global = true)]
+    pub tombstone_retention: std::time::Duration,
+
+    /// How often to purge expired tombstones.
+    #[arg(long, env = "VAULTSYNC_PURGE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub purge_interval: std::time::Duration,
 }
 
 /// Subcommands.

@@ -6,20 +6,52 @@ use std::time::Duration;
 
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Database, Pool};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
-/// A connection pool on one of the supported backends.
+/// Connection pools on one of the supported backends.
 #[derive(Clone, Debug)]
 pub enum Db {
-    /// A SQLite file (WAL mode, foreign keys on).
-    Sqlite(SqlitePool),
+    /// A SQLite file (WAL mode, foreign keys on). Readers use a pool; writes go through one
+    /// connection, so they queue in the process instead of spinning on SQLite's busy lock.
+    /// One server process per SQLite file.
+    Sqlite {
+        /// Reads (WAL lets them run beside the writer).
+        read: SqlitePool,
+        /// The one writer connection.
+        write: SqlitePool,
+    },
     /// A PostgreSQL server (any number of server replicas may share it).
     Postgres(PgPool),
 }
+
+/// Runs `$body` with `$pool` bound to the backend's read pool. The body is compiled once
+/// per backend, so one SQL text (with `$1` placeholders, which both accept) serves both.
+macro_rules! on_read {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { read: $pool, .. } => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`on_read`], with the backend's write pool.
+macro_rules! on_write {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { write: $pool, .. } => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+pub(crate) use {on_read, on_write};
 
 /// One migration and whether the database has it.
 #[derive(Debug)]
@@ -44,14 +76,24 @@ impl Db {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                // WAL with synchronous=NORMAL is durable against process crashes (kill -9);
+                // a power cut may lose the last commits, never corrupt the file.
+                .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
-            let pool = SqlitePoolOptions::new()
+                .busy_timeout(Duration::from_secs(10));
+            let open_error = |e| anyhow::anyhow!("cannot open SQLite database {path}: {e}");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .map_err(open_error)?;
+            let read = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot open SQLite database {path}: {e}"))?;
-            Ok(Self::Sqlite(pool))
+                .map_err(open_error)?;
+            Ok(Self::Sqlite { read, write })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -68,17 +110,14 @@ impl Db {
     /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
         match self {
-            Self::Sqlite(_) => "sqlite",
+            Self::Sqlite { .. } => "sqlite",
             Self::Postgres(_) => "postgres",
         }
     }
 
     /// A trivial query: the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        match self {
-            Self::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
-            Self::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
-        }
+        on_read!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop))
     }
 
     /// Applies pending migrations (idempotent). Returns how many were applied.
@@ -90,7 +129,7 @@ impl Db {
             .filter(|m| !m.applied)
             .count();
         match self {
-            Self::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Self::Sqlite { write: p, .. } => SQLITE_MIGRATIONS.run(p).await?,
             Self::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         Ok(pending)
@@ -99,7 +138,7 @@ impl Db {
     /// Every known migration and whether it is applied.
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>, MigrateError> {
         match self {
-            Self::Sqlite(p) => status(p, &SQLITE_MIGRATIONS).await,
+            Self::Sqlite { write: p, .. } => status(p, &SQLITE_MIGRATIONS).await,
             Self::Postgres(p) => status(p, &POSTGRES_MIGRATIONS).await,
         }
     }
@@ -118,7 +157,7 @@ impl Db {
         };
         let target = rest.last().copied().unwrap_or(0);
         match self {
-            Self::Sqlite(p) => SQLITE_MIGRATIONS.undo(p, target).await?,
+            Self::Sqlite { write: p, .. } => SQLITE_MIGRATIONS.undo(p, target).await?,
             Self::Postgres(p) => POSTGRES_MIGRATIONS.undo(p, target).await?,
         }
         Ok(Some(last))

@@ -1,9 +1,15 @@
 //! `vaultsync-server`: the sync server binary. See `PROTOCOL.md` and `--help`.
 
+mod auth;
 mod config;
 mod db;
 mod error;
 mod routes;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -12,22 +18,47 @@ use config::{Cli, Command, MigrateAction};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("VAULTSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&cli.database, &cli.listen).await,
+    match cli.command.take().unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli).await,
         Command::Migrate { action } => migrate(&cli.database, action).await,
     }
 }
 
-async fn serve(database: &str, listen: &str) -> anyhow::Result<()> {
-    let db = db::Db::connect(database).await?;
+/// Milliseconds since the Unix epoch (the server's only clock).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+async fn serve(cli: &Cli) -> anyhow::Result<()> {
+    let listen = cli.listen.as_str();
+    let db = db::Db::connect(&cli.database).await?;
     db.migrate_up().await?;
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let prelogin_secret = db.server_secret("prelogin", fresh).await?;
+    let limits = Arc::new(cli.limits.clone());
+    let rate = auth::RateLimits::new(
+        limits.login_attempts_per_account,
+        limits.login_attempts_per_address,
+    );
+    tokio::spawn(housekeeping(db.clone(), rate.clone(), limits.clone()));
+    let state = routes::AppState {
+        db: db.clone(),
+        limits,
+        rate,
+        prelogin_secret: Arc::new(zeroize::Zeroizing::new(prelogin_secret)),
+        trust_forwarded_for: cli.trust_forwarded_for,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -35,11 +66,42 @@ async fn serve(database: &str, listen: &str) -> anyhow::Result<()> {
     // The one line on stdout: scripts and tests read the URL from it.
     println!("vaultsync-server listening on http://{addr}");
     tracing::info!(%addr, backend = db.backend(), "serving");
-    axum::serve(listener, routes::app(routes::AppState { db }))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        routes::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Purges expired tombstones every `--purge-interval` (first at start) and forgets idle
+/// rate-limit keys every minute. Every replica may run it: purging is idempotent.
+async fn housekeeping(db: db::Db, rate: auth::RateLimits, limits: Arc<config::Limits>) {
+    let retention = i64::try_from(limits.tombstone_retention.as_millis()).unwrap_or(i64::MAX);
+    let tick = limits
+        .purge_interval
+        .min(Duration::from_secs(60))
+        .max(Duration::from_millis(100));
+    let mut last_purge: Option<tokio::time::Instant> = None;
+    let mut interval = tokio::time::interval(tick);
+    loop {
+        interval.tick().await;
+        rate.forget_idle();
+        if last_purge.is_some_and(|at| at.elapsed() < limits.purge_interval) {
+            continue;
+        }
+        last_purge = Some(tokio::time::Instant::now());
+        match db
+            .purge_tombstones(now_ms().saturating_sub(retention))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged expired tombstones"),
+            Err(error) => tracing::warn!(%error, "tombstone purge failed; will retry"),
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM; in-flight requests then finish before exit.

@@ -10,18 +10,11 @@ use crate::crypto::error::RandomError;
 
 /// Algorithm identifier of PBKDF2-HMAC-SHA256 in binary formats.
 pub const ALG_PBKDF2_SHA256: u8 = 1;
-/// The client refuses fewer iterations than this, whatever the server says.
-pub const MIN_ITERATIONS: u32 = 100_000;
-/// Iterations of a new vault (OWASP's current figure for PBKDF2-HMAC-SHA256).
-pub const DEFAULT_ITERATIONS: u32 = 600_000;
-/// The client refuses more iterations than this (a denial of service by the server).
-pub const MAX_ITERATIONS: u32 = 10_000_000;
-/// Shortest salt accepted, in bytes.
-pub const MIN_SALT_LEN: usize = 16;
-/// Longest salt accepted, in bytes.
-pub const MAX_SALT_LEN: usize = 64;
-/// Length of the salt of a new vault, in bytes.
-pub const DEFAULT_SALT_LEN: usize = 16;
+// The bounds are part of the protocol: one definition, shared with the server.
+pub use vaultsync_wire::kdf::{
+    DEFAULT_ITERATIONS, DEFAULT_SALT_LEN, MAX_ITERATIONS, MAX_SALT_LEN, MIN_ITERATIONS,
+    MIN_SALT_LEN,
+};
 
 /// HKDF info label of the key-encryption key.
 pub const LABEL_KEK: &[u8] = b"vaultsync/v1/kek";

@@ -20,7 +20,7 @@ pub mod vault;
 pub use codec::{from_base64url, to_base64url};
 pub use envelope::Envelope;
 pub use error::{FormatError, KdfError, KeyringError, RandomError, RecordError, UnlockError};
-pub use ids::{RecordId, VaultId};
+pub use ids::{GenerateId, RecordId, VaultId};
 pub use kdf::KdfParams;
 pub use rand::{Entropy, EntropyPool, OsEntropy};
 pub use record::RecordMeta;

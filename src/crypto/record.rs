@@ -16,7 +16,7 @@ pub const RECORD_FORMAT_V1: u8 = 0xD1;
 /// Largest plaintext a record may hold (4 MiB); the server usually sets a lower limit.
 pub const MAX_PLAINTEXT_LEN: usize = 4 << 20;
 /// Highest record version (2^53 - 1, exact in a JavaScript number).
-pub const MAX_VERSION: u64 = (1 << 53) - 1;
+pub const MAX_VERSION: u64 = vaultsync_wire::MAX_VERSION;
 /// Bytes before the ciphertext: format, key id, nonce.
 pub const RECORD_HEADER_LEN: usize = 1 + 4 + NONCE_LEN;
 /// Bytes a sealed record adds to its plaintext.

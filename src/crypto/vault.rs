@@ -10,7 +10,7 @@ use super::envelope::{
     envelope_mac, keyring_ad, password_slot_ad, recovery_keys, recovery_slot_ad, seal_slot,
 };
 use super::error::{KeyringError, RandomError, UnlockError};
-use super::ids::VaultId;
+use super::ids::{GenerateId, VaultId};
 use super::kdf::{KdfParams, derive_master};
 use super::rand::{Entropy, random_array};
 use super::recovery::RecoveryCode;

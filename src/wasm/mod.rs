@@ -15,8 +15,8 @@ use wasm_bindgen::prelude::*;
 use crate::crypto::kdf::{DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS};
 use crate::crypto::record::MAX_VERSION;
 use crate::crypto::{
-    Envelope, KdfParams, OsEntropy, Password, RecordId, RecordMeta, RecoveryCode, UnlockedVault,
-    from_base64url, to_base64url,
+    Envelope, GenerateId, KdfParams, OsEntropy, Password, RecordId, RecordMeta, RecoveryCode,
+    UnlockedVault, from_base64url, to_base64url,
 };
 use error::{bad_input, js, js_error};
 

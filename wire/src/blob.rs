@@ -1,0 +1,122 @@
+//! Binary values (ciphertext, envelopes, salts, auth keys) as unpadded base64url strings.
+
+use core::fmt;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+
+/// Bytes that travel as an unpadded base64url string. `Debug` prints only the length: a
+/// blob may hold an auth key, and ciphertext does not belong in logs either.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Blob(pub Vec<u8>);
+
+impl Blob {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No bytes at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The text form.
+    pub fn to_base64url(&self) -> String {
+        Base64UrlUnpadded::encode_string(&self.0)
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+}
+
+impl From<&[u8]> for Blob {
+    fn from(bytes: &[u8]) -> Self {
+        Self(bytes.to_vec())
+    }
+}
+
+impl fmt::Debug for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Blob({} bytes)", self.0.len())
+    }
+}
+
+impl serde::Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_base64url())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Blob;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an unpadded base64url string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Blob, E> {
+                // The message never echoes the input: it may be a secret.
+                Base64UrlUnpadded::decode_vec(text)
+                    .map(Blob)
+                    .map_err(|_| E::custom("not canonical unpadded base64url"))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(feature = "openapi")]
+pub(crate) fn base64url_schema(
+    description: &str,
+    length: Option<usize>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .format(Some(utoipa::openapi::schema::SchemaFormat::Custom(
+            "base64url".into(),
+        )))
+        .pattern(Some("^[A-Za-z0-9_-]*$"))
+        .min_length(length)
+        .max_length(length)
+        .description(Some(description))
+        .into()
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Blob {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        base64url_schema("bytes as unpadded base64url", None)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Blob {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let blob = Blob(vec![0xfb, 0xff, 0x00]);
+        let json = serde_json::to_string(&blob).unwrap();
+        assert_eq!(json, "\"-_8A\"");
+        assert_eq!(serde_json::from_str::<Blob>(&json).unwrap(), blob);
+        for bad in ["\"-_8A=\"", "\"+/8A\"", "\"a\"", "12", "null"] {
+            assert!(serde_json::from_str::<Blob>(bad).is_err(), "{bad}");
+        }
+        let err = serde_json::from_str::<Blob>("\"s3cr3t!\"").unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert_eq!(format!("{blob:?}"), "Blob(3 bytes)");
+    }
+}
