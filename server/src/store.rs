@@ -539,7 +539,8 @@ impl Db {
         }.await)
     }
 
-    /// Up to `limit` changes after `since`, in cursor order.
+    /// Up to `limit` changes after `since`, in cursor order. `since = 0` (a full pull) is
+    /// always answered.
     ///
     /// The horizon is read after the page: a purge commits its horizon and its deletions
     /// together, so if the page missed a purged tombstone, the horizon read afterwards
@@ -564,7 +565,8 @@ impl Db {
             .await?;
             (rows, marks)
         });
-        if since < count(purged_cursor) {
+        // Cursor 0 is a full pull: a client with nothing cannot have missed a delete.
+        if since > 0 && since < count(purged_cursor) {
             return Ok(Changes::BeforeHorizon);
         }
         if since >= count(next_cursor) {

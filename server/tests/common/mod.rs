@@ -2,6 +2,8 @@
 //! throwaway PostgreSQL cluster (Debian's binaries, as in ../shared/TOOLCHAIN.md).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod client;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -18,8 +20,14 @@ pub struct Server {
 impl Server {
     /// Starts `vaultsync-server --listen 127.0.0.1:0 --database URL` and waits for its URL.
     pub fn start(database: &str) -> Self {
+        Self::start_with(database, &[])
+    }
+
+    /// Like [`Server::start`], with extra flags.
+    pub fn start_with(database: &str, flags: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["--listen", "127.0.0.1:0", "--database", database])
+            .args(flags)
             .env("VAULTSYNC_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -44,6 +52,17 @@ impl Server {
             .unwrap();
         assert!(status.success());
         self.child.wait().unwrap()
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// A JSON client for this server.
+    pub fn api(&self) -> Api {
+        Api::new(&self.url)
     }
 
     /// A plain HTTP/1.1 request; returns (status, body).
@@ -164,6 +183,57 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    fn port(&self) -> &str {
+        self.url
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+    }
+
+    fn tool(&self, name: &str) -> Command {
+        let mut c = Command::new(PathBuf::from(PG_BIN).join(name));
+        c.args(["-h", "127.0.0.1", "-p", self.port(), "-U", "postgres"]);
+        c
+    }
+
+    /// A new, empty database in this cluster; returns its URL.
+    pub fn database(&self, name: &str) -> String {
+        let out = self
+            .tool("psql")
+            .args([
+                "-q",
+                "-d",
+                "postgres",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (server, _) = self.url.rsplit_once('/').unwrap();
+        format!("{server}/{name}")
+    }
+
+    /// `pg_dump` of a database: every byte the server stored, as text.
+    pub fn dump(&self, name: &str) -> String {
+        let out = self.tool("pg_dump").args(["-d", name]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         let pg_ctl = PathBuf::from(PG_BIN).join("pg_ctl");
@@ -208,4 +278,96 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A JSON client (reqwest, blocking) with an optional bearer token.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: Option<String>,
+    client: reqwest::blocking::Client,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            token: None,
+            client: reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// The same server with this token.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: Some(token.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// Sends a request; returns (status, JSON body or Null).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like [`Api::call`], but a transport error (server gone) is returned.
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), reqwest::Error> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send()?;
+        let status = response.status().as_u16();
+        let text = response.text()?;
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        Ok((status, json))
+    }
+
+    /// Sends raw bytes with a content type; returns (status, JSON body or Null).
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
 }

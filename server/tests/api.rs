@@ -1,0 +1,1183 @@
+//! The API over HTTP against the real server binary, each scenario on a fresh real SQLite
+//! file and on a fresh database in a throwaway PostgreSQL cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::client::{assert_error, b64, item, kdf, new_id, random, register};
+use common::{Postgres, Server};
+use serde_json::{Value, json};
+
+/// Where a scenario stores its data.
+struct Ctx<'a> {
+    backend: &'static str,
+    url: String,
+    pg: Option<(&'a Postgres, String)>,
+    sqlite_file: Option<PathBuf>,
+}
+
+impl Ctx<'_> {
+    /// Everything the server wrote, as bytes: the SQLite file and its WAL, or a pg_dump.
+    fn dump(&self) -> Vec<u8> {
+        match (&self.pg, &self.sqlite_file) {
+            (Some((pg, name)), _) => pg.dump(name).into_bytes(),
+            (None, Some(file)) => {
+                let mut bytes = std::fs::read(file).unwrap();
+                let wal = PathBuf::from(format!("{}-wal", file.display()));
+                bytes.extend(std::fs::read(wal).unwrap_or_default());
+                bytes
+            }
+            _ => unreachable!(),
+        }
+    }
+}
+
+type Scenario = fn(&Ctx<'_>);
+
+fn on_sqlite(scenarios: &[(&str, Scenario)]) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, scenario) in scenarios {
+        let file = dir.path().join(format!("{name}.db"));
+        eprintln!("--- sqlite: {name}");
+        scenario(&Ctx {
+            backend: "sqlite",
+            url: format!("sqlite://{}", file.display()),
+            pg: None,
+            sqlite_file: Some(file),
+        });
+    }
+}
+
+fn on_postgres(scenarios: &[(&str, Scenario)]) {
+    let pg = Postgres::start();
+    for (name, scenario) in scenarios {
+        eprintln!("--- postgres: {name}");
+        let url = pg.database(name);
+        scenario(&Ctx {
+            backend: "postgres",
+            url,
+            pg: Some((&pg, name.to_string())),
+            sqlite_file: None,
+        });
+    }
+}
+
+const API: &[(&str, Scenario)] = &[
+    ("accounts_and_tokens", accounts_and_tokens),
+    ("envelope", envelope),
+    ("push_and_changes", push_and_changes),
+    ("bad_input", bad_input),
+    ("rate_limits", rate_limits),
+    ("tombstone_retention", tombstone_retention),
+    ("plaintext_absent", plaintext_absent),
+];
+
+#[test]
+fn sqlite_api() {
+    on_sqlite(API);
+}
+
+#[test]
+fn postgres_api() {
+    on_postgres(API);
+}
+
+fn accounts_and_tokens(ctx: &Ctx<'_>) {
+    let server = Server::start(&ctx.url);
+    let api = server.api();
+    let alice = register(&api, "Alice@example.com");
+
+    // One account per username (ASCII case folded) and per vault id.
+    let mut again = json!({
+        "username": "alice@EXAMPLE.com", "auth_key": b64(&random(32)),
+        "kdf": kdf(600_000, &random(16)), "vault_id": new_id(), "envelope": b64(&random(50)),
+    });
+    assert_error(
+        &api.call("POST", "/v1/accounts", Some(&again)),
+        409,
+        "USERNAME_TAKEN",
+    );
+    again["username"] = json!("someone else");
+    again["vault_id"] = json!(alice.vault);
+    assert_error(
+        &api.call("POST", "/v1/accounts", Some(&again)),
+        409,
+        "VAULT_EXISTS",
+    );
+
+    // Prelogin: the real parameters for an account; for unknown names, answers of the
+    // same shape, stable across calls.
+    let prelogin = |name: &str| {
+        let (status, answer) = api.call("POST", "/v1/prelogin", Some(&json!({ "username": name })));
+        assert_eq!(status, 200, "{answer}");
+        answer
+    };
+    assert_eq!(prelogin("ALICE@example.com")["kdf"], alice.kdf);
+    let unknown = prelogin("nobody@example.com");
+    assert_eq!(unknown, prelogin("nobody@example.com"));
+    assert_ne!(
+        unknown["kdf"]["salt"],
+        prelogin("nobody2@example.com")["kdf"]["salt"]
+    );
+    let keys = |v: &Value| {
+        v["kdf"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&unknown), keys(&prelogin("alice@example.com")));
+    assert_eq!(unknown["kdf"]["iterations"], 600_000);
+    assert_eq!(unknown["kdf"]["salt"].as_str().unwrap().len(), 22);
+
+    // Login: wrong key and unknown user are the same answer.
+    let login = |name: &str, key: &str, extra: Value| {
+        let mut body = json!({ "username": name, "auth_key": key });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        api.call("POST", "/v1/login", Some(&body))
+    };
+    let wrong = login("alice@example.com", &b64(&random(32)), json!({}));
+    let nobody = login("nobody@example.com", &b64(&random(32)), json!({}));
+    assert_error(&wrong, 401, "INVALID_CREDENTIALS");
+    assert_eq!(wrong.1, nobody.1, "unknown users are not told apart");
+    let (status, phone) = login(
+        "alice@example.com",
+        &alice.auth_key,
+        json!({ "token_label": "phone" }),
+    );
+    assert_eq!(status, 200, "{phone}");
+    assert_eq!(phone["vault_id"], alice.vault);
+    let phone_token = phone["token"]["secret"].as_str().unwrap().to_string();
+    assert!(phone_token.starts_with("vst_") && phone_token.len() == 47);
+    let phone_api = api.with_token(&phone_token);
+
+    // Listing: both tokens, the caller's marked, no secrets.
+    let (status, list) = phone_api.call("GET", "/v1/tokens", None);
+    assert_eq!(status, 200, "{list}");
+    let tokens = list["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[0]["label"], "phone");
+    assert_eq!(tokens[0]["current"], true);
+    assert_eq!(tokens[1]["current"], false);
+    assert!(
+        tokens[0]["indicator"]
+            .as_str()
+            .unwrap()
+            .starts_with("vst_…")
+    );
+    assert!(phone_token.ends_with(&tokens[0]["indicator"].as_str().unwrap()[7..]));
+    assert!(!list.to_string().contains(&phone_token[4..]));
+    assert!(!list.to_string().contains(&alice.token[4..]));
+
+    // last_used_at is kept without a write per request: a second use within the minute
+    // leaves it as it was.
+    let first_use = tokens[0]["last_used_at"].as_i64().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (_, list) = phone_api.call("GET", "/v1/tokens", None);
+    assert_eq!(
+        list["tokens"][0]["last_used_at"].as_i64().unwrap(),
+        first_use
+    );
+
+    // Revocation is immediate; a revoked or foreign token id is 404.
+    let laptop_id = tokens[1]["id"].as_u64().unwrap();
+    let (status, _) = phone_api.call("DELETE", &format!("/v1/tokens/{laptop_id}"), None);
+    assert_eq!(status, 204);
+    assert_error(
+        &alice.api.call("GET", "/v1/tokens", None),
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_error(
+        &phone_api.call("DELETE", &format!("/v1/tokens/{laptop_id}"), None),
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &phone_api.call("DELETE", "/v1/tokens/abc", None),
+        404,
+        "NOT_FOUND",
+    );
+    let bob = register(&api, "bob");
+    let phone_id = phone["token"]["info"]["id"].as_u64().unwrap();
+    assert_error(
+        &bob.api
+            .call("DELETE", &format!("/v1/tokens/{phone_id}"), None),
+        404,
+        "NOT_FOUND",
+    );
+    assert_eq!(
+        phone_api.call("GET", "/v1/tokens", None).0,
+        200,
+        "bob changed nothing"
+    );
+    let (_, list) = bob.api.call("GET", "/v1/tokens", None);
+    assert_eq!(
+        list["tokens"].as_array().unwrap().len(),
+        1,
+        "only bob's own"
+    );
+
+    // Logout revokes the current token.
+    assert_eq!(phone_api.call("DELETE", "/v1/tokens/current", None).0, 204);
+    assert_error(
+        &phone_api.call("GET", "/v1/tokens", None),
+        401,
+        "INVALID_TOKEN",
+    );
+
+    // A token with a lifetime expires.
+    let (status, short) = login(
+        "alice@example.com",
+        &alice.auth_key,
+        json!({ "token_ttl_secs": 1 }),
+    );
+    assert_eq!(status, 200, "{short}");
+    let short_api = api.with_token(short["token"]["secret"].as_str().unwrap());
+    assert!(short["token"]["info"]["expires_at"].as_i64().is_some());
+    assert_eq!(short_api.call("GET", "/v1/tokens", None).0, 200);
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_error(
+        &short_api.call("GET", "/v1/tokens", None),
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_error(&api.call("GET", "/v1/tokens", None), 401, "UNAUTHENTICATED");
+}
+
+fn envelope(ctx: &Ctx<'_>) {
+    let server = Server::start(&ctx.url);
+    let api = server.api();
+    let alice = register(&api, "alice");
+    let (status, doc) = alice.api.call("GET", &alice.path("envelope"), None);
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["envelope"], alice.envelope);
+    assert_eq!(doc["kdf"], alice.kdf);
+
+    // A password change: new envelope, KDF and auth key, from version 1.
+    let new_key = b64(&random(32));
+    let new_kdf = kdf(700_000, &random(32));
+    let e2 = b64(&random(140));
+    let put = |base: u64, envelope: &str, kdf: &Value, auth_key: Option<&str>| {
+        let mut body = json!({ "base_version": base, "envelope": envelope, "kdf": kdf });
+        if let Some(key) = auth_key {
+            body["auth_key"] = json!(key);
+        }
+        alice.api.call("PUT", &alice.path("envelope"), Some(&body))
+    };
+    let (status, answer) = put(1, &e2, &new_kdf, Some(&new_key));
+    assert_eq!(
+        (status, answer["version"].as_u64()),
+        (200, Some(2)),
+        "{answer}"
+    );
+    // A second device changing from version 1 loses, and learns the current envelope.
+    let stale = put(1, &b64(&random(140)), &alice.kdf, None);
+    assert_error(&stale, 409, "CONFLICT");
+    assert_eq!(stale.1["current"]["version"], 2);
+    assert_eq!(stale.1["current"]["envelope"], e2);
+    assert_eq!(stale.1["current"]["kdf"], new_kdf);
+
+    // Prelogin and login follow the new password.
+    let (_, pre) = api.call(
+        "POST",
+        "/v1/prelogin",
+        Some(&json!({ "username": "alice" })),
+    );
+    assert_eq!(pre["kdf"], new_kdf);
+    let login = |key: &str| {
+        api.call(
+            "POST",
+            "/v1/login",
+            Some(&json!({ "username": "alice", "auth_key": key })),
+        )
+    };
+    assert_error(&login(&alice.auth_key), 401, "INVALID_CREDENTIALS");
+    let (status, session) = login(&new_key);
+    assert_eq!(status, 200);
+    assert_eq!(session["envelope_version"], 2);
+
+    // Without an auth key the verifier stays.
+    assert_eq!(put(2, &b64(&random(140)), &new_kdf, None).0, 200);
+    assert_eq!(login(&new_key).0, 200);
+
+    // Refused puts change nothing.
+    assert_error(
+        &put(3, &e2, &kdf(1000, &random(16)), None),
+        400,
+        "INVALID_FIELD",
+    );
+    assert_error(
+        &put(3, &e2, &kdf(600_000, &random(8)), None),
+        400,
+        "INVALID_FIELD",
+    );
+    assert_error(
+        &put(3, &b64(&random(70_000)), &new_kdf, None),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
+    assert_error(&put(3, "", &new_kdf, None), 400, "INVALID_FIELD");
+    assert_error(&put(3, &e2, &new_kdf, Some("AAAA")), 400, "INVALID_FIELD");
+
+    // Another account sees and changes nothing.
+    let bob = register(&api, "bob");
+    let bob_on_alice = alice.seen_by(&bob);
+    assert_error(
+        &bob_on_alice.api.call("GET", &alice.path("envelope"), None),
+        404,
+        "NOT_FOUND",
+    );
+    let body = json!({ "base_version": 3, "envelope": e2, "kdf": new_kdf });
+    assert_error(
+        &bob_on_alice
+            .api
+            .call("PUT", &alice.path("envelope"), Some(&body)),
+        404,
+        "NOT_FOUND",
+    );
+    let (_, doc) = alice.api.call("GET", &alice.path("envelope"), None);
+    assert_eq!(doc["version"], 3);
+}
+
+fn push_and_changes(ctx: &Ctx<'_>) {
+    let server = Server::start(&ctx.url);
+    let api = server.api();
+    let alice = register(&api, "alice");
+    let (r1, r2, r3, r4) = (new_id(), new_id(), new_id(), new_id());
+
+    // An empty vault: nothing to pull.
+    let (status, page) = alice.changes(0, None);
+    assert_eq!(status, 200);
+    assert_eq!(page, json!({ "changes": [], "cursor": 0, "more": false }));
+
+    let results = alice.push(vec![item(&r1, 0, false, b"c1"), item(&r2, 0, false, b"c2")]);
+    assert_eq!(results[0]["status"], "applied");
+    assert_eq!(results[0]["version"], 1);
+    assert_eq!(results[0]["cursor"], 1);
+    assert_eq!(results[1]["cursor"], 2);
+
+    let results = alice.push(vec![item(&r1, 1, false, b"c1b")]);
+    assert_eq!(
+        (
+            results[0]["version"].as_u64(),
+            results[0]["cursor"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
+
+    // A stale write: conflict with the current copy.
+    let results = alice.push(vec![item(&r1, 1, false, b"c1c")]);
+    assert_eq!(results[0]["status"], "conflict");
+    assert_eq!(results[0]["current"]["version"], 2);
+    assert_eq!(results[0]["current"]["ciphertext"], b64(b"c1b"));
+    assert_eq!(results[0]["current"]["cursor"], 3);
+    // A retry of the accepted write (its answer lost): applied, nothing new written.
+    let results = alice.push(vec![item(&r1, 1, false, b"c1b")]);
+    assert_eq!(results[0]["status"], "applied");
+    assert_eq!(
+        (
+            results[0]["version"].as_u64(),
+            results[0]["cursor"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
+
+    // A tombstone, a mixed batch (one result per item), a write to a missing record.
+    let results = alice.push(vec![item(&r2, 1, true, b"t2")]);
+    assert_eq!(
+        (
+            results[0]["status"].as_str(),
+            results[0]["version"].as_u64()
+        ),
+        (Some("applied"), Some(2))
+    );
+    let results = alice.push(vec![
+        item(&r3, 0, false, b"c3"),
+        item(&r1, 0, false, b"again"),
+        item(&r4, 5, false, b"c4"),
+    ]);
+    assert_eq!(results[0]["status"], "applied");
+    assert_eq!(results[1]["status"], "conflict");
+    assert_eq!(results[1]["current"]["version"], 2);
+    assert_eq!(results[2]["status"], "conflict");
+    assert!(results[2]["current"].is_null());
+
+    // Pages of 2: each record once, at its latest version, in cursor order.
+    let (status, page) = alice.changes(0, Some(2));
+    assert_eq!(status, 200);
+    assert_eq!(page["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(page["more"], true);
+    let mut cursor = 0;
+    let mut seen = BTreeMap::new();
+    loop {
+        let (_, page) = alice.changes(cursor, Some(2));
+        for change in page["changes"].as_array().unwrap() {
+            assert!(change["cursor"].as_u64().unwrap() > cursor);
+            cursor = change["cursor"].as_u64().unwrap();
+            assert!(
+                seen.insert(
+                    change["record_id"].as_str().unwrap().to_string(),
+                    change.clone()
+                )
+                .is_none()
+            );
+        }
+        if page["more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[&r1]["version"], 2);
+    assert_eq!(seen[&r2]["deleted"], true);
+    assert_eq!(seen[&r2]["ciphertext"], b64(b"t2"));
+    assert_eq!(seen[&r3]["version"], 1);
+    let (_, page) = alice.changes(cursor, None);
+    assert_eq!(
+        page,
+        json!({ "changes": [], "cursor": cursor, "more": false })
+    );
+    assert_error(&alice.changes(cursor + 1, None), 410, "RESYNC_REQUIRED");
+
+    // A tombstone can be written over (an undelete) from its version.
+    let results = alice.push(vec![item(&r2, 2, false, b"back")]);
+    assert_eq!(results[0]["version"], 3);
+
+    // Another account: 404 everywhere, nothing changed.
+    let bob = register(&api, "bob");
+    let bob_on_alice = alice.seen_by(&bob);
+    let push = json!({ "items": [item(&r1, 2, false, b"bob was here")] });
+    assert_error(
+        &bob_on_alice
+            .api
+            .call("POST", &alice.path("push"), Some(&push)),
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(&bob_on_alice.changes(0, None), 404, "NOT_FOUND");
+    let (all, _) = alice.pull_all(0);
+    assert!(all.iter().all(|c| c["ciphertext"] != b64(b"bob was here")));
+    let (bob_all, _) = bob.pull_all(0);
+    assert!(bob_all.is_empty());
+}
+
+fn bad_input(ctx: &Ctx<'_>) {
+    let server = Server::start_with(
+        &ctx.url,
+        &[
+            "--max-push-items",
+            "3",
+            "--max-record-bytes",
+            "100",
+            "--max-body-bytes",
+            "4096",
+            "--max-page-size",
+            "10",
+            "--max-envelope-bytes",
+            "200",
+        ],
+    );
+    let api = server.api();
+    let alice = register(&api, "alice");
+    let good_item = || item(&new_id(), 0, false, b"sealed");
+    let register_body = || {
+        json!({
+            "username": "carol", "auth_key": b64(&random(32)), "kdf": kdf(600_000, &random(16)),
+            "vault_id": new_id(), "envelope": b64(&random(50)),
+        })
+    };
+    let with = |mut body: Value, pointer: &str, value: Value| {
+        *body.pointer_mut(pointer).unwrap() = value;
+        body
+    };
+    let without = |mut body: Value, field: &str| {
+        body.as_object_mut().unwrap().remove(field);
+        body
+    };
+    let push_body = |items: Vec<Value>| json!({ "items": items });
+    let env_body = || json!({ "base_version": 1, "envelope": b64(&random(50)), "kdf": alice.kdf });
+    let push_path = alice.path("push");
+    let env_path = alice.path("envelope");
+
+    // (method, path, authorized, body, status, code)
+    let json_cases: Vec<(&str, String, bool, Value, u16, &str)> = vec![
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            json!([]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            without(register_body(), "kdf"),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/username", json!(5)),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/username", json!("")),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/auth_key", json!("!!")),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/auth_key", json!(b64(&[1; 31]))),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/kdf/iterations", json!(5)),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/kdf/iterations", json!(-1)),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/kdf/salt", json!(b64(&[1; 8]))),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/kdf/algorithm", json!("scrypt")),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/vault_id", json!("AAAA")),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/envelope", json!(b64(&random(201)))),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/envelope", json!(b64(&random(3000)))),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            with(register_body(), "/envelope", json!(b64(&random(4000)))),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            false,
+            {
+                let mut b = register_body();
+                b["extra"] = json!(1);
+                b
+            },
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/prelogin".into(),
+            false,
+            json!({ "username": "x".repeat(200) }),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/prelogin".into(),
+            false,
+            json!({ "user": "alice" }),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/login".into(),
+            false,
+            json!({ "username": "alice", "auth_key": "%%" }),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/login".into(),
+            false,
+            json!({ "username": "alice", "auth_key": alice.auth_key, "token_ttl_secs": -1 }),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/login".into(),
+            false,
+            json!({ "username": "alice", "auth_key": alice.auth_key, "token_ttl_secs": 0 }),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            "/v1/login".into(),
+            false,
+            json!({ "username": "alice", "auth_key": alice.auth_key, "token_label": "x".repeat(65) }),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "PUT",
+            env_path.clone(),
+            true,
+            with(env_body(), "/base_version", json!(-1)),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "PUT",
+            env_path.clone(),
+            true,
+            with(env_body(), "/base_version", json!(1u64 << 53)),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "PUT",
+            env_path.clone(),
+            true,
+            with(env_body(), "/base_version", json!(1e30)),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "PUT",
+            env_path.clone(),
+            true,
+            with(env_body(), "/base_version", json!("1")),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "PUT",
+            env_path.clone(),
+            true,
+            with(env_body(), "/envelope", json!("a=")),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "PUT",
+            env_path.clone(),
+            false,
+            env_body(),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            "PUT",
+            "/v1/vaults/!!/envelope".into(),
+            true,
+            env_body(),
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            json!({ "items": {} }),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            json!({}),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![
+                good_item(),
+                with(good_item(), "/base_version", json!(-1)),
+            ]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![
+                good_item(),
+                with(good_item(), "/base_version", json!(1u64 << 60)),
+            ]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![
+                good_item(),
+                with(good_item(), "/base_version", json!((1u64 << 53) - 1)),
+            ]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![
+                good_item(),
+                with(good_item(), "/ciphertext", json!("+/+/")),
+            ]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![
+                good_item(),
+                with(good_item(), "/ciphertext", json!("")),
+            ]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![
+                good_item(),
+                with(good_item(), "/ciphertext", json!(b64(&[7; 101]))),
+            ]),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![
+                good_item(),
+                with(good_item(), "/record_id", json!("short")),
+            ]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![
+                good_item(),
+                with(good_item(), "/deleted", json!("yes")),
+            ]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![good_item(), {
+                let mut i = good_item();
+                i["version"] = json!(1);
+                i
+            }]),
+            400,
+            "INVALID_FIELD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            push_body(vec![good_item(), good_item(), good_item(), good_item()]),
+            413,
+            "TOO_MANY_ITEMS",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            true,
+            {
+                let i = good_item();
+                push_body(vec![i.clone(), i])
+            },
+            400,
+            "DUPLICATE_RECORD",
+        ),
+        (
+            "POST",
+            push_path.clone(),
+            false,
+            push_body(vec![good_item()]),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            "PATCH",
+            "/v1/accounts".into(),
+            false,
+            register_body(),
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            "POST",
+            "/v1/nowhere".into(),
+            false,
+            json!({}),
+            404,
+            "NOT_FOUND",
+        ),
+    ];
+    for (method, path, authorized, body, status, code) in &json_cases {
+        let client = if *authorized { &alice.api } else { &api };
+        let answer = client.call(method, path, Some(body));
+        assert_error(&answer, *status, code);
+    }
+
+    // Raw bodies: not JSON, wrong content type, over the body limit.
+    for path in ["/v1/accounts", "/v1/prelogin", "/v1/login"] {
+        assert_error(
+            &api.raw("POST", path, "application/json", b"{".to_vec()),
+            400,
+            "MALFORMED_JSON",
+        );
+        assert_error(
+            &api.raw("POST", path, "application/json", b"\xff\xfe".to_vec()),
+            400,
+            "MALFORMED_JSON",
+        );
+        assert_error(
+            &api.raw("POST", path, "text/plain", b"{}".to_vec()),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        );
+        assert_error(
+            &api.raw("POST", path, "application/json", vec![b' '; 5000]),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        );
+    }
+    assert_error(
+        &alice.api.raw(
+            "POST",
+            &push_path,
+            "application/json",
+            b"{\"items\":[".to_vec(),
+        ),
+        400,
+        "MALFORMED_JSON",
+    );
+    assert_error(
+        &alice
+            .api
+            .raw("PUT", &env_path, "application/json", b"nul".to_vec()),
+        400,
+        "MALFORMED_JSON",
+    );
+
+    // Bad tokens.
+    for token in [
+        "junk",
+        "vst_",
+        "vst_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        assert_error(
+            &api.with_token(token).call("GET", "/v1/tokens", None),
+            401,
+            "INVALID_TOKEN",
+        );
+    }
+    let basic = api.raw("GET", "/v1/tokens", "application/json", vec![]);
+    assert_error(&basic, 401, "UNAUTHENTICATED");
+
+    // Bad cursors and page sizes.
+    for query in [
+        "since=-1",
+        "since=abc",
+        "since=1e3",
+        "since=99999999999999999999",
+        "since=9007199254740992",
+    ] {
+        assert_error(
+            &alice
+                .api
+                .call("GET", &alice.path(&format!("changes?{query}")), None),
+            400,
+            "INVALID_CURSOR",
+        );
+    }
+    for query in ["limit=0", "limit=11", "limit=x", "since=0&foo=1"] {
+        assert_error(
+            &alice
+                .api
+                .call("GET", &alice.path(&format!("changes?{query}")), None),
+            400,
+            "INVALID_FIELD",
+        );
+    }
+
+    // Nothing was written by any refused request.
+    let (changes, _) = alice.pull_all(0);
+    assert!(changes.is_empty(), "{changes:?}");
+    let (_, doc) = alice.api.call("GET", &env_path, None);
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["envelope"], alice.envelope);
+    let (status, _) = api.call(
+        "POST",
+        "/v1/prelogin",
+        Some(&json!({ "username": "carol" })),
+    );
+    assert_eq!(status, 200);
+    assert_error(
+        &api.call(
+            "POST",
+            "/v1/login",
+            Some(&json!({ "username": "carol", "auth_key": b64(&random(32)) })),
+        ),
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    let (_, tokens) = alice.api.call("GET", "/v1/tokens", None);
+    assert_eq!(
+        tokens["tokens"].as_array().unwrap().len(),
+        1,
+        "no token issued"
+    );
+}
+
+fn rate_limits(ctx: &Ctx<'_>) {
+    let server = Server::start_with(
+        &ctx.url,
+        &[
+            "--login-attempts-per-account",
+            "3",
+            "--login-attempts-per-address",
+            "10",
+        ],
+    );
+    let api = server.api();
+    let alice = register(&api, "alice");
+    let login = |name: &str, key: &str| {
+        api.call(
+            "POST",
+            "/v1/login",
+            Some(&json!({ "username": name, "auth_key": key })),
+        )
+    };
+    for _ in 0..3 {
+        assert_error(
+            &login("alice", &b64(&random(32))),
+            401,
+            "INVALID_CREDENTIALS",
+        );
+    }
+    // The account's budget is spent: even the right key waits.
+    let limited = login("ALICE", &alice.auth_key);
+    assert_error(&limited, 429, "RATE_LIMITED");
+    // Another account still has its own budget; the address budget runs out next.
+    assert_error(&login("bob", &b64(&random(32))), 401, "INVALID_CREDENTIALS");
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let (status, answer) = api.call(
+            "POST",
+            "/v1/prelogin",
+            Some(&json!({ "username": format!("user{i}") })),
+        );
+        if status == 429 {
+            assert_error(&(status, answer), 429, "RATE_LIMITED");
+        }
+        statuses.push(status);
+    }
+    // 1 register + 5 logins + 4 prelogins = 10, then 429.
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429, 429, 429, 429, 429]);
+    // Authenticated routes are not login attempts.
+    assert_eq!(alice.api.call("GET", "/v1/tokens", None).0, 200);
+}
+
+fn tombstone_retention(ctx: &Ctx<'_>) {
+    let server = Server::start_with(
+        &ctx.url,
+        &["--tombstone-retention", "1s", "--purge-interval", "100ms"],
+    );
+    let alice = register(&server.api(), "alice");
+    let (keep, gone) = (new_id(), new_id());
+    alice.push(vec![
+        item(&keep, 0, false, b"keep"),
+        item(&gone, 0, false, b"gone"),
+    ]);
+    let (_, before_delete) = alice.pull_all(0);
+    let deleted = alice.push(vec![item(&gone, 1, true, b"tombstone")]);
+    let tombstone_cursor = deleted[0]["cursor"].as_u64().unwrap();
+    // Within the window the tombstone is served.
+    let (changes, _) = alice.pull_all(before_delete);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["deleted"], true);
+    // After it, the tombstone is purged, and a cursor from before it must resync.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let answer = alice.changes(before_delete, None);
+        if answer.0 == 410 {
+            assert_error(&answer, 410, "RESYNC_REQUIRED");
+            break;
+        }
+        assert_eq!(answer.0, 200, "{answer:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tombstone never purged"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // A cursor past the horizon is fine; a full pull (cursor 0) is the resync.
+    assert_eq!(alice.changes(tombstone_cursor, None).0, 200);
+    let (all, _) = alice.pull_all(0);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["record_id"], keep);
+    // Live records are never purged, however old.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(alice.pull_all(0).0.len(), 1);
+}
+
+fn plaintext_absent(ctx: &Ctx<'_>) {
+    use vaultsync::crypto::{
+        GenerateId, KdfParams, OsEntropy, Password, RecordId, RecordMeta, UnlockedVault,
+        kdf::derive_master,
+    };
+    let server = Server::start(&ctx.url);
+    let api = server.api();
+    let password = "correct horse MARKER-PASSWORD";
+    let params = KdfParams::generate(100_000, &mut OsEntropy).unwrap();
+    let master = derive_master(&Password::from(password), &params);
+    let new = UnlockedVault::create_with_master(&master, params.clone(), &mut OsEntropy).unwrap();
+    let auth_key = master.auth_key().to_bytes();
+    let body = json!({
+        "username": "alice", "auth_key": b64(&auth_key[..]),
+        "kdf": kdf(params.iterations(), params.salt()),
+        "vault_id": new.vault.vault_id().to_string(),
+        "envelope": b64(&new.envelope.to_bytes()),
+    });
+    let alice = common::client::register_with(&api, "alice", body);
+    let mut items = Vec::new();
+    for i in 0..20 {
+        let meta =
+            RecordMeta::new(RecordId::generate(&mut OsEntropy).unwrap(), 1, i % 5 == 4).unwrap();
+        let plaintext = format!(r#"{{"note":"MARKER-PLAINTEXT-{i} the quick brown fox"}}"#);
+        let sealed = new
+            .vault
+            .seal(&meta, plaintext.as_bytes(), &mut OsEntropy)
+            .unwrap();
+        items.push(item(
+            &meta.record_id().to_string(),
+            0,
+            meta.deleted(),
+            &sealed,
+        ));
+    }
+    let results = alice.push(items);
+    assert!(results.iter().all(|r| r["status"] == "applied"));
+    // What the server answers is what it stored: sealed bytes that open again.
+    let (changes, _) = alice.pull_all(0);
+    assert_eq!(changes.len(), 20);
+    let dump = ctx.dump();
+    let contains = |needle: &[u8]| dump.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        dump.len() > 10_000,
+        "the dump holds the data ({} bytes)",
+        dump.len()
+    );
+    for needle in [
+        &b"MARKER-PLAINTEXT"[..],
+        b"quick brown fox",
+        b"MARKER-PASSWORD",
+        alice.token.as_bytes(),
+        &alice.token.as_bytes()[4..],
+        &auth_key[..],
+        b64(&auth_key[..]).as_bytes(),
+    ] {
+        assert!(
+            !contains(needle),
+            "{}: the store holds {:?}",
+            ctx.backend,
+            String::from_utf8_lossy(needle)
+        );
+    }
+    // Sanity of the search itself: the record ids are there.
+    let first_id = changes[0]["record_id"].as_str().unwrap();
+    let id_bytes = vaultsync_wire::RecordId::parse(first_id).unwrap();
+    let hex: String = id_bytes
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        contains(id_bytes.as_bytes()) || contains(hex.as_bytes()),
+        "record ids are in the dump"
+    );
+}
