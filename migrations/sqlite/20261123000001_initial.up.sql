@@ -45,7 +45,7 @@ CREATE TABLE records (
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
     PRIMARY KEY (vault_pk, record_id)
-) WITHOUT ROWID;
+);
 CREATE UNIQUE INDEX records_changes ON records (vault_pk, change_cursor);
 CREATE INDEX records_tombstones ON records (updated_at) WHERE deleted;
 

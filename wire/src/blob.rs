@@ -2,7 +2,8 @@
 
 use core::fmt;
 
-use base64ct::{Base64UrlUnpadded, Encoding};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Bytes that travel as an unpadded base64url string. `Debug` prints only the length: a
 /// blob may hold an auth key, and ciphertext does not belong in logs either.
@@ -27,7 +28,13 @@ impl Blob {
 
     /// The text form.
     pub fn to_base64url(&self) -> String {
-        Base64UrlUnpadded::encode_string(&self.0)
+        URL_SAFE_NO_PAD.encode(&self.0)
+    }
+
+    /// Parses the text form: canonical unpadded base64url only (no padding, no other
+    /// alphabet, no stray trailing bits).
+    pub fn from_base64url(text: &str) -> Option<Self> {
+        URL_SAFE_NO_PAD.decode(text).ok().map(Self)
     }
 }
 
@@ -64,10 +71,11 @@ impl<'de> serde::Deserialize<'de> for Blob {
                 f.write_str("an unpadded base64url string")
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Blob, E> {
-                // The message never echoes the input: it may be a secret.
-                Base64UrlUnpadded::decode_vec(text)
-                    .map(Blob)
-                    .map_err(|_| E::custom("not canonical unpadded base64url"))
+                // The message never echoes the input: it may be a secret. (Blobs are not
+                // secret-independent: ciphertext and auth keys are decoded with the fast
+                // `base64` crate; ids and client-side secrets use constant-time base64ct.)
+                Blob::from_base64url(text)
+                    .ok_or_else(|| E::custom("not canonical unpadded base64url"))
             }
         }
         d.deserialize_str(Visitor)
@@ -112,7 +120,7 @@ mod tests {
         let json = serde_json::to_string(&blob).unwrap();
         assert_eq!(json, "\"-_8A\"");
         assert_eq!(serde_json::from_str::<Blob>(&json).unwrap(), blob);
-        for bad in ["\"-_8A=\"", "\"+/8A\"", "\"a\"", "12", "null"] {
+        for bad in ["\"-_8A=\"", "\"+/8A\"", "\"a\"", "\"AB\"", "12", "null"] {
             assert!(serde_json::from_str::<Blob>(bad).is_err(), "{bad}");
         }
         let err = serde_json::from_str::<Blob>("\"s3cr3t!\"").unwrap_err();
