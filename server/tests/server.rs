@@ -42,6 +42,72 @@ fn migrate_cycle(database: &str) {
     assert!(ok && out.contains("nothing to revert"), "{out}");
 }
 
+/// The OpenAPI document lists exactly the routes the server has, and PROTOCOL.md documents
+/// each of them.
+fn openapi_matches_routes_and_protocol(server: &Server) {
+    let (status, body) = server.request("GET", "/v1/openapi.json", None);
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    documented.sort();
+    let expected = [
+        "DELETE /v1/tokens/current",
+        "DELETE /v1/tokens/{token_id}",
+        "GET /v1/health",
+        "GET /v1/openapi.json",
+        "GET /v1/tokens",
+        "GET /v1/vaults/{vault_id}/changes",
+        "GET /v1/vaults/{vault_id}/envelope",
+        "POST /v1/accounts",
+        "POST /v1/login",
+        "POST /v1/prelogin",
+        "POST /v1/vaults/{vault_id}/push",
+        "PUT /v1/vaults/{vault_id}/envelope",
+    ];
+    assert_eq!(documented, expected);
+    // Each route answers something other than 404/405 (it exists as documented).
+    for route in expected {
+        let (method, path) = route.split_once(' ').unwrap();
+        let path = path
+            .replace("{vault_id}", "AAAAAAAAAAAAAAAAAAAAAA")
+            .replace("{token_id}", "1");
+        let (status, _) = server.request(method, &path, None);
+        assert!(
+            status != 405 && (status != 404 || path.contains("/vaults/")),
+            "{route}: {status}"
+        );
+    }
+    let protocol =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../PROTOCOL.md")).unwrap();
+    for route in expected {
+        let (method, path) = route.split_once(' ').unwrap();
+        assert!(
+            protocol.contains(&format!("{method} {path}")),
+            "PROTOCOL.md documents {route}"
+        );
+    }
+    // Every schema the routes use is in the document.
+    for schema in [
+        "PushRequest",
+        "PushResult",
+        "ChangesResponse",
+        "EnvelopeConflict",
+        "ErrorBody",
+        "Session",
+    ] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "schema {schema}"
+        );
+    }
+}
+
 #[test]
 fn sqlite_serves_health_migrates_and_stops_gracefully() {
     let dir = tempfile::tempdir().unwrap();
@@ -49,6 +115,7 @@ fn sqlite_serves_health_migrates_and_stops_gracefully() {
     migrate_cycle(&db);
     let server = Server::start(&db);
     health_and_errors(&server, "sqlite");
+    openapi_matches_routes_and_protocol(&server);
     assert!(dir.path().join("nested/vaultsync.db").exists());
     assert!(server.terminate().success(), "SIGTERM is a clean exit");
 }
