@@ -4,8 +4,10 @@
 #   wasm-bindgen version, Debian's chromium + chromium-driver and postgresql (server binaries for
 #   the tests' throwaway clusters), Node.js + npm, and the
 #   JavaScript test dependencies of www/ (npm ci, from the lockfile).
+#   ./scripts/setup.sh --run   only what the run command needs (no Chromium, PostgreSQL, cargo-fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-all}
 
 say() { printf '[setup] %s\n' "$*"; }
 
@@ -42,13 +44,13 @@ if ! command -v wasm-pack >/dev/null; then
   cargo install -q wasm-pack --locked
 fi
 
-if ! command -v cargo-fuzz >/dev/null; then
+if [[ $mode != --run ]] && ! command -v cargo-fuzz >/dev/null; then
   say "installing cargo-fuzz (takes about 2 minutes)"
   cargo install -q cargo-fuzz --locked
 fi
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-apt_install chromium chromium-driver postgresql
+[[ $mode == --run ]] || apt_install chromium chromium-driver postgresql
 
 # npm ci only when the lockfile changed since the last install (a stamp in node_modules).
 if ! cmp -s www/package-lock.json www/node_modules/.vaultsync-installed-lock 2>/dev/null; then

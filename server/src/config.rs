@@ -34,6 +34,11 @@ pub struct Cli {
     #[arg(long, env = "VAULTSYNC_TRUST_FORWARDED_FOR", global = true)]
     pub trust_forwarded_for: bool,
 
+    /// Also serve static files: `URL_PREFIX=DIR`, repeatable (the run script serves the
+    /// demo web vault with `--static /=www/demo --static /pkg=pkg`). API routes win.
+    #[arg(long = "static", value_name = "PREFIX=DIR", value_parser = parse_static, global = true)]
+    pub statics: Vec<StaticDir>,
+
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -123,4 +128,35 @@ pub enum MigrateAction {
     Status,
     /// Revert the most recent applied migration.
     Down,
+}
+
+/// A folder served under a URL prefix.
+#[derive(Debug, Clone)]
+pub struct StaticDir {
+    /// `/` or `/something` (no trailing slash).
+    pub prefix: String,
+    /// The folder.
+    pub dir: std::path::PathBuf,
+}
+
+fn parse_static(text: &str) -> Result<StaticDir, String> {
+    let (prefix, dir) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected PREFIX=DIR, got {text:?}"))?;
+    if !prefix.starts_with('/') || (prefix.len() > 1 && prefix.ends_with('/')) {
+        return Err(format!(
+            "the prefix must start with / and not end with one: {prefix:?}"
+        ));
+    }
+    if prefix.starts_with("/v1") {
+        return Err("the prefix must not shadow the API under /v1".into());
+    }
+    let dir = std::path::PathBuf::from(dir);
+    if !dir.is_dir() {
+        return Err(format!("{} is not a folder", dir.display()));
+    }
+    Ok(StaticDir {
+        prefix: prefix.to_string(),
+        dir,
+    })
 }

@@ -58,6 +58,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         rate,
         prelogin_secret: Arc::new(zeroize::Zeroizing::new(prelogin_secret)),
         trust_forwarded_for: cli.trust_forwarded_for,
+        statics: Arc::new(cli.statics.clone()),
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -65,6 +66,9 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // The one line on stdout: scripts and tests read the URL from it.
     println!("vaultsync-server listening on http://{addr}");
+    if cli.statics.iter().any(|s| s.prefix == "/") {
+        println!("demo web vault: open http://{addr}/ in a browser");
+    }
     tracing::info!(%addr, backend = db.backend(), "serving");
     axum::serve(
         listener,

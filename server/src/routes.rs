@@ -22,7 +22,7 @@ use vaultsync_wire::{
 use zeroize::Zeroizing;
 
 use crate::auth::{self, Authed, ClientAddr, RateLimits};
-use crate::config::Limits;
+use crate::config::{Limits, StaticDir};
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::now_ms;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub prelogin_secret: Arc<Zeroizing<Vec<u8>>>,
     /// Take the client address from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// Static folders served beside the API.
+    pub statics: Arc<Vec<StaticDir>>,
 }
 
 /// The whole API as a router, so tests can drive it without a socket.
@@ -51,7 +53,8 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let statics = state.statics.clone();
+    let api = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/accounts", post(register))
@@ -66,7 +69,6 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/vaults/{vault_id}/push", post(push))
         .route("/v1/vaults/{vault_id}/changes", get(changes))
-        .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 ErrorCode::MethodNotAllowed,
@@ -74,7 +76,8 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .with_state(state);
+    with_statics(api, &statics)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()
@@ -94,6 +97,30 @@ pub fn app(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuidLike))
+}
+
+/// Adds the static folders; anything else is a JSON 404.
+fn with_statics(mut router: Router, statics: &[StaticDir]) -> Router {
+    use axum::handler::HandlerWithoutStateExt;
+    use tower_http::services::ServeDir;
+    let not_found = || async { ApiError::not_found() };
+    let mut root = None;
+    for s in statics {
+        if s.prefix == "/" {
+            root = Some(s.dir.clone());
+        } else {
+            router = router.nest_service(
+                &s.prefix,
+                ServeDir::new(&s.dir).not_found_service(not_found.into_service()),
+            );
+        }
+    }
+    match root {
+        Some(dir) => {
+            router.fallback_service(ServeDir::new(dir).not_found_service(not_found.into_service()))
+        }
+        None => router.fallback(not_found),
+    }
 }
 
 /// The OpenAPI document of every route.

@@ -43,6 +43,30 @@ export interface VaultsyncLimits {
 }
 "#;
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_KDF: &str = r#"
+/** KDF parameters as the sync server stores and answers them (prelogin, envelope). */
+export interface VaultsyncKdf {
+  algorithm: "pbkdf2-sha256";
+  iterations: number;
+  /** Unpadded base64url. */
+  salt: string;
+}
+"#;
+
+/// `{algorithm, iterations, salt}` for the server.
+fn kdf_object(params: &KdfParams) -> JsValue {
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"algorithm".into(), &"pbkdf2-sha256".into());
+    let _ = js_sys::Reflect::set(
+        &o,
+        &"iterations".into(),
+        &f64::from(params.iterations()).into(),
+    );
+    let _ = js_sys::Reflect::set(&o, &"salt".into(), &to_base64url(params.salt()).into());
+    o.into()
+}
+
 /// Limits and defaults of this version of the package.
 #[wasm_bindgen(js_name = limits, unchecked_return_type = "VaultsyncLimits")]
 pub fn limits() -> JsValue {
@@ -87,6 +111,7 @@ pub struct CreatedVault {
     vault: Rc<RefCell<UnlockedVault>>,
     envelope: String,
     recovery_code: String,
+    auth_key: String,
 }
 
 #[wasm_bindgen]
@@ -108,6 +133,72 @@ impl CreatedVault {
     pub fn recovery_code(&self) -> String {
         self.recovery_code.clone()
     }
+
+    /// The auth key (base64url) to register with the sync server: derived from the password,
+    /// it proves the password to the server without revealing it or any vault key.
+    #[wasm_bindgen(getter, js_name = authKey)]
+    pub fn auth_key(&self) -> String {
+        self.auth_key.clone()
+    }
+}
+
+/// Keys derived from a password with given KDF parameters (one PBKDF2): the auth key to
+/// log in with, and unlocking the envelope fetched after login without deriving again.
+#[wasm_bindgen]
+pub struct PasswordKeys {
+    kdf: KdfParams,
+    master: crate::crypto::MasterKey,
+}
+
+/// Derives the keys of `password` under the KDF parameters a server answered (prelogin).
+/// Refuses parameters below the client's floor (`KDF_TOO_WEAK`) or above its ceiling
+/// (`KDF_TOO_EXPENSIVE`), whatever the server says.
+#[wasm_bindgen(js_name = deriveKeys)]
+pub async fn derive_keys(
+    password: String,
+    #[wasm_bindgen(unchecked_param_type = "VaultsyncKdf")] kdf: JsValue,
+) -> Result<PasswordKeys, JsValue> {
+    let password = Password::new(password);
+    let get = |name: &str| js_sys::Reflect::get(&kdf, &name.into()).ok();
+    if get("algorithm").and_then(|a| a.as_string()).as_deref() != Some("pbkdf2-sha256") {
+        return Err(bad_input("kdf.algorithm must be \"pbkdf2-sha256\""));
+    }
+    let iterations = get("iterations")
+        .and_then(|v| v.as_f64())
+        .filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v <= f64::from(u32::MAX))
+        .ok_or_else(|| bad_input("kdf.iterations must be a whole number"))?
+        as u32;
+    let salt = get("salt")
+        .and_then(|v| v.as_string())
+        .ok_or_else(|| bad_input("kdf.salt must be a base64url string"))?;
+    let salt = from_base64url(&salt).map_err(js)?;
+    let kdf = KdfParams::new(iterations, salt).map_err(|e| js_error(e.code(), &e.to_string()))?;
+    let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
+    Ok(PasswordKeys { kdf, master })
+}
+
+#[wasm_bindgen]
+impl PasswordKeys {
+    /// The auth key (base64url) for `POST /v1/login`.
+    #[wasm_bindgen(getter, js_name = authKey)]
+    pub fn auth_key(&self) -> String {
+        to_base64url(&self.master.auth_key().to_bytes()[..])
+    }
+
+    /// Unlocks the envelope. Throws `KDF_MISMATCH` when the envelope was made with other
+    /// KDF parameters than these keys (the server answered stale or substituted ones), and
+    /// otherwise as `unlock`.
+    pub fn unlock(&self, envelope: String) -> Result<Vault, JsValue> {
+        let envelope = Envelope::parse_text(&envelope).map_err(js)?;
+        if envelope.kdf_params() != &self.kdf {
+            return Err(js_error(
+                "KDF_MISMATCH",
+                "the envelope's KDF parameters differ from the ones the keys were derived with",
+            ));
+        }
+        let vault = envelope.unlock_with_master(&self.master).map_err(js)?;
+        Ok(Vault::shared(&Rc::new(RefCell::new(vault))))
+    }
 }
 
 /// Creates a new vault protected by `password`. `iterations` defaults to 600,000.
@@ -121,6 +212,7 @@ pub async fn create_vault(
     let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
     let new = UnlockedVault::create_with_master(&master, kdf, &mut OsEntropy).map_err(js)?;
     Ok(CreatedVault {
+        auth_key: to_base64url(&master.auth_key().to_bytes()[..]),
         envelope: new.envelope.to_text(),
         recovery_code: new.recovery_code.to_text().to_string(),
         vault: Rc::new(RefCell::new(new.vault)),
@@ -224,6 +316,12 @@ impl Vault {
     #[wasm_bindgen(js_name = keyIds)]
     pub fn key_ids(&self) -> Vec<u32> {
         self.inner.borrow().key_ids()
+    }
+
+    /// The KDF parameters of the current envelope, as the server wants them at register.
+    #[wasm_bindgen(getter, unchecked_return_type = "VaultsyncKdf")]
+    pub fn kdf(&self) -> JsValue {
+        kdf_object(self.inner.borrow().envelope().kdf_params())
     }
 
     /// The current envelope (base64url): store it after `changePassword`, `rotate` or `retireKey`.

@@ -146,3 +146,43 @@ async fn recovery_password_change_and_rotation() {
         "BAD_INPUT"
     );
 }
+
+#[wasm_bindgen_test]
+async fn login_keys_match_registration_and_refuse_other_parameters() {
+    let created = create_vault("pw".into(), ITER).await.unwrap();
+    let kdf = created.vault().kdf();
+    let keys = derive_keys("pw".into(), kdf.clone()).await.unwrap();
+    assert_eq!(keys.auth_key(), created.auth_key());
+    assert_eq!(keys.auth_key().len(), 43);
+    let vault = keys.unlock(created.envelope()).unwrap();
+    assert_eq!(vault.vault_id(), created.vault().vault_id());
+    // Another password: another auth key, and the envelope does not open.
+    let wrong = derive_keys("other".into(), kdf.clone()).await.unwrap();
+    assert_ne!(wrong.auth_key(), created.auth_key());
+    assert_eq!(
+        code_of(wrong.unlock(created.envelope()).err().unwrap()),
+        "WRONG_PASSWORD"
+    );
+    // Parameters that are not the envelope's, or below the floor, are refused.
+    let other = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| js_sys::Reflect::set(&other, &k.into(), &v).unwrap();
+    set("algorithm", "pbkdf2-sha256".into());
+    set("iterations", f64::from(MIN_ITERATIONS).into());
+    set("salt", to_base64url(&[9u8; 16]).into());
+    let keys = derive_keys("pw".into(), other.clone().into())
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(keys.unlock(created.envelope()).err().unwrap()),
+        "KDF_MISMATCH"
+    );
+    set("iterations", f64::from(MIN_ITERATIONS - 1).into());
+    let e = derive_keys("pw".into(), other.clone().into())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code_of(e), "KDF_TOO_WEAK");
+    set("algorithm", "scrypt".into());
+    let e = derive_keys("pw".into(), other.into()).await.err().unwrap();
+    assert_eq!(code_of(e), "BAD_INPUT");
+}

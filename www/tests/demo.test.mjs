@@ -1,0 +1,110 @@
+// The demo web vault end to end: the real server serves the page and the package, two
+// separate Chromium profiles register, log in, add, edit and delete notes, and each sees
+// the other's changes; the server only ever holds ciphertext.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { launch } from "../lib/harness.mjs";
+import { startServer } from "../lib/server.mjs";
+
+let server;
+const browsers = [];
+
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  for (const b of browsers) await b.close();
+  await server?.stop();
+});
+
+async function openDemo() {
+  const browser = await launch();
+  browsers.push(browser);
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => window.__demoReady === true, null, { timeout: 30_000 });
+  page.errors = errors;
+  return page;
+}
+
+const status = (page) => page.locator("#status").textContent();
+const titles = (page) => page.locator("#notes .title").allTextContents();
+
+/** Clicks `selector` and waits for a new status line that matches `pattern`. */
+async function act(page, selector, pattern) {
+  const before = await status(page);
+  await page.locator(selector).first().click();
+  await page.waitForFunction(
+    ([source, old]) => {
+      const text = document.getElementById("status").textContent;
+      return text !== old && new RegExp(source).test(text);
+    },
+    [pattern.source, before],
+    { timeout: 30_000 },
+  );
+}
+
+test("demo: two browsers register, log in, sync notes both ways; the server holds ciphertext only", async () => {
+  const a = await openDemo();
+  await a.fill("#username", "demo-user");
+  await a.fill("#password", "demo password 1");
+  await act(a, "#register", /Unlocked/);
+  assert.match(await a.locator("#recovery-code").textContent(), /^[0-9A-Z]{4}(-[0-9A-Z]{4}){7}$/);
+
+  await a.fill("#note-title", "Groceries");
+  await a.fill("#note-text", "SECRET-MARKER oat milk");
+  await act(a, "#save", /Synced/);
+  assert.deepEqual(await titles(a), ["Groceries"]);
+  const shown = await a.locator("#server-view").textContent();
+  assert.ok(!shown.includes("SECRET-MARKER"), "the server view shows ciphertext");
+
+  // Wrong password: a clear error, nothing opened.
+  const b = await openDemo();
+  await b.fill("#username", "demo-user");
+  await b.fill("#password", "wrong");
+  await act(b, "#login", /INVALID_CREDENTIALS/);
+  assert.equal(await b.locator("#vault").isHidden(), true);
+
+  await b.fill("#password", "demo password 1");
+  await act(b, "#login", /Synced/);
+  assert.deepEqual(await titles(b), ["Groceries"]);
+  assert.match(await b.locator("#notes .text").first().textContent(), /oat milk/);
+
+  // B edits, A syncs and sees it; A deletes, B syncs and it is gone.
+  await b.click("#notes .edit");
+  await b.fill("#note-text", "SECRET-MARKER oat milk, bread");
+  await act(b, "#save", /Synced/);
+  await act(a, "#sync", /Synced/);
+  assert.match(await a.locator("#notes .text").first().textContent(), /bread/);
+
+  // A concurrent edit on both sides: nothing is lost (one becomes a conflict copy).
+  await a.click("#notes .edit");
+  await a.fill("#note-text", "from A");
+  await b.click("#notes .edit");
+  await b.fill("#note-text", "from B");
+  await act(a, "#save", /Synced/);
+  await act(b, "#save", /Synced/);
+  await act(a, "#sync", /Synced/);
+  assert.deepEqual((await titles(a)).sort(), ["Groceries", "Groceries (conflict copy)"]);
+  const texts = await a.locator("#notes .text").allTextContents();
+  assert.ok(texts.includes("from A") && texts.includes("from B"), texts.join(" | "));
+
+  while ((await titles(a)).length) await act(a, "#notes .delete", /Synced/);
+  assert.deepEqual(await titles(a), []);
+  await act(b, "#sync", /Synced/);
+  assert.deepEqual(await titles(b), []);
+
+  await act(a, "#logout", /Logged out/);
+  assert.deepEqual([...a.errors, ...b.errors], []);
+
+  // The database file never held the plaintext.
+  const db = await readFile(join(server.dir, "vaultsync.db"));
+  let wal = Buffer.alloc(0);
+  try { wal = await readFile(join(server.dir, "vaultsync.db-wal")); } catch {}
+  assert.ok(!Buffer.concat([db, wal]).includes("SECRET-MARKER"), "no plaintext in the database");
+  assert.ok(!Buffer.concat([db, wal]).includes("demo password"), "no password in the database");
+});
