@@ -24,6 +24,8 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_env("VAULTSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: log files and collectors get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command.take().unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli).await,

@@ -3,6 +3,10 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::client::{b64, item, new_id, register};
 use common::{Postgres, Server, run};
 
 fn health_and_errors(server: &Server, backend: &str) {
@@ -142,4 +146,74 @@ fn bad_database_urls_are_clear_errors() {
     ]);
     assert!(!ok);
     assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+}
+
+/// SIGTERM while a push is half received: the push still completes and is answered, the
+/// server then exits cleanly. The debug log of the whole exchange holds no token, auth key
+/// or ciphertext.
+#[test]
+fn sigterm_finishes_in_flight_requests_and_logs_hold_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/vaultsync.db", dir.path().display());
+    let log = dir.path().join("server.log");
+    let server = Server::start_logged(&db, &log, "debug");
+    let alice = register(&server.api(), "alice");
+    let ciphertexts: Vec<Vec<u8>> = (0..200)
+        .map(|i| format!("LOG-MARKER-{i:04}").into_bytes())
+        .collect();
+    let items: Vec<serde_json::Value> = ciphertexts
+        .iter()
+        .map(|c| item(&new_id(), 0, false, c))
+        .collect();
+    let body = serde_json::json!({ "items": items }).to_string();
+    let addr = server.url.strip_prefix("http://").unwrap().to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        alice.path("push"),
+        alice.token,
+        body.len()
+    )
+    .unwrap();
+    let (head, tail) = body.split_at(body.len() / 2);
+    stream.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal_term();
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(tail.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let json: serde_json::Value =
+        serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 200);
+    assert!(results.iter().all(|r| r["status"] == "applied"));
+    assert!(server.wait().success(), "a clean exit after the request");
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "no longer listening"
+    );
+
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("/push"), "requests are logged: {logs}");
+    assert!(
+        logs.contains("x-request-id") || logs.contains("id="),
+        "with their ids"
+    );
+    for secret in [
+        alice.token.clone(),
+        alice.token[4..].to_string(),
+        alice.auth_key.clone(),
+        b64(&ciphertexts[0]),
+        b64(&ciphertexts[199]),
+        "LOG-MARKER".to_string(),
+    ] {
+        assert!(!logs.contains(&secret), "the log holds {secret}");
+    }
+    // After a restart the push is there, whole.
+    let restarted = Server::start(&db);
+    let (changes, _) = alice.via(&restarted.api()).pull_all(0);
+    assert_eq!(changes.len(), 200);
 }

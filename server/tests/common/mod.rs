@@ -44,6 +44,41 @@ impl Server {
         Self { child, url }
     }
 
+    /// Starts a server whose log (at `level`) goes to the file `log`.
+    pub fn start_logged(database: &str, log: &Path, level: &str) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--database", database])
+            .env("VAULTSYNC_LOG", level)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("start vaultsync-server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("vaultsync-server listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Self { child, url }
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn signal_term(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+
     /// Sends SIGTERM and returns the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
