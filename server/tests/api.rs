@@ -507,395 +507,122 @@ fn bad_input(ctx: &Ctx<'_>) {
     let env_path = alice.path("envelope");
 
     // (method, path, authorized, body, status, code)
-    let json_cases: Vec<(&str, String, bool, Value, u16, &str)> = vec![
+    // Register bodies with one field changed: (JSON pointer, value, status, code).
+    let register_cases = [
+        ("/username", json!(5), 400, "INVALID_FIELD"),
+        ("/username", json!(""), 400, "INVALID_FIELD"),
+        ("/auth_key", json!("!!"), 400, "INVALID_FIELD"),
+        ("/auth_key", json!(b64(&[1; 31])), 400, "INVALID_FIELD"),
+        ("/kdf/iterations", json!(5), 400, "INVALID_FIELD"),
+        ("/kdf/iterations", json!(-1), 400, "INVALID_FIELD"),
+        ("/kdf/salt", json!(b64(&[1; 8])), 400, "INVALID_FIELD"),
+        ("/kdf/algorithm", json!("scrypt"), 400, "INVALID_FIELD"),
+        ("/vault_id", json!("AAAA"), 400, "INVALID_FIELD"),
         (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            json!([]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            without(register_body(), "kdf"),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/username", json!(5)),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/username", json!("")),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/auth_key", json!("!!")),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/auth_key", json!(b64(&[1; 31]))),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/kdf/iterations", json!(5)),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/kdf/iterations", json!(-1)),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/kdf/salt", json!(b64(&[1; 8]))),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/kdf/algorithm", json!("scrypt")),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/vault_id", json!("AAAA")),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/envelope", json!(b64(&random(201)))),
+            "/envelope",
+            json!(b64(&random(201))),
             413,
             "PAYLOAD_TOO_LARGE",
         ),
         (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/envelope", json!(b64(&random(3000)))),
+            "/envelope",
+            json!(b64(&random(3000))),
             413,
             "PAYLOAD_TOO_LARGE",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            with(register_body(), "/envelope", json!(b64(&random(4000)))),
-            413,
-            "PAYLOAD_TOO_LARGE",
-        ),
-        (
-            "POST",
-            "/v1/accounts".into(),
-            false,
-            {
-                let mut b = register_body();
-                b["extra"] = json!(1);
-                b
-            },
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/prelogin".into(),
-            false,
-            json!({ "username": "x".repeat(200) }),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/prelogin".into(),
-            false,
-            json!({ "user": "alice" }),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/login".into(),
-            false,
-            json!({ "username": "alice", "auth_key": "%%" }),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/login".into(),
-            false,
-            json!({ "username": "alice", "auth_key": alice.auth_key, "token_ttl_secs": -1 }),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/login".into(),
-            false,
-            json!({ "username": "alice", "auth_key": alice.auth_key, "token_ttl_secs": 0 }),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            "/v1/login".into(),
-            false,
-            json!({ "username": "alice", "auth_key": alice.auth_key, "token_label": "x".repeat(65) }),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "PUT",
-            env_path.clone(),
-            true,
-            with(env_body(), "/base_version", json!(-1)),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "PUT",
-            env_path.clone(),
-            true,
-            with(env_body(), "/base_version", json!(1u64 << 53)),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "PUT",
-            env_path.clone(),
-            true,
-            with(env_body(), "/base_version", json!(1e30)),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "PUT",
-            env_path.clone(),
-            true,
-            with(env_body(), "/base_version", json!("1")),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "PUT",
-            env_path.clone(),
-            true,
-            with(env_body(), "/envelope", json!("a=")),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "PUT",
-            env_path.clone(),
-            false,
-            env_body(),
-            401,
-            "UNAUTHENTICATED",
-        ),
-        (
-            "PUT",
-            "/v1/vaults/!!/envelope".into(),
-            true,
-            env_body(),
-            404,
-            "NOT_FOUND",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            json!({ "items": {} }),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            json!({}),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![
-                good_item(),
-                with(good_item(), "/base_version", json!(-1)),
-            ]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![
-                good_item(),
-                with(good_item(), "/base_version", json!(1u64 << 60)),
-            ]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![
-                good_item(),
-                with(good_item(), "/base_version", json!((1u64 << 53) - 1)),
-            ]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![
-                good_item(),
-                with(good_item(), "/ciphertext", json!("+/+/")),
-            ]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![
-                good_item(),
-                with(good_item(), "/ciphertext", json!("")),
-            ]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![
-                good_item(),
-                with(good_item(), "/ciphertext", json!(b64(&[7; 101]))),
-            ]),
-            413,
-            "PAYLOAD_TOO_LARGE",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![
-                good_item(),
-                with(good_item(), "/record_id", json!("short")),
-            ]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![
-                good_item(),
-                with(good_item(), "/deleted", json!("yes")),
-            ]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![good_item(), {
-                let mut i = good_item();
-                i["version"] = json!(1);
-                i
-            }]),
-            400,
-            "INVALID_FIELD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            push_body(vec![good_item(), good_item(), good_item(), good_item()]),
-            413,
-            "TOO_MANY_ITEMS",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            true,
-            {
-                let i = good_item();
-                push_body(vec![i.clone(), i])
-            },
-            400,
-            "DUPLICATE_RECORD",
-        ),
-        (
-            "POST",
-            push_path.clone(),
-            false,
-            push_body(vec![good_item()]),
-            401,
-            "UNAUTHENTICATED",
-        ),
-        (
-            "PATCH",
-            "/v1/accounts".into(),
-            false,
-            register_body(),
-            405,
-            "METHOD_NOT_ALLOWED",
-        ),
-        (
-            "POST",
-            "/v1/nowhere".into(),
-            false,
-            json!({}),
-            404,
-            "NOT_FOUND",
         ),
     ];
+    // Pushes whose second item has one field changed (the first is good, and must not be
+    // written either).
+    let push_cases = [
+        ("/base_version", json!(-1), 400, "INVALID_FIELD"),
+        ("/base_version", json!(1u64 << 60), 400, "INVALID_FIELD"),
+        (
+            "/base_version",
+            json!((1u64 << 53) - 1),
+            400,
+            "INVALID_FIELD",
+        ),
+        ("/ciphertext", json!("+/+/"), 400, "INVALID_FIELD"),
+        ("/ciphertext", json!(""), 400, "INVALID_FIELD"),
+        (
+            "/ciphertext",
+            json!(b64(&[7; 101])),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        ("/record_id", json!("short"), 400, "INVALID_FIELD"),
+        ("/deleted", json!("yes"), 400, "INVALID_FIELD"),
+    ];
+    // Envelope puts with one field changed.
+    let envelope_cases = [
+        ("/base_version", json!(-1), 400, "INVALID_FIELD"),
+        ("/base_version", json!(1u64 << 53), 400, "INVALID_FIELD"),
+        ("/base_version", json!(1e30), 400, "INVALID_FIELD"),
+        ("/base_version", json!("1"), 400, "INVALID_FIELD"),
+        ("/envelope", json!("a="), 400, "INVALID_FIELD"),
+    ];
+    let post = |path: &str, body: Value, status: u16, code: &'static str| {
+        ("POST", path.to_string(), false, body, status, code)
+    };
+    let mut json_cases: Vec<(&str, String, bool, Value, u16, &str)> = Vec::new();
+    for (pointer, value, status, code) in register_cases {
+        json_cases.push(post(
+            "/v1/accounts",
+            with(register_body(), pointer, value),
+            status,
+            code,
+        ));
+    }
+    for (pointer, value, status, code) in push_cases {
+        let body = push_body(vec![good_item(), with(good_item(), pointer, value)]);
+        json_cases.push(("POST", push_path.clone(), true, body, status, code));
+    }
+    for (pointer, value, status, code) in envelope_cases {
+        json_cases.push((
+            "PUT",
+            env_path.clone(),
+            true,
+            with(env_body(), pointer, value),
+            status,
+            code,
+        ));
+    }
+    let mut extra_field = register_body();
+    extra_field["extra"] = json!(1);
+    let mut extra_item = good_item();
+    extra_item["version"] = json!(1);
+    let repeated = good_item();
+    let unknown_vault = "/v1/vaults/AAAAAAAAAAAAAAAAAAAAAA";
+    json_cases.extend([
+        post("/v1/accounts", json!([]), 400, "INVALID_FIELD"),
+        post("/v1/accounts", without(register_body(), "kdf"), 400, "INVALID_FIELD"),
+        post("/v1/accounts", with(register_body(), "/envelope", json!(b64(&random(4000)))), 413, "PAYLOAD_TOO_LARGE"),
+        post("/v1/accounts", extra_field, 400, "INVALID_FIELD"),
+        post("/v1/prelogin", json!({ "username": "x".repeat(200) }), 400, "INVALID_FIELD"),
+        post("/v1/prelogin", json!({ "user": "alice" }), 400, "INVALID_FIELD"),
+        post("/v1/login", json!({ "username": "alice", "auth_key": "%%" }), 400, "INVALID_FIELD"),
+        post("/v1/login", json!({ "username": "alice", "auth_key": alice.auth_key, "token_ttl_secs": -1 }), 400, "INVALID_FIELD"),
+        post("/v1/login", json!({ "username": "alice", "auth_key": alice.auth_key, "token_ttl_secs": 0 }), 400, "INVALID_FIELD"),
+        post("/v1/login", json!({ "username": "alice", "auth_key": alice.auth_key, "token_label": "x".repeat(65) }), 400, "INVALID_FIELD"),
+        ("PUT", env_path.clone(), false, env_body(), 401, "UNAUTHENTICATED"),
+        ("PUT", "/v1/vaults/!!/envelope".into(), true, env_body(), 404, "NOT_FOUND"),
+        ("POST", push_path.clone(), true, json!({ "items": {} }), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, json!({}), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, push_body(vec![good_item(), extra_item]), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, push_body(vec![good_item(), good_item(), good_item(), good_item()]), 413, "TOO_MANY_ITEMS"),
+        ("POST", push_path.clone(), true, push_body(vec![repeated.clone(), repeated]), 400, "DUPLICATE_RECORD"),
+        ("POST", push_path.clone(), false, push_body(vec![good_item()]), 401, "UNAUTHENTICATED"),
+        ("PATCH", "/v1/accounts".into(), false, register_body(), 405, "METHOD_NOT_ALLOWED"),
+        ("POST", "/v1/health".into(), false, json!({}), 405, "METHOD_NOT_ALLOWED"),
+        ("DELETE", "/v1/tokens/1".into(), false, json!({}), 401, "UNAUTHENTICATED"),
+        ("DELETE", "/v1/tokens/current".into(), false, json!({}), 401, "UNAUTHENTICATED"),
+        ("GET", env_path.clone(), false, json!({}), 401, "UNAUTHENTICATED"),
+        ("GET", alice.path("changes"), false, json!({}), 401, "UNAUTHENTICATED"),
+        ("GET", format!("{unknown_vault}/changes"), true, json!({}), 404, "NOT_FOUND"),
+        ("GET", format!("{unknown_vault}/envelope"), true, json!({}), 404, "NOT_FOUND"),
+        ("POST", format!("{unknown_vault}/push"), true, push_body(vec![good_item()]), 404, "NOT_FOUND"),
+        ("POST", "/v1/nowhere".into(), false, json!({}), 404, "NOT_FOUND"),
+    ]);
     for (method, path, authorized, body, status, code) in &json_cases {
         let client = if *authorized { &alice.api } else { &api };
         let answer = client.call(method, path, Some(body));

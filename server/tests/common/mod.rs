@@ -25,32 +25,25 @@ impl Server {
 
     /// Like [`Server::start`], with extra flags.
     pub fn start_with(database: &str, flags: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--database", database])
-            .args(flags)
-            .env("VAULTSYNC_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start vaultsync-server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("vaultsync-server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Self { child, url }
+        let mut command = Command::new(BIN);
+        command.args(flags).env("VAULTSYNC_LOG", "warn");
+        Self::launch(command, database)
     }
 
     /// Starts a server whose log (at `level`) goes to the file `log`.
     pub fn start_logged(database: &str, log: &Path, level: &str) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--database", database])
+        let mut command = Command::new(BIN);
+        command
             .env("VAULTSYNC_LOG", level)
+            .stderr(std::fs::File::create(log).unwrap());
+        Self::launch(command, database)
+    }
+
+    /// Runs `command` on a free port and `database`; waits for the URL it prints.
+    fn launch(mut command: Command, database: &str) -> Self {
+        let mut child = command
+            .args(["--listen", "127.0.0.1:0", "--database", database])
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .expect("start vaultsync-server");
         let mut line = String::new();
