@@ -16,6 +16,7 @@
 //! ```
 
 pub mod crypto;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -4,6 +4,7 @@
 //! - [`envelope`]: the wrapped-key envelope: layout, parsing, unlocking.
 //! - [`vault`]: the unlocked vault: create, password change, recovery, key rotation.
 //! - [`record`]: sealing and opening records.
+//! - [`state`]: sealing the sync engine's exported state.
 //! - [`secret`]: secret newtypes; [`error`]: typed errors.
 
 pub(crate) mod codec;
@@ -15,6 +16,7 @@ pub mod rand;
 pub mod record;
 pub mod recovery;
 pub mod secret;
+pub mod state;
 pub mod vault;
 
 pub use codec::{from_base64url, to_base64url};

@@ -1,0 +1,90 @@
+//! Sealing the sync engine's exported state: AES-256-GCM under the state key (derived from
+//! the vault's root key, FORMAT.md), bound to the vault id.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+
+use super::codec::{Reader, expect_format};
+use super::error::{FormatError, RandomError};
+use super::ids::VaultId;
+use super::rand::{Entropy, random_array};
+use super::secret::StateKey;
+
+/// Format byte of a version 1 state blob.
+pub const STATE_FORMAT_V1: u8 = 0x5E;
+/// Associated-data label of a state blob.
+pub const STATE_AD_LABEL: &[u8] = b"vaultsync/v1/state-blob";
+
+/// Why a state blob did not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Not a state blob of a known format.
+    Format(FormatError),
+    /// Failed authentication: modified, truncated, or of another vault.
+    Tampered,
+}
+
+impl core::fmt::Display for StateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Format(e) => write!(f, "not a vaultsync state blob: {e}"),
+            Self::Tampered => f.write_str("the state blob failed authentication"),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+fn ad(vault_id: &VaultId) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(STATE_AD_LABEL.len() + 1 + 16);
+    ad.extend_from_slice(STATE_AD_LABEL);
+    ad.push(STATE_FORMAT_V1);
+    ad.extend_from_slice(vault_id.as_bytes());
+    ad
+}
+
+/// `0x5E || nonce (12) || AES-256-GCM(state key, nonce, plaintext, AD)` with
+/// `AD = "vaultsync/v1/state-blob" || 0x5E || vault id`.
+pub fn seal_state(
+    key: &StateKey,
+    vault_id: &VaultId,
+    plaintext: &[u8],
+    entropy: &mut impl Entropy,
+) -> Result<Vec<u8>, RandomError> {
+    let nonce: [u8; 12] = random_array(entropy)?;
+    let cipher = Aes256Gcm::new(key.expose().into());
+    let sealed = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: &ad(vault_id),
+            },
+        )
+        .map_err(|_| RandomError)?;
+    let mut out = Vec::with_capacity(1 + 12 + sealed.len());
+    out.push(STATE_FORMAT_V1);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens a blob made by [`seal_state`] for the same vault.
+pub fn open_state(key: &StateKey, vault_id: &VaultId, blob: &[u8]) -> Result<Vec<u8>, StateError> {
+    let mut reader = Reader::new(blob);
+    expect_format(&mut reader, STATE_FORMAT_V1).map_err(StateError::Format)?;
+    let nonce: [u8; 12] = reader.array().map_err(StateError::Format)?;
+    let sealed = reader
+        .take(reader.remaining())
+        .map_err(StateError::Format)?;
+    Aes256Gcm::new(key.expose().into())
+        .decrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: sealed,
+                aad: &ad(vault_id),
+            },
+        )
+        .map_err(|_| StateError::Tampered)
+}

@@ -1,0 +1,581 @@
+//! The engine: a local replica of one vault as a state machine. Callers feed it local
+//! edits, server answers and the time; it hands back requests to send and events to show.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vaultsync_wire::{
+    Blob, ChangesResponse, PushItem, PushRequest, PushResponse, PushResult, Record,
+};
+
+use super::error::SyncError;
+use super::merge::{ConflictPolicy, FieldConflict, merge3};
+use crate::crypto::rand::Entropy;
+use crate::crypto::state::{open_state, seal_state};
+use crate::crypto::{RecordId, RecordMeta, UnlockedVault, VaultId};
+
+/// What a sync changed, for a UI.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A record was created or changed by another device.
+    Changed {
+        /// The record.
+        id: RecordId,
+        /// Its value now.
+        value: Value,
+    },
+    /// A record was deleted by another device.
+    Deleted {
+        /// The record.
+        id: RecordId,
+    },
+    /// A local edit met a newer server copy; both values are in `conflicts`, and the
+    /// record now holds the merged value (pushed on the next sync).
+    Conflict {
+        /// The record.
+        id: RecordId,
+        /// Every field both sides changed, with both values and the one kept.
+        conflicts: Vec<FieldConflict>,
+    },
+}
+
+/// The server's state of a record as this replica last accepted it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Synced {
+    version: u64,
+    /// `None`: a tombstone.
+    value: Option<Value>,
+}
+
+/// One record of the replica.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Replica {
+    /// The last server version accepted: the base of a 3-way merge. `None` while the
+    /// record exists only locally (or the server no longer has it).
+    synced: Option<Synced>,
+    /// The highest version ever accepted for this record: anything lower is a rollback.
+    max_seen: u64,
+    /// A local edit not yet accepted by the server: `Some(None)` deletes.
+    pending: Option<Option<Value>>,
+    /// Local time of the pending edit (as passed in by the caller).
+    edited_at: u64,
+    /// Conflicts met on this record and not yet dismissed.
+    conflicts: Vec<FieldConflict>,
+}
+
+impl Replica {
+    fn base_version(&self) -> u64 {
+        self.synced.as_ref().map_or(0, |s| s.version)
+    }
+
+    fn synced_value(&self) -> Option<&Value> {
+        self.synced.as_ref().and_then(|s| s.value.as_ref())
+    }
+
+    fn view(&self) -> Option<&Value> {
+        match &self.pending {
+            Some(pending) => pending.as_ref(),
+            None => self.synced_value(),
+        }
+    }
+}
+
+/// A write sent and not yet answered: resent byte for byte until answered, so that the
+/// server recognises a retry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Sent {
+    record_id: RecordId,
+    base_version: u64,
+    value: Option<Value>,
+    ciphertext: Blob,
+}
+
+/// The sync engine of one vault.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Engine {
+    vault_id: VaultId,
+    policy: ConflictPolicy,
+    cursor: u64,
+    records: BTreeMap<RecordId, Replica>,
+    in_flight: Option<Vec<Sent>>,
+    /// During a full resync: the records the server has listed so far.
+    resync_seen: Option<BTreeSet<RecordId>>,
+}
+
+/// How many writes one push carries at most (the server's default limit is 1000).
+pub const DEFAULT_PUSH_ITEMS: usize = 500;
+
+impl Engine {
+    /// An empty replica of `vault_id` (nothing synced yet).
+    pub fn new(vault_id: VaultId, policy: ConflictPolicy) -> Self {
+        Self {
+            vault_id,
+            policy,
+            cursor: 0,
+            records: BTreeMap::new(),
+            in_flight: None,
+            resync_seen: None,
+        }
+    }
+
+    /// The vault this replica belongs to.
+    pub fn vault_id(&self) -> VaultId {
+        self.vault_id
+    }
+
+    /// The cursor to pull from.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Sets how conflicts are decided from now on.
+    pub fn set_policy(&mut self, policy: ConflictPolicy) {
+        self.policy = policy;
+    }
+
+    /// The value of a record as this device sees it (pending edits included).
+    pub fn get(&self, id: &RecordId) -> Option<&Value> {
+        self.records.get(id).and_then(Replica::view)
+    }
+
+    /// Every live record as this device sees it, by id.
+    pub fn records(&self) -> impl Iterator<Item = (&RecordId, &Value)> {
+        self.records
+            .iter()
+            .filter_map(|(id, r)| r.view().map(|v| (id, v)))
+    }
+
+    /// The highest version accepted for a record (0 if none).
+    pub fn version(&self, id: &RecordId) -> u64 {
+        self.records.get(id).map_or(0, |r| r.max_seen)
+    }
+
+    /// How many local edits wait for the server.
+    pub fn pending_count(&self) -> usize {
+        self.records
+            .values()
+            .filter(|r| r.pending.is_some())
+            .count()
+    }
+
+    /// Conflicts met on a record and not yet dismissed.
+    pub fn conflicts(&self, id: &RecordId) -> &[FieldConflict] {
+        self.records.get(id).map_or(&[], |r| &r.conflicts)
+    }
+
+    /// Forgets the conflicts of a record (after a UI showed them).
+    pub fn dismiss_conflicts(&mut self, id: &RecordId) {
+        if let Some(r) = self.records.get_mut(id) {
+            r.conflicts.clear();
+        }
+    }
+
+    /// Creates or replaces a record locally (offline is fine); `now` is the caller's clock.
+    pub fn put(&mut self, id: RecordId, value: Value, now: u64) {
+        let replica = self.records.entry(id).or_default();
+        replica.pending = Some(Some(value));
+        replica.edited_at = now;
+    }
+
+    /// Deletes a record locally. False if there was nothing to delete.
+    pub fn delete(&mut self, id: &RecordId, now: u64) -> bool {
+        let Some(replica) = self.records.get_mut(id) else {
+            return false;
+        };
+        if replica.view().is_none() {
+            return false;
+        }
+        replica.pending = Some(None);
+        replica.edited_at = now;
+        true
+    }
+
+    /// The next push: the unanswered one again (same bytes, so the server recognises a
+    /// retry), or up to `max_items` pending edits sealed for their next version. `None`
+    /// when there is nothing to push.
+    pub fn prepare_push(
+        &mut self,
+        vault: &UnlockedVault,
+        max_items: usize,
+        entropy: &mut impl Entropy,
+    ) -> Result<Option<PushRequest>, SyncError> {
+        self.check_vault(vault)?;
+        if let Some(sent) = &self.in_flight {
+            return Ok(Some(request_of(sent)));
+        }
+        let mut sent = Vec::new();
+        let mut settled = Vec::new();
+        for (id, replica) in &self.records {
+            if sent.len() == max_items {
+                break;
+            }
+            let Some(pending) = &replica.pending else {
+                continue;
+            };
+            if pending.is_none() && replica.synced_value().is_none() {
+                // Deleting what the server never had (or already deleted): nothing to send.
+                settled.push(*id);
+                continue;
+            }
+            let version = replica.base_version() + 1;
+            let meta = RecordMeta::new(*id, version, pending.is_none())?;
+            let plaintext = match pending {
+                Some(value) => serde_json::to_vec(value).map_err(|_| SyncError::NotJson)?,
+                None => Vec::new(),
+            };
+            let ciphertext = vault.seal(&meta, &plaintext, entropy)?;
+            sent.push(Sent {
+                record_id: *id,
+                base_version: replica.base_version(),
+                value: pending.clone(),
+                ciphertext: Blob(ciphertext),
+            });
+        }
+        for id in settled {
+            if let Some(r) = self.records.get_mut(&id) {
+                r.pending = None;
+            }
+        }
+        if sent.is_empty() {
+            return Ok(None);
+        }
+        let request = request_of(&sent);
+        self.in_flight = Some(sent);
+        Ok(Some(request))
+    }
+
+    /// Applies the server's answer to the push from [`Engine::prepare_push`]. Checks the
+    /// whole answer first: on any error nothing changes and the push stays unanswered.
+    pub fn apply_push(
+        &mut self,
+        vault: &UnlockedVault,
+        response: &PushResponse,
+    ) -> Result<Vec<Event>, SyncError> {
+        self.check_vault(vault)?;
+        let sent = self.in_flight.as_ref().ok_or(SyncError::BadAnswer {
+            reason: "a push answer without a push",
+        })?;
+        if sent.len() != response.results.len() {
+            return Err(SyncError::BadAnswer {
+                reason: "a push answer with another number of results",
+            });
+        }
+        // Validate every result before changing anything.
+        let mut outcomes = Vec::with_capacity(sent.len());
+        for (item, result) in sent.iter().zip(&response.results) {
+            let outcome = match result {
+                PushResult::Applied {
+                    record_id, version, ..
+                } => {
+                    if *record_id != item.record_id || *version != item.base_version + 1 {
+                        return Err(SyncError::BadAnswer {
+                            reason: "an applied result that does not match the write",
+                        });
+                    }
+                    Outcome::Applied(*version)
+                }
+                PushResult::Conflict { record_id, current } => {
+                    if *record_id != item.record_id {
+                        return Err(SyncError::BadAnswer {
+                            reason: "a conflict result for another record",
+                        });
+                    }
+                    match current {
+                        Some(record) => {
+                            if record.record_id != item.record_id
+                                || record.version == item.base_version
+                            {
+                                return Err(SyncError::BadAnswer {
+                                    reason: "a conflict whose copy is not newer",
+                                });
+                            }
+                            Outcome::Remote(self.open_checked(vault, record)?)
+                        }
+                        None if item.base_version > 0 => Outcome::Gone,
+                        None => {
+                            return Err(SyncError::BadAnswer {
+                                reason: "a create refused without a current copy",
+                            });
+                        }
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        let sent = self.in_flight.take().unwrap_or_default();
+        let mut events = Vec::new();
+        for (item, outcome) in sent.into_iter().zip(outcomes) {
+            let replica = self.records.entry(item.record_id).or_default();
+            match outcome {
+                Outcome::Applied(version) => {
+                    replica.synced = Some(Synced {
+                        version,
+                        value: item.value.clone(),
+                    });
+                    replica.max_seen = replica.max_seen.max(version);
+                    if replica.pending.as_ref() == Some(&item.value) {
+                        replica.pending = None;
+                    }
+                }
+                Outcome::Remote(remote) => {
+                    events.extend(reconcile(item.record_id, replica, remote, self.policy));
+                }
+                Outcome::Gone => {
+                    // The server no longer has the record (its tombstone was purged).
+                    let remote = Synced {
+                        version: 0,
+                        value: None,
+                    };
+                    events.extend(reconcile(item.record_id, replica, remote, self.policy));
+                    replica.synced = None;
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    /// Applies one page of `changes since cursor`. Checks the whole page first (cursor
+    /// order, authentication of every record, no version below one already seen): on any
+    /// error nothing changes.
+    pub fn apply_changes(
+        &mut self,
+        vault: &UnlockedVault,
+        page: &ChangesResponse,
+    ) -> Result<Vec<Event>, SyncError> {
+        self.check_vault(vault)?;
+        let mut last = self.cursor;
+        let mut opened = Vec::with_capacity(page.changes.len());
+        for change in &page.changes {
+            if change.cursor <= last {
+                return Err(SyncError::BadAnswer {
+                    reason: "changes out of cursor order",
+                });
+            }
+            last = change.cursor;
+            opened.push((change.record_id, self.open_checked(vault, change)?));
+        }
+        if page.cursor != last || (page.changes.is_empty() && page.cursor != self.cursor) {
+            return Err(SyncError::BadAnswer {
+                reason: "a page cursor that is not its last change's",
+            });
+        }
+        let mut events = Vec::new();
+        for (id, remote) in opened {
+            if let Some(seen) = self.resync_seen.as_mut() {
+                seen.insert(id);
+            }
+            let replica = self.records.entry(id).or_default();
+            events.extend(reconcile(id, replica, remote, self.policy));
+        }
+        self.cursor = page.cursor;
+        if !page.more {
+            if let Some(seen) = self.resync_seen.take() {
+                events.extend(self.finish_resync(&seen));
+            }
+        }
+        Ok(events)
+    }
+
+    /// The server answered `RESYNC_REQUIRED`: pull everything from cursor 0. Pending
+    /// edits are kept; records the full pull does not list are removed at its end.
+    pub fn start_resync(&mut self) {
+        self.cursor = 0;
+        self.resync_seen = Some(BTreeSet::new());
+    }
+
+    /// Whether a full resync is under way.
+    pub fn resyncing(&self) -> bool {
+        self.resync_seen.is_some()
+    }
+
+    /// The whole state as one blob sealed under the vault's state key, for the embedder to
+    /// store (chrome.storage, IndexedDB, a file).
+    pub fn export(
+        &self,
+        vault: &UnlockedVault,
+        entropy: &mut impl Entropy,
+    ) -> Result<Vec<u8>, SyncError> {
+        self.check_vault(vault)?;
+        let json = serde_json::to_vec(self).map_err(|_| SyncError::NotJson)?;
+        Ok(seal_state(
+            &vault.state_key(),
+            &self.vault_id,
+            &json,
+            entropy,
+        )?)
+    }
+
+    /// Restores an engine from [`Engine::export`]; a modified blob or one of another vault
+    /// is refused.
+    pub fn import(vault: &UnlockedVault, blob: &[u8]) -> Result<Self, SyncError> {
+        let json = open_state(&vault.state_key(), &vault.vault_id(), blob)?;
+        let engine: Self = serde_json::from_slice(&json).map_err(|_| SyncError::StateCorrupt)?;
+        engine.check_vault(vault)?;
+        Ok(engine)
+    }
+
+    fn check_vault(&self, vault: &UnlockedVault) -> Result<(), SyncError> {
+        if vault.vault_id() == self.vault_id {
+            Ok(())
+        } else {
+            Err(SyncError::WrongVault)
+        }
+    }
+
+    /// Opens a server record, refusing anything that fails authentication (moved, flipped,
+    /// forged) and any version below one already accepted (rollback).
+    fn open_checked(&self, vault: &UnlockedVault, record: &Record) -> Result<Synced, SyncError> {
+        let seen = self
+            .records
+            .get(&record.record_id)
+            .map_or(0, |r| r.max_seen);
+        if record.version < seen {
+            return Err(SyncError::Rollback {
+                record_id: record.record_id,
+                seen,
+                got: record.version,
+            });
+        }
+        let meta =
+            RecordMeta::new(record.record_id, record.version, record.deleted).map_err(|_| {
+                SyncError::Tampered {
+                    record_id: record.record_id,
+                }
+            })?;
+        let plaintext = vault
+            .open(&meta, record.ciphertext.as_bytes())
+            .map_err(|_| SyncError::Tampered {
+                record_id: record.record_id,
+            })?;
+        let value = if record.deleted {
+            None
+        } else {
+            Some(
+                serde_json::from_slice(&plaintext).map_err(|_| SyncError::Tampered {
+                    record_id: record.record_id,
+                })?,
+            )
+        };
+        Ok(Synced {
+            version: record.version,
+            value,
+        })
+    }
+
+    fn finish_resync(&mut self, seen: &BTreeSet<RecordId>) -> Vec<Event> {
+        let mut events = Vec::new();
+        for (id, replica) in &mut self.records {
+            if seen.contains(id) || replica.synced.is_none() {
+                continue;
+            }
+            // Gone from the server (a purged tombstone): deleted here too, unless edited.
+            let was_live = replica.synced_value().is_some();
+            replica.synced = None;
+            if replica.pending.is_none() && was_live {
+                events.push(Event::Deleted { id: *id });
+            }
+        }
+        events
+    }
+}
+
+/// A validated push result.
+enum Outcome {
+    Applied(u64),
+    Remote(Synced),
+    Gone,
+}
+
+fn request_of(sent: &[Sent]) -> PushRequest {
+    PushRequest {
+        items: sent
+            .iter()
+            .map(|s| PushItem {
+                record_id: s.record_id,
+                base_version: s.base_version,
+                deleted: s.value.is_none(),
+                ciphertext: s.ciphertext.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Takes a newer (or equal) server copy into a replica: as is without a pending edit,
+/// merged with the pending edit otherwise. Edits win over concurrent deletes, on either
+/// side: the record survives and the delete is reported as a conflict.
+fn reconcile(
+    id: RecordId,
+    replica: &mut Replica,
+    remote: Synced,
+    policy: ConflictPolicy,
+) -> Vec<Event> {
+    replica.max_seen = replica.max_seen.max(remote.version);
+    if remote.version != 0 && remote.version <= replica.base_version() {
+        return Vec::new(); // already have it (e.g. our own write coming back)
+    }
+    let base = replica.synced_value().cloned();
+    let mut events = Vec::new();
+    match replica.pending.take() {
+        None => {
+            events.push(match &remote.value {
+                Some(value) => Event::Changed {
+                    id,
+                    value: value.clone(),
+                },
+                None => Event::Deleted { id },
+            });
+        }
+        Some(local) => {
+            let (kept, conflicts) = match (&local, &remote.value) {
+                // Deleted here, edited there: the edit survives.
+                (None, Some(theirs)) if Some(theirs) != base.as_ref() => (
+                    Some(theirs.clone()),
+                    vec![FieldConflict {
+                        path: String::new(),
+                        local: None,
+                        remote: Some(theirs.clone()),
+                        kept: Some(theirs.clone()),
+                    }],
+                ),
+                // Edited here, deleted there: the edit survives (re-created).
+                (Some(mine), None) if Some(mine) != base.as_ref() => (
+                    Some(mine.clone()),
+                    vec![FieldConflict {
+                        path: String::new(),
+                        local: Some(mine.clone()),
+                        remote: None,
+                        kept: Some(mine.clone()),
+                    }],
+                ),
+                _ => {
+                    let mut policy = policy;
+                    merge3(
+                        base.as_ref(),
+                        local.as_ref(),
+                        remote.value.as_ref(),
+                        &mut policy,
+                    )
+                }
+            };
+            if kept != remote.value {
+                replica.pending = Some(kept.clone());
+            }
+            if !conflicts.is_empty() {
+                replica.conflicts.extend(conflicts.iter().cloned());
+                events.push(Event::Conflict { id, conflicts });
+            }
+            if kept.as_ref() != local.as_ref() {
+                events.push(match &kept {
+                    Some(value) => Event::Changed {
+                        id,
+                        value: value.clone(),
+                    },
+                    None => Event::Deleted { id },
+                });
+            }
+        }
+    }
+    replica.synced = Some(remote);
+    events
+}

@@ -1,0 +1,120 @@
+//! Sync errors: each refuses the server's answer (or the caller's input) without changing
+//! any local data.
+
+use core::fmt;
+
+use crate::crypto::RecordId;
+use crate::crypto::error::{RandomError, RecordError};
+use crate::crypto::state::StateError;
+
+/// Why the engine refused something. Local data is unchanged whenever one is returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// A record from the server failed authentication: modified, moved to another record
+    /// or vault, its tombstone flag flipped, or forged.
+    Tampered {
+        /// The record.
+        record_id: RecordId,
+    },
+    /// The server sent a version lower than one this device already accepted (a replay
+    /// or rollback).
+    Rollback {
+        /// The record.
+        record_id: RecordId,
+        /// The highest version accepted before.
+        seen: u64,
+        /// The version the server sent.
+        got: u64,
+    },
+    /// The server's answer breaks the protocol (PROTOCOL.md).
+    BadAnswer {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A value could not be written as JSON.
+    NotJson,
+    /// Sealing a record failed (too large, no randomness).
+    Record(RecordError),
+    /// The operating system's random generator failed.
+    Random(RandomError),
+    /// The exported state did not open: modified, truncated or of another vault.
+    State(StateError),
+    /// The exported state opened but is not a state of this version.
+    StateCorrupt,
+    /// The unlocked vault is not the vault of this engine.
+    WrongVault,
+}
+
+impl SyncError {
+    /// A stable code for the JS boundary and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Tampered { .. } => "TAMPERED",
+            Self::Rollback { .. } => "ROLLBACK",
+            Self::BadAnswer { .. } => "BAD_ANSWER",
+            Self::NotJson => "NOT_JSON",
+            Self::Record(e) => e.code(),
+            Self::Random(_) => "RANDOM_UNAVAILABLE",
+            Self::State(_) | Self::StateCorrupt => "STATE_TAMPERED",
+            Self::WrongVault => "WRONG_VAULT",
+        }
+    }
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tampered { record_id } => {
+                write!(
+                    f,
+                    "record {record_id} from the server failed authentication"
+                )
+            }
+            Self::Rollback {
+                record_id,
+                seen,
+                got,
+            } => write!(
+                f,
+                "the server sent version {got} of record {record_id}, older than version {seen} seen before"
+            ),
+            Self::BadAnswer { reason } => write!(f, "the server's answer is invalid: {reason}"),
+            Self::NotJson => f.write_str("the value cannot be written as JSON"),
+            Self::Record(e) => write!(f, "{e}"),
+            Self::Random(e) => write!(f, "{e}"),
+            Self::State(e) => write!(f, "{e}"),
+            Self::StateCorrupt => f.write_str("the state blob is not a state of this version"),
+            Self::WrongVault => f.write_str("this vault is not the engine's vault"),
+        }
+    }
+}
+
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Record(e) => Some(e),
+            Self::Random(e) => Some(e),
+            Self::State(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<RecordError> for SyncError {
+    fn from(e: RecordError) -> Self {
+        Self::Record(e)
+    }
+}
+
+impl From<RandomError> for SyncError {
+    fn from(e: RandomError) -> Self {
+        Self::Random(e)
+    }
+}
+
+impl From<StateError> for SyncError {
+    fn from(e: StateError) -> Self {
+        Self::State(e)
+    }
+}

@@ -1,0 +1,16 @@
+//! The sync engine, sans-IO: no network, no storage, no clock. Callers feed it local edits
+//! (with the time), server answers and the unlocked vault; it hands back the requests to
+//! send (`vaultsync-wire` messages) and events to show. The same code runs natively, in
+//! WASM and in the deterministic simulation (`tests/sync_sim.rs`).
+//!
+//! - [`engine`]: the replica, push and pull, conflicts, resync, state export/import.
+//! - [`merge`]: three-way JSON merge and conflict policies.
+//! - [`error`]: typed refusals; local data is unchanged whenever one is returned.
+
+pub mod engine;
+pub mod error;
+pub mod merge;
+
+pub use engine::{DEFAULT_PUSH_ITEMS, Engine, Event};
+pub use error::SyncError;
+pub use merge::{ConflictPolicy, FieldConflict, merge3};
