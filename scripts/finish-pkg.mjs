@@ -60,3 +60,15 @@ export default async function init() {}
 copyFileSync(new URL("README.md", root), new URL("README.md", pkg));
 copyFileSync(new URL("LICENSE", root), new URL("LICENSE", pkg));
 console.log(`[pkg] vaultsync ${version} ready in pkg/`);
+
+// wasm-bindgen cannot mark a parameter with an explicit TypeScript type as optional: the
+// options of SyncClient's static constructors are optional (undefined means defaults).
+const dts = new URL("vaultsync.d.ts", pkg);
+const types = readFileSync(dts, "utf8").replaceAll(
+  "options: SyncClientOptions)",
+  "options?: SyncClientOptions)",
+);
+if (!types.includes("options?: SyncClientOptions)")) {
+  throw new Error("finish-pkg: SyncClient options not found in vaultsync.d.ts");
+}
+writeFileSync(dts, types);

@@ -21,7 +21,23 @@ export interface VaultsyncError extends Error {
     | "UNKNOWN_KEY"
     | "KEYRING_FULL"
     | "RANDOM_UNAVAILABLE"
-    | "CRYPTO_UNAVAILABLE";
+    | "CRYPTO_UNAVAILABLE"
+    | "KDF_MISMATCH"
+    // sync engine
+    | "ROLLBACK"
+    | "BAD_ANSWER"
+    | "STATE_TAMPERED"
+    | "WRONG_VAULT"
+    | "NOT_JSON"
+    | "NETWORK"
+    // the server's codes (PROTOCOL.md), with `status` set
+    | "MALFORMED_JSON" | "INVALID_FIELD" | "INVALID_CURSOR" | "DUPLICATE_RECORD"
+    | "UNAUTHENTICATED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "NOT_FOUND"
+    | "METHOD_NOT_ALLOWED" | "USERNAME_TAKEN" | "VAULT_EXISTS" | "CONFLICT"
+    | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_ITEMS"
+    | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "STORAGE_UNAVAILABLE" | "UNKNOWN";
+  /** The HTTP status, on errors answered by the server. */
+  status?: number;
 }
 "#;
 

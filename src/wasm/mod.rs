@@ -2,6 +2,7 @@
 //! arguments, calls [`crate::crypto`], and maps errors to coded JS errors. JS receives
 //! opaque handles ([`Vault`]) and sealed values, never key bytes.
 
+mod client;
 mod error;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,15 @@
 // Compiled with `tsc --strict --noEmit` by tests/node.test.mjs: the package's types are real
 // types (a wrong call below the @ts-expect-error lines must fail to compile).
-import init, { createVault, unlock, recover, limits, type Vault, type VaultsyncError } from "vaultsync";
+import init, {
+  createVault,
+  unlock,
+  recover,
+  limits,
+  SyncClient,
+  type SyncEvent,
+  type Vault,
+  type VaultsyncError,
+} from "vaultsync";
 
 async function main(): Promise<string> {
   await init();
@@ -27,3 +36,25 @@ async function main(): Promise<string> {
   return "";
 }
 void main;
+
+async function syncing(): Promise<number> {
+  const { client, recoveryCode } = await SyncClient.register("http://127.0.0.1:8787", "u", "p");
+  const other: SyncClient = await SyncClient.login("http://127.0.0.1:8787", "u", "p", {
+    conflictPolicy: "server-wins",
+    tokenLabel: "laptop",
+  });
+  const id: string = client.put({ title: "x" });
+  client.put({ title: "y" }, id);
+  const value: unknown = other.get(id);
+  const events: SyncEvent[] = await client.sync();
+  for (const e of events) if (e.type === "conflict") void e.conflicts[0].path;
+  const saved: string = client.save();
+  const resumed: SyncClient = await SyncClient.resume("http://127.0.0.1:8787", saved, "p");
+  // @ts-expect-error conflictPolicy is one of three names
+  await SyncClient.login("http://127.0.0.1:8787", "u", "p", { conflictPolicy: "mine" });
+  // @ts-expect-error get() returns unknown, not any
+  const n: number = resumed.get(id);
+  void [recoveryCode, value, n];
+  return (await resumed.tokens()).length + resumed.pendingCount;
+}
+void syncing;

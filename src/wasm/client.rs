@@ -1,0 +1,643 @@
+//! `SyncClient`: the sync engine ([`crate::sync`]) with its HTTP done by `fetch`, so it works
+//! in a page, an MV3 service worker and Node >= 18. Requests and answers are the
+//! `vaultsync-wire` types, serialised with serde: one definition shared with the server.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, JSON, Object, Promise, Reflect};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use zeroize::Zeroizing;
+
+use super::error::{bad_input, js, js_error};
+use super::{fresh_kdf, webcrypto, with_pool};
+use crate::crypto::state::{open_state, seal_state};
+use crate::crypto::{
+    Envelope, GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault,
+    from_base64url, to_base64url,
+};
+use crate::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Event, SyncError};
+use vaultsync_wire as wire;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CLIENT: &str = r#"
+/** Options of `SyncClient.register`, `login` and `resume`. */
+export interface SyncClientOptions {
+  /** PBKDF2 iterations of a new vault (register only; default 600,000). */
+  iterations?: number;
+  /** Label of the device token (default "vaultsync"). */
+  tokenLabel?: string;
+  /** Who wins a field both devices changed (default "keep-local"; the other value is kept in `conflicts(id)`). */
+  conflictPolicy?: "keep-local" | "server-wins" | "client-wins";
+}
+/** What a sync changed. */
+export type SyncEvent =
+  | { type: "changed"; id: string; value: unknown }
+  | { type: "deleted"; id: string }
+  | { type: "conflict"; id: string; conflicts: FieldConflict[] };
+/** A field both devices changed: both values and the one kept (absent = undefined). */
+export interface FieldConflict { path: string; local?: unknown; remote?: unknown; kept?: unknown }
+/** A device token as listed (times in Unix milliseconds). */
+export interface TokenInfo {
+  id: number; indicator: string; label: string; created_at: number;
+  last_used_at: number | null; expires_at: number | null; current: boolean;
+}
+"#;
+
+struct Inner {
+    server: String,
+    username: String,
+    token: Zeroizing<String>,
+    vault: UnlockedVault,
+    engine: Engine,
+}
+
+/// A device's connection to one vault on a sync server: local records (usable offline),
+/// `sync()` to exchange changes, and the account's tokens. Everything is encrypted before
+/// it leaves; the server sees ciphertext only.
+#[wasm_bindgen]
+pub struct SyncClient {
+    inner: Rc<RefCell<Inner>>,
+}
+
+/// What `SyncClient.register` returns.
+#[wasm_bindgen]
+pub struct Registered {
+    client: Option<SyncClient>,
+    recovery_code: String,
+}
+
+#[wasm_bindgen]
+impl Registered {
+    /// The client, logged in on the new account (take it once).
+    #[wasm_bindgen(getter)]
+    pub fn client(&mut self) -> Result<SyncClient, JsValue> {
+        self.client
+            .take()
+            .ok_or_else(|| bad_input("the client was already taken"))
+    }
+
+    /// The recovery code: show it to the user once; never store it.
+    #[wasm_bindgen(getter, js_name = recoveryCode)]
+    pub fn recovery_code(&self) -> String {
+        self.recovery_code.clone()
+    }
+}
+
+struct Options {
+    iterations: Option<u32>,
+    token_label: String,
+    policy: ConflictPolicy,
+}
+
+fn options(value: &JsValue) -> Result<Options, JsValue> {
+    let get = |name: &str| {
+        if value.is_object() {
+            Reflect::get(value, &name.into()).ok().filter(|v| !v.is_undefined())
+        } else {
+            None
+        }
+    };
+    let iterations = match get("iterations") {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= f64::from(u32::MAX))
+                .ok_or_else(|| bad_input("options.iterations must be a whole number"))?
+                as u32,
+        ),
+    };
+    let token_label = match get("tokenLabel") {
+        None => "vaultsync".to_string(),
+        Some(v) => v
+            .as_string()
+            .ok_or_else(|| bad_input("options.tokenLabel must be a string"))?,
+    };
+    let policy = match get("conflictPolicy").and_then(|v| v.as_string()).as_deref() {
+        None | Some("keep-local") => ConflictPolicy::KeepLocal,
+        Some("server-wins") => ConflictPolicy::ServerWins,
+        Some("client-wins") => ConflictPolicy::ClientWins,
+        Some(_) => {
+            return Err(bad_input(
+                "options.conflictPolicy must be keep-local, server-wins or client-wins",
+            ));
+        }
+    };
+    Ok(Options {
+        iterations,
+        token_label,
+        policy,
+    })
+}
+
+fn server_base(server: &str) -> Result<String, JsValue> {
+    let base = server.trim_end_matches('/');
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(bad_input("the server URL must start with http:// or https://"));
+    }
+    Ok(base.to_string())
+}
+
+fn sync_error(e: SyncError) -> JsValue {
+    js_error(e.code(), &e.to_string())
+}
+
+/// A request to the server through `fetch`. Errors: the server's own `{error: {code,
+/// message}}` as a coded error (with `status`), `NETWORK` when no answer came,
+/// `BAD_ANSWER` when the answer is not the expected JSON.
+async fn request(
+    server: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> Result<(u16, String), JsValue> {
+    let global = js_sys::global();
+    let fetch: Function = Reflect::get(&global, &"fetch".into())?
+        .dyn_into()
+        .map_err(|_| js_error("NETWORK", "this runtime has no fetch()"))?;
+    let init = Object::new();
+    let headers = Object::new();
+    Reflect::set(&init, &"method".into(), &method.into())?;
+    if let Some(token) = token {
+        Reflect::set(&headers, &"authorization".into(), &format!("Bearer {token}").into())?;
+    }
+    if let Some(body) = body {
+        Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
+        Reflect::set(&init, &"body".into(), &body.into())?;
+    }
+    Reflect::set(&init, &"headers".into(), &headers)?;
+    let url = format!("{server}{path}");
+    let promise: Promise = fetch
+        .call2(&global, &url.into(), &init)?
+        .dyn_into()
+        .map_err(|_| js_error("NETWORK", "fetch() did not return a promise"))?;
+    let response = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error("NETWORK", &format!("no answer from {server}: {}", describe(&e))))?;
+    let status = Reflect::get(&response, &"status".into())?
+        .as_f64()
+        .unwrap_or(0.0) as u16;
+    let text: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
+    let text = JsFuture::from(Promise::from(text.call0(&response)?))
+        .await
+        .map_err(|e| js_error("NETWORK", &describe(&e)))?
+        .as_string()
+        .unwrap_or_default();
+    Ok((status, text))
+}
+
+fn describe(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+/// A JSON request whose successful answer parses as `T`.
+async fn call<T: DeserializeOwned>(
+    server: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&impl Serialize>,
+) -> Result<T, JsValue> {
+    let body = body
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|_| bad_input("the request cannot be written as JSON"))?;
+    let (status, text) = request(server, method, path, token, body).await?;
+    if !(200..300).contains(&status) {
+        return Err(server_error(status, &text));
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| js_error("BAD_ANSWER", &format!("unexpected answer from the server: {e}")))
+}
+
+/// The server's error answer as a coded JS error with its `status`.
+fn server_error(status: u16, text: &str) -> JsValue {
+    let error = match serde_json::from_str::<wire::ErrorBody>(text) {
+        Ok(body) => js_error(body.error.code.as_str(), &body.error.message),
+        Err(_) => js_error("BAD_ANSWER", &format!("the server answered {status}")),
+    };
+    let _ = Reflect::set(&error, &"status".into(), &f64::from(status).into());
+    error
+}
+
+fn code_of(error: &JsValue) -> Option<String> {
+    Reflect::get(error, &"code".into()).ok()?.as_string()
+}
+
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value).map_err(|_| bad_input("not JSON"))?;
+    JSON::parse(&text)
+}
+
+fn from_js(value: &JsValue) -> Result<Value, JsValue> {
+    if value.is_undefined() {
+        return Err(bad_input("a record value must be JSON (not undefined)"));
+    }
+    let text: String = JSON::stringify(value)
+        .map_err(|_| bad_input("a record value must be JSON"))?
+        .into();
+    serde_json::from_str(&text).map_err(|_| bad_input("a record value must be JSON"))
+}
+
+fn event_json(event: &Event) -> Value {
+    match event {
+        Event::Changed { id, value } => {
+            json!({ "type": "changed", "id": id.to_string(), "value": value })
+        }
+        Event::Deleted { id } => json!({ "type": "deleted", "id": id.to_string() }),
+        Event::Conflict { id, conflicts } => {
+            json!({ "type": "conflict", "id": id.to_string(), "conflicts": conflicts })
+        }
+    }
+}
+
+fn record_id(text: &str) -> Result<RecordId, JsValue> {
+    RecordId::parse(text).map_err(|_| bad_input("a record id is 22 characters of base64url"))
+}
+
+fn kdf_wire(params: &KdfParams) -> wire::Kdf {
+    wire::Kdf {
+        algorithm: wire::KdfAlgorithm::Pbkdf2Sha256,
+        iterations: params.iterations(),
+        salt: wire::Blob(params.salt().to_vec()),
+    }
+}
+
+/// What `save()` seals: the engine and the token, so that a stored session holds no
+/// usable secret in the clear.
+#[derive(Serialize, serde::Deserialize)]
+struct Saved {
+    username: String,
+    token: String,
+    engine: Engine,
+}
+
+#[wasm_bindgen]
+impl SyncClient {
+    /// Creates an account and its vault on `server`; returns the logged-in client and the
+    /// recovery code to show once. Throws `USERNAME_TAKEN`, `RATE_LIMITED`, `NETWORK`, ….
+    pub async fn register(
+        server: String,
+        username: String,
+        password: String,
+        #[wasm_bindgen(unchecked_param_type = "SyncClientOptions")] options: Option<Object>,
+    ) -> Result<Registered, JsValue> {
+        let server = server_base(&server)?;
+        let options = self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
+        let password = Password::new(password);
+        let kdf = fresh_kdf(options.iterations)?;
+        let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
+        let new = UnlockedVault::create_with_master(&master, kdf.clone(), &mut OsEntropy)
+            .map_err(js)?;
+        let body = wire::RegisterRequest {
+            username: username.clone(),
+            auth_key: wire::Blob(master.auth_key().to_bytes().to_vec()),
+            kdf: kdf_wire(&kdf),
+            vault_id: new.vault.vault_id(),
+            envelope: wire::Blob(new.envelope.to_bytes()),
+            token_label: Some(options.token_label),
+        };
+        let session: wire::Session =
+            call(&server, "POST", "/v1/accounts", None, Some(&body)).await?;
+        let engine = Engine::new(new.vault.vault_id(), options.policy);
+        Ok(Registered {
+            recovery_code: new.recovery_code.to_text().to_string(),
+            client: Some(SyncClient::from_parts(
+                server,
+                username,
+                session.token.secret,
+                new.vault,
+                engine,
+            )),
+        })
+    }
+
+    /// Logs in to an existing account: prelogin, one PBKDF2, login, fetch and unlock the
+    /// envelope. Call `sync()` next to fetch the records. Throws `INVALID_CREDENTIALS`,
+    /// `RATE_LIMITED`, `KDF_TOO_WEAK` (the server offered weaker parameters than allowed),
+    /// `KDF_MISMATCH`, `TAMPERED`, `NETWORK`, ….
+    pub async fn login(
+        server: String,
+        username: String,
+        password: String,
+        #[wasm_bindgen(unchecked_param_type = "SyncClientOptions")] options: Option<Object>,
+    ) -> Result<SyncClient, JsValue> {
+        let server = server_base(&server)?;
+        let options = self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
+        let password = Password::new(password);
+        let pre: wire::PreloginResponse = call(
+            &server,
+            "POST",
+            "/v1/prelogin",
+            None,
+            Some(&wire::PreloginRequest {
+                username: username.clone(),
+            }),
+        )
+        .await?;
+        let kdf = KdfParams::new(pre.kdf.iterations, pre.kdf.salt.0)
+            .map_err(|e| js_error(e.code(), &e.to_string()))?;
+        let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
+        let body = wire::LoginRequest {
+            username: username.clone(),
+            auth_key: wire::Blob(master.auth_key().to_bytes().to_vec()),
+            token_label: Some(options.token_label),
+            token_ttl_secs: None,
+        };
+        let session: wire::Session = call(&server, "POST", "/v1/login", None, Some(&body)).await?;
+        let token = session.token.secret;
+        let doc: wire::EnvelopeDoc = call(
+            &server,
+            "GET",
+            &format!("/v1/vaults/{}/envelope", session.vault_id),
+            Some(&token),
+            None::<&()>,
+        )
+        .await?;
+        let envelope = Envelope::parse(doc.envelope.as_bytes()).map_err(js)?;
+        if envelope.kdf_params() != &kdf {
+            return Err(js_error(
+                "KDF_MISMATCH",
+                "the envelope's KDF parameters differ from the ones prelogin answered",
+            ));
+        }
+        if envelope.vault_id() != session.vault_id {
+            return Err(js_error("TAMPERED", "the envelope belongs to another vault"));
+        }
+        let vault = envelope.unlock_with_master(&master).map_err(js)?;
+        let engine = Engine::new(vault.vault_id(), options.policy);
+        Ok(SyncClient::from_parts(server, username, token, vault, engine))
+    }
+
+    /// Reopens a session stored with `save()`: unlocks with the password (one PBKDF2, no
+    /// server round trip) and restores records, pending edits and the token. Throws
+    /// `WRONG_PASSWORD`, `STATE_TAMPERED` (the stored blob was modified), `BAD_INPUT`.
+    pub async fn resume(
+        server: String,
+        saved: String,
+        password: String,
+    ) -> Result<SyncClient, JsValue> {
+        let server = server_base(&server)?;
+        let (envelope, blob) = saved
+            .split_once('.')
+            .ok_or_else(|| bad_input("not a saved vaultsync session"))?;
+        let envelope = Envelope::parse_text(envelope).map_err(js)?;
+        let blob = from_base64url(blob).map_err(js)?;
+        let password = Password::new(password);
+        let (master, _) = webcrypto::pbkdf2(&password, envelope.kdf_params()).await;
+        let vault = envelope.unlock_with_master(&master).map_err(js)?;
+        let json = Zeroizing::new(
+            open_state(&vault.state_key(), &vault.vault_id(), &blob)
+                .map_err(|e| sync_error(SyncError::State(e)))?,
+        );
+        let saved: Saved = serde_json::from_slice(&json)
+            .map_err(|_| sync_error(SyncError::StateCorrupt))?;
+        if saved.engine.vault_id() != vault.vault_id() {
+            return Err(sync_error(SyncError::WrongVault));
+        }
+        Ok(SyncClient::from_parts(
+            server,
+            saved.username,
+            saved.token,
+            vault,
+            saved.engine,
+        ))
+    }
+
+    fn from_parts(
+        server: String,
+        username: String,
+        token: String,
+        vault: UnlockedVault,
+        engine: Engine,
+    ) -> Self {
+        Self {
+            inner: Rc::new(RefCell::new(Inner {
+                server,
+                username,
+                token: Zeroizing::new(token),
+                vault,
+                engine,
+            })),
+        }
+    }
+
+    /// The whole session (envelope, records, pending edits, token) as one string to store
+    /// (chrome.storage, IndexedDB, a file): the token and records are sealed under the
+    /// vault's state key; `resume(server, saved, password)` reopens it.
+    pub fn save(&self) -> Result<String, JsValue> {
+        let inner = self.inner.borrow();
+        let saved = Saved {
+            username: inner.username.clone(),
+            token: inner.token.to_string(),
+            engine: inner.engine.clone(),
+        };
+        let json = Zeroizing::new(
+            serde_json::to_vec(&saved).map_err(|_| sync_error(SyncError::NotJson))?,
+        );
+        let blob = seal_state(
+            &inner.vault.state_key(),
+            &inner.vault.vault_id(),
+            &json,
+            &mut OsEntropy,
+        )
+        .map_err(|e| js_error("RANDOM_UNAVAILABLE", &e.to_string()))?;
+        Ok(format!(
+            "{}.{}",
+            inner.vault.envelope().to_text(),
+            to_base64url(&blob)
+        ))
+    }
+
+    /// The vault id.
+    #[wasm_bindgen(getter, js_name = vaultId)]
+    pub fn vault_id(&self) -> String {
+        self.inner.borrow().vault.vault_id().to_string()
+    }
+
+    /// The account's username.
+    #[wasm_bindgen(getter)]
+    pub fn username(&self) -> String {
+        self.inner.borrow().username.clone()
+    }
+
+    /// Local edits not yet accepted by the server.
+    #[wasm_bindgen(getter, js_name = pendingCount)]
+    pub fn pending_count(&self) -> usize {
+        self.inner.borrow().engine.pending_count()
+    }
+
+    /// Creates (without `id`) or replaces a record; works offline. Returns its id.
+    pub fn put(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+        id: Option<String>,
+    ) -> Result<String, JsValue> {
+        let value = from_js(&value)?;
+        let id = match id {
+            Some(text) => record_id(&text)?,
+            None => with_pool(RecordId::generate)
+                .map_err(|e| js_error("RANDOM_UNAVAILABLE", &e.to_string()))?,
+        };
+        let now = js_sys::Date::now() as u64;
+        self.inner.borrow_mut().engine.put(id, value, now);
+        Ok(id.to_string())
+    }
+
+    /// A record's value as this device sees it, or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
+    pub fn get(&self, id: &str) -> Result<JsValue, JsValue> {
+        let id = record_id(id)?;
+        match self.inner.borrow().engine.get(&id) {
+            Some(value) => to_js(value),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// Deletes a record; works offline. False if there was no such record.
+    pub fn delete(&self, id: &str) -> Result<bool, JsValue> {
+        let id = record_id(id)?;
+        let now = js_sys::Date::now() as u64;
+        Ok(self.inner.borrow_mut().engine.delete(&id, now))
+    }
+
+    /// Every record: `[{ id, value }]`.
+    #[wasm_bindgen(unchecked_return_type = "Array<{ id: string; value: unknown }>")]
+    pub fn records(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.borrow();
+        let list: Vec<Value> = inner
+            .engine
+            .records()
+            .map(|(id, value)| json!({ "id": id.to_string(), "value": value }))
+            .collect();
+        to_js(&list)
+    }
+
+    /// Conflicts met on a record (both values of each field) and not yet dismissed.
+    #[wasm_bindgen(unchecked_return_type = "FieldConflict[]")]
+    pub fn conflicts(&self, id: &str) -> Result<JsValue, JsValue> {
+        let id = record_id(id)?;
+        to_js(&self.inner.borrow().engine.conflicts(&id))
+    }
+
+    /// Forgets the conflicts of a record.
+    #[wasm_bindgen(js_name = dismissConflicts)]
+    pub fn dismiss_conflicts(&self, id: &str) -> Result<(), JsValue> {
+        let id = record_id(id)?;
+        self.inner.borrow_mut().engine.dismiss_conflicts(&id);
+        Ok(())
+    }
+
+    /// Pushes local edits and pulls what other devices changed. Returns what changed here.
+    /// On `NETWORK` errors nothing is lost: unanswered pushes are resent as they were, so
+    /// the server recognises them. A server that sends anything that fails authentication
+    /// or goes back in version is refused (`TAMPERED`, `ROLLBACK`) and nothing local
+    /// changes.
+    #[wasm_bindgen(unchecked_return_type = "SyncEvent[]")]
+    pub async fn sync(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        let (server, token, vault_id) = {
+            let i = inner.borrow();
+            (i.server.clone(), i.token.clone(), i.vault.vault_id())
+        };
+        let mut events = Vec::new();
+        // Push until nothing is pending (each answer may leave merged edits to push).
+        for _ in 0..64 {
+            let request = {
+                let mut i = inner.borrow_mut();
+                let Inner { engine, vault, .. } = &mut *i;
+                with_pool(|pool| engine.prepare_push(vault, DEFAULT_PUSH_ITEMS, pool))
+                    .map_err(sync_error)?
+            };
+            let Some(request) = request else { break };
+            let answer: wire::PushResponse = call(
+                &server,
+                "POST",
+                &format!("/v1/vaults/{vault_id}/push"),
+                Some(&token),
+                Some(&request),
+            )
+            .await?;
+            let mut i = inner.borrow_mut();
+            let Inner { engine, vault, .. } = &mut *i;
+            events.extend(engine.apply_push(vault, &answer).map_err(sync_error)?);
+        }
+        // Pull every page.
+        loop {
+            let since = inner.borrow().engine.cursor();
+            let page: Result<wire::ChangesResponse, JsValue> = call(
+                &server,
+                "GET",
+                &format!("/v1/vaults/{vault_id}/changes?since={since}"),
+                Some(&token),
+                None::<&()>,
+            )
+            .await;
+            let page = match page {
+                Err(e) if code_of(&e).as_deref() == Some("RESYNC_REQUIRED") => {
+                    inner.borrow_mut().engine.start_resync();
+                    continue;
+                }
+                other => other?,
+            };
+            let mut i = inner.borrow_mut();
+            let Inner { engine, vault, .. } = &mut *i;
+            events.extend(engine.apply_changes(vault, &page).map_err(sync_error)?);
+            if !page.more {
+                break;
+            }
+        }
+        to_js(&events.iter().map(event_json).collect::<Vec<_>>())
+    }
+
+    /// The account's device tokens.
+    #[wasm_bindgen(unchecked_return_type = "TokenInfo[]")]
+    pub async fn tokens(&self) -> Result<JsValue, JsValue> {
+        let (server, token) = self.endpoint();
+        let list: wire::TokenList =
+            call(&server, "GET", "/v1/tokens", Some(&token), None::<&()>).await?;
+        to_js(&list.tokens)
+    }
+
+    /// Revokes one of the account's tokens (another device is logged out at once).
+    #[wasm_bindgen(js_name = revokeToken)]
+    pub async fn revoke_token(&self, id: f64) -> Result<(), JsValue> {
+        let (server, token) = self.endpoint();
+        expect_no_content(&server, "DELETE", &format!("/v1/tokens/{id}"), &token).await
+    }
+
+    /// Logs out: revokes this device's token. The local keys stay until `free()`.
+    pub async fn logout(&self) -> Result<(), JsValue> {
+        let (server, token) = self.endpoint();
+        expect_no_content(&server, "DELETE", "/v1/tokens/current", &token).await
+    }
+
+    fn endpoint(&self) -> (String, Zeroizing<String>) {
+        let i = self.inner.borrow();
+        (i.server.clone(), i.token.clone())
+    }
+}
+
+async fn expect_no_content(
+    server: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+) -> Result<(), JsValue> {
+    let (status, text) = request(server, method, path, Some(token), None).await?;
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(server_error(status, &text))
+    }
+}

@@ -1,0 +1,134 @@
+// SyncClient in Node against the real server: two devices register/log in, edit offline,
+// sync and converge; conflicts keep both values; sessions are saved and resumed; tokens are
+// listed and revoked; errors carry the server's codes.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import init, { SyncClient } from "vaultsync";
+import { startServer } from "../lib/server.mjs";
+
+await init();
+let server;
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  await server?.stop();
+});
+
+const FAST = { iterations: 100000 };
+const codeOf = async (promise) => {
+  try {
+    await promise;
+  } catch (e) {
+    assert.equal(e.name, "VaultsyncError", String(e));
+    return e.code;
+  }
+  return "no error";
+};
+
+test("two devices edit offline, sync and converge; nothing is lost", async () => {
+  const registered = await SyncClient.register(server.url, "alice", "pw one", { ...FAST, tokenLabel: "laptop" });
+  assert.match(registered.recoveryCode, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){7}$/);
+  const a = registered.client;
+  const note = a.put({ title: "groceries", items: ["milk"] });
+  assert.equal(a.pendingCount, 1);
+  assert.deepEqual(await a.sync(), []);
+  assert.equal(a.pendingCount, 0);
+
+  assert.equal(await codeOf(SyncClient.login(server.url, "alice", "wrong")), "INVALID_CREDENTIALS");
+  const b = await SyncClient.login(server.url, "ALICE", "pw one", { tokenLabel: "phone" });
+  assert.equal(b.vaultId, a.vaultId);
+  const events = await b.sync();
+  assert.deepEqual(events, [{ type: "changed", id: note, value: { title: "groceries", items: ["milk"] } }]);
+
+  // Offline on both devices: different fields merge, the same field is a kept conflict.
+  a.put({ title: "groceries (A)", items: ["milk"], shop: "corner" }, note);
+  b.put({ title: "groceries (B)", items: ["milk", "bread"] }, note);
+  const other = b.put({ title: "todo" });
+  await a.sync();
+  const merged = await b.sync();
+  assert.deepEqual(b.get(note), { title: "groceries (B)", items: ["milk", "bread"], shop: "corner" });
+  const conflict = merged.find((e) => e.type === "conflict");
+  assert.equal(conflict.id, note);
+  assert.deepEqual(b.conflicts(note).map((c) => [c.path, c.local, c.remote]), [["/title", "groceries (B)", "groceries (A)"]]);
+  await a.sync();
+  assert.deepEqual(a.get(note), b.get(note));
+  assert.deepEqual(a.get(other), { title: "todo" });
+
+  // A delete travels; an edit made meanwhile elsewhere would survive it.
+  assert.equal(a.delete(other), true);
+  await a.sync();
+  const deleted = await b.sync();
+  assert.deepEqual(deleted, [{ type: "deleted", id: other }]);
+  assert.equal(b.get(other), undefined);
+  assert.deepEqual(a.records(), b.records());
+
+  // Save and resume (a restart): records and pending edits survive, sealed.
+  b.put({ title: "offline draft" });
+  const saved = b.save();
+  assert.ok(!saved.includes("offline draft") && !saved.includes("groceries"));
+  assert.equal(await codeOf(SyncClient.resume(server.url, saved, "wrong")), "WRONG_PASSWORD");
+  const [envelope, blob] = saved.split(".");
+  const flipped = `${envelope}.${blob.slice(0, -2)}${blob.at(-2) === "A" ? "B" : "A"}${blob.at(-1)}`;
+  assert.equal(await codeOf(SyncClient.resume(server.url, flipped, "pw one")), "STATE_TAMPERED");
+  const b2 = await SyncClient.resume(server.url, saved, "pw one");
+  assert.equal(b2.pendingCount, 1);
+  await b2.sync();
+  await a.sync();
+  assert.deepEqual(a.records(), b2.records());
+
+  // Tokens: both devices listed; revoking one logs it out at once.
+  const tokens = await a.tokens();
+  assert.deepEqual(tokens.map((t) => t.label).sort(), ["laptop", "phone"]);
+  const phone = tokens.find((t) => t.label === "phone");
+  await a.revokeToken(phone.id);
+  assert.equal(await codeOf(b2.sync()), "INVALID_TOKEN");
+  await a.logout();
+  assert.equal(await codeOf(a.tokens()), "INVALID_TOKEN");
+  a.free();
+  b.free();
+  b2.free();
+});
+
+test("bad input and unreachable servers are clear errors; local edits stay", async () => {
+  assert.equal(await codeOf(SyncClient.register("ftp://x", "u", "p", FAST)), "BAD_INPUT");
+  assert.equal(await codeOf(SyncClient.register(server.url, "alice", "x", FAST)), "USERNAME_TAKEN");
+  const { client } = await SyncClient.register(server.url, "carol", "pw", { ...FAST, conflictPolicy: "server-wins" });
+  assert.equal(await codeOf(SyncClient.register(server.url, "dave", "pw", { conflictPolicy: "nope" })), "BAD_INPUT");
+  assert.throws(() => client.put(undefined), /JSON/);
+  assert.throws(() => client.get("not-an-id"), /record id/);
+  const id = client.put({ kept: true });
+  const saved = client.save();
+  // The same session against a port where nothing listens.
+  const offline = await SyncClient.resume("http://127.0.0.1:9", saved, "pw");
+  assert.equal(await codeOf(offline.sync()), "NETWORK");
+  assert.deepEqual(offline.get(id), { kept: true });
+  assert.equal(offline.pendingCount, 1);
+  await client.sync();
+  assert.equal(client.pendingCount, 0);
+});
+
+test("the README's device.mjs syncs a vault between two Node processes", async () => {
+  const { readFileSync, writeFileSync, rmSync } = await import("node:fs");
+  const { spawnSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const example = /<!-- sync-example -->\n```js\n([\s\S]*?)```/.exec(readme)[1];
+  const file = fileURLToPath(new URL("./.device-example.mjs", import.meta.url));
+  writeFileSync(file, example);
+  const run = (env, ...args) => {
+    const out = spawnSync(process.execPath, [file, server.url, "readme-user", "correct horse", ...args], {
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+    });
+    assert.equal(out.status, 0, out.stderr);
+    return out.stdout.trim().split("\n").sort();
+  };
+  try {
+    assert.deepEqual(run({ NEW_ACCOUNT: "1" }, "hello from one"), ["hello from one"]);
+    assert.deepEqual(run({}, "hello from two"), ["hello from one", "hello from two"]);
+    assert.deepEqual(run({}), ["hello from one", "hello from two"]);
+  } finally {
+    rmSync(file, { force: true });
+  }
+});
