@@ -18,8 +18,8 @@ use super::error::{bad_input, js, js_error};
 use super::{fresh_kdf, webcrypto, with_pool};
 use crate::crypto::state::{open_state, seal_state};
 use crate::crypto::{
-    Envelope, GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault,
-    from_base64url, to_base64url,
+    Envelope, GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault, from_base64url,
+    to_base64url,
 };
 use crate::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Event, SyncError};
 use vaultsync_wire as wire;
@@ -98,7 +98,9 @@ struct Options {
 fn options(value: &JsValue) -> Result<Options, JsValue> {
     let get = |name: &str| {
         if value.is_object() {
-            Reflect::get(value, &name.into()).ok().filter(|v| !v.is_undefined())
+            Reflect::get(value, &name.into())
+                .ok()
+                .filter(|v| !v.is_undefined())
         } else {
             None
         }
@@ -138,7 +140,9 @@ fn options(value: &JsValue) -> Result<Options, JsValue> {
 fn server_base(server: &str) -> Result<String, JsValue> {
     let base = server.trim_end_matches('/');
     if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(bad_input("the server URL must start with http:// or https://"));
+        return Err(bad_input(
+            "the server URL must start with http:// or https://",
+        ));
     }
     Ok(base.to_string())
 }
@@ -165,7 +169,11 @@ async fn request(
     let headers = Object::new();
     Reflect::set(&init, &"method".into(), &method.into())?;
     if let Some(token) = token {
-        Reflect::set(&headers, &"authorization".into(), &format!("Bearer {token}").into())?;
+        Reflect::set(
+            &headers,
+            &"authorization".into(),
+            &format!("Bearer {token}").into(),
+        )?;
     }
     if let Some(body) = body {
         Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
@@ -177,9 +185,12 @@ async fn request(
         .call2(&global, &url.into(), &init)?
         .dyn_into()
         .map_err(|_| js_error("NETWORK", "fetch() did not return a promise"))?;
-    let response = JsFuture::from(promise)
-        .await
-        .map_err(|e| js_error("NETWORK", &format!("no answer from {server}: {}", describe(&e))))?;
+    let response = JsFuture::from(promise).await.map_err(|e| {
+        js_error(
+            "NETWORK",
+            &format!("no answer from {server}: {}", describe(&e)),
+        )
+    })?;
     let status = Reflect::get(&response, &"status".into())?
         .as_f64()
         .unwrap_or(0.0) as u16;
@@ -216,8 +227,12 @@ async fn call<T: DeserializeOwned>(
     if !(200..300).contains(&status) {
         return Err(server_error(status, &text));
     }
-    serde_json::from_str(&text)
-        .map_err(|e| js_error("BAD_ANSWER", &format!("unexpected answer from the server: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        js_error(
+            "BAD_ANSWER",
+            &format!("unexpected answer from the server: {e}"),
+        )
+    })
 }
 
 /// The server's error answer as a coded JS error with its `status`.
@@ -297,8 +312,8 @@ impl SyncClient {
         let password = Password::new(password);
         let kdf = fresh_kdf(options.iterations)?;
         let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
-        let new = UnlockedVault::create_with_master(&master, kdf.clone(), &mut OsEntropy)
-            .map_err(js)?;
+        let new =
+            UnlockedVault::create_with_master(&master, kdf.clone(), &mut OsEntropy).map_err(js)?;
         let body = wire::RegisterRequest {
             username: username.clone(),
             auth_key: wire::Blob(master.auth_key().to_bytes().to_vec()),
@@ -372,11 +387,16 @@ impl SyncClient {
             ));
         }
         if envelope.vault_id() != session.vault_id {
-            return Err(js_error("TAMPERED", "the envelope belongs to another vault"));
+            return Err(js_error(
+                "TAMPERED",
+                "the envelope belongs to another vault",
+            ));
         }
         let vault = envelope.unlock_with_master(&master).map_err(js)?;
         let engine = Engine::new(vault.vault_id(), options.policy);
-        Ok(SyncClient::from_parts(server, username, token, vault, engine))
+        Ok(SyncClient::from_parts(
+            server, username, token, vault, engine,
+        ))
     }
 
     /// Reopens a session stored with `save()`: unlocks with the password (one PBKDF2, no
@@ -400,8 +420,8 @@ impl SyncClient {
             open_state(&vault.state_key(), &vault.vault_id(), &blob)
                 .map_err(|e| sync_error(SyncError::State(e)))?,
         );
-        let saved: Saved = serde_json::from_slice(&json)
-            .map_err(|_| sync_error(SyncError::StateCorrupt))?;
+        let saved: Saved =
+            serde_json::from_slice(&json).map_err(|_| sync_error(SyncError::StateCorrupt))?;
         if saved.engine.vault_id() != vault.vault_id() {
             return Err(sync_error(SyncError::WrongVault));
         }
@@ -442,9 +462,8 @@ impl SyncClient {
             token: inner.token.to_string(),
             engine: inner.engine.clone(),
         };
-        let json = Zeroizing::new(
-            serde_json::to_vec(&saved).map_err(|_| sync_error(SyncError::NotJson))?,
-        );
+        let json =
+            Zeroizing::new(serde_json::to_vec(&saved).map_err(|_| sync_error(SyncError::NotJson))?);
         let blob = seal_state(
             &inner.vault.state_key(),
             &inner.vault.vault_id(),
