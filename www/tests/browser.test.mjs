@@ -7,20 +7,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "vite";
+import init, { SyncClient } from "vaultsync";
 import { serveStatic, launch, pageResult } from "../lib/harness.mjs";
+import { startServer } from "../lib/server.mjs";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 let server;
+let syncServer;
 let browser;
 const temps = [];
 
 before(async () => {
+  await init();
   server = await serveStatic(repo);
+  syncServer = await startServer(["--static", `/tests=${join(repo, "www/tests/pages")}`]);
   browser = await launch();
 });
 after(async () => {
   await browser?.close();
   await server?.close();
+  await syncServer?.stop();
   for (const t of temps) await rm(t, { recursive: true, force: true });
 });
 
@@ -35,7 +41,15 @@ test("page (ESM): package works and the WebCrypto cross-check passes in Chromium
   });
 });
 
-test("MV3 extension service worker: create, seal, store, unlock, open", async () => {
+test("page: SyncClient registers, syncs and logs in against the server", async () => {
+  const result = await pageResult(browser.context, `${syncServer.url}/tests/sync.html`);
+  assert.equal(result.error, undefined);
+  assert.equal(result.ok, true);
+  assert.deepEqual(result.value, { n: 1 });
+  assert.deepEqual(result.events, [{ type: "changed", id: result.id, value: { n: 1 } }]);
+});
+
+test("MV3 extension service worker: create, seal, store, unlock, open; sync with SyncClient", async () => {
   const dir = await mkdtemp(join(tmpdir(), "vaultsync-extension-"));
   temps.push(dir);
   await cp(join(repo, "www/extension"), dir, { recursive: true });
@@ -67,6 +81,29 @@ test("MV3 extension service worker: create, seal, store, unlock, open", async ()
     assert.equal(result.list.length, 1);
     assert.deepEqual(result.list[0].value, { url: "https://example.com" });
     assert.ok(!result.stored.includes("example.com"), "plaintext reached chrome.storage");
+
+    // The synced part: SyncClient in the worker against the real server (host permission,
+    // no CORS), the session saved sealed in chrome.storage and resumed.
+    const synced = await worker.evaluate(async (server) => {
+      const { handle } = self.vaultsyncExample;
+      const out = {};
+      const args = { server, username: "ext-user", password: "ext pw", register: true };
+      out.connected = await handle({ type: "connect", ...args });
+      await handle({ type: "bookmark", url: "https://synced.example" });
+      out.first = await handle({ type: "sync" });
+      out.stored = JSON.stringify(await chrome.storage.local.get("session"));
+      out.resumed = await handle({ type: "resume", password: "ext pw" });
+      out.again = await handle({ type: "sync" });
+      return out;
+    }, syncServer.url);
+    assert.deepEqual(synced.first.bookmarks, ["https://synced.example"]);
+    assert.deepEqual(synced.again.bookmarks, ["https://synced.example"]);
+    assert.equal(synced.resumed.pending, 0);
+    assert.ok(!synced.stored.includes("synced.example"), "plaintext reached chrome.storage");
+    const phone = await SyncClient.login(syncServer.url, "ext-user", "ext pw");
+    await phone.sync();
+    assert.deepEqual(phone.records().map((r) => r.value.url), ["https://synced.example"]);
+    phone.free();
   } finally {
     await ext.close();
   }
