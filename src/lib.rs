@@ -15,6 +15,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(all(feature = "http", not(target_arch = "wasm32")))]
+pub mod client;
 pub mod crypto;
 pub mod sync;
 

@@ -101,6 +101,10 @@ enum Op {
         replica: usize,
         limit: usize,
     },
+    /// The device restarts: its state is exported, sealed, and imported again.
+    Restart {
+        replica: usize,
+    },
 }
 
 const REPLICAS: usize = 3;
@@ -115,6 +119,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..REPLICAS, proptest::bool::weighted(0.25))
             .prop_map(|(replica, lose_answer)| Op::Push { replica, lose_answer }),
         3 => (0..REPLICAS, 1..4usize).prop_map(|(replica, limit)| Op::Pull { replica, limit }),
+        1 => (0..REPLICAS).prop_map(|replica| Op::Restart { replica }),
     ]
 }
 
@@ -232,6 +237,12 @@ fn run(ops: &[Op]) {
             } => push(&mut engines[replica], &mut server, !lose_answer),
             Op::Pull { replica, limit } => {
                 pull(&mut engines[replica], &server, limit);
+            }
+            Op::Restart { replica } => {
+                let blob = engines[replica].export(vault, &mut OsEntropy).unwrap();
+                let restored = Engine::import(vault, &blob).unwrap();
+                assert_eq!(restored, engines[replica], "export/import is lossless");
+                engines[replica] = restored;
             }
         }
         // Versions never go backwards on any replica.

@@ -45,7 +45,69 @@ pub enum Event {
 struct Synced {
     version: u64,
     /// `None`: a tombstone.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "exact")]
     value: Option<Value>,
+}
+
+/// `Option<Value>` fields keep `Some(null)` apart from `None` through serde: `None` is an
+/// absent field, anything present (JSON `null` included) is `Some`.
+pub(crate) mod exact {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    pub(crate) fn serialize<S: Serializer>(value: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => v.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+}
+
+/// A pending local edit: `Some(value)` puts, `None` deletes. Stored as `{"put": value}` or
+/// `"delete"` (a bare `Option<Option<_>>` would lose the delete through JSON).
+mod edit {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum EditRef<'a> {
+        Put(&'a Value),
+        Delete,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Edit {
+        Put(Value),
+        Delete,
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        pending: &Option<Option<Value>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        pending
+            .as_ref()
+            .map(|edit| match edit {
+                Some(value) => EditRef::Put(value),
+                None => EditRef::Delete,
+            })
+            .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<Value>>, D::Error> {
+        Ok(Option::<Edit>::deserialize(d)?.map(|edit| match edit {
+            Edit::Put(value) => Some(value),
+            Edit::Delete => None,
+        }))
+    }
 }
 
 /// One record of the replica.
@@ -57,6 +119,7 @@ struct Replica {
     /// The highest version ever accepted for this record: anything lower is a rollback.
     max_seen: u64,
     /// A local edit not yet accepted by the server: `Some(None)` deletes.
+    #[serde(default, with = "edit")]
     pending: Option<Option<Value>>,
     /// Local time of the pending edit (as passed in by the caller).
     edited_at: u64,
@@ -87,6 +150,7 @@ impl Replica {
 struct Sent {
     record_id: RecordId,
     base_version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "exact")]
     value: Option<Value>,
     ciphertext: Blob,
 }

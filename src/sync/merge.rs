@@ -28,10 +28,25 @@ pub struct FieldConflict {
     /// JSON pointer of the field (`""` for the whole value).
     pub path: String,
     /// The local value.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::engine::exact"
+    )]
     pub local: Option<Value>,
     /// The server's value.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::engine::exact"
+    )]
     pub remote: Option<Value>,
     /// The value the merge kept.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::engine::exact"
+    )]
     pub kept: Option<Value>,
 }
 

@@ -3,14 +3,19 @@
 //! send (`vaultsync-wire` messages) and events to show. The same code runs natively, in
 //! WASM and in the deterministic simulation (`tests/sync_sim.rs`).
 //!
+//! - [`account`]: request bodies of register/login and checks of the server's answers.
 //! - [`engine`]: the replica, push and pull, conflicts, resync, state export/import.
 //! - [`merge`]: three-way JSON merge and conflict policies.
+//! - [`session`]: a device's saved session (engine, token), sealed.
 //! - [`error`]: typed refusals; local data is unchanged whenever one is returned.
 
+pub mod account;
 pub mod engine;
 pub mod error;
 pub mod merge;
+pub mod session;
 
 pub use engine::{DEFAULT_PUSH_ITEMS, Engine, Event};
 pub use error::SyncError;
 pub use merge::{ConflictPolicy, FieldConflict, merge3};
+pub use session::Session;

@@ -16,12 +16,8 @@ use zeroize::Zeroizing;
 
 use super::error::{bad_input, js, js_error};
 use super::{fresh_kdf, webcrypto, with_pool};
-use crate::crypto::state::{open_state, seal_state};
-use crate::crypto::{
-    Envelope, GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault, from_base64url,
-    to_base64url,
-};
-use crate::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Event, SyncError};
+use crate::crypto::{GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault};
+use crate::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Event, Session, SyncError, account};
 use vaultsync_wire as wire;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -280,23 +276,6 @@ fn record_id(text: &str) -> Result<RecordId, JsValue> {
     RecordId::parse(text).map_err(|_| bad_input("a record id is 22 characters of base64url"))
 }
 
-fn kdf_wire(params: &KdfParams) -> wire::Kdf {
-    wire::Kdf {
-        algorithm: wire::KdfAlgorithm::Pbkdf2Sha256,
-        iterations: params.iterations(),
-        salt: wire::Blob(params.salt().to_vec()),
-    }
-}
-
-/// What `save()` seals: the engine and the token, so that a stored session holds no
-/// usable secret in the clear.
-#[derive(Serialize, serde::Deserialize)]
-struct Saved {
-    username: String,
-    token: String,
-    engine: Engine,
-}
-
 #[wasm_bindgen]
 impl SyncClient {
     /// Creates an account and its vault on `server`; returns the logged-in client and the
@@ -314,14 +293,7 @@ impl SyncClient {
         let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
         let new =
             UnlockedVault::create_with_master(&master, kdf.clone(), &mut OsEntropy).map_err(js)?;
-        let body = wire::RegisterRequest {
-            username: username.clone(),
-            auth_key: wire::Blob(master.auth_key().to_bytes().to_vec()),
-            kdf: kdf_wire(&kdf),
-            vault_id: new.vault.vault_id(),
-            envelope: wire::Blob(new.envelope.to_bytes()),
-            token_label: Some(options.token_label),
-        };
+        let body = account::register_request(&username, &master, &new, &options.token_label);
         let session: wire::Session =
             call(&server, "POST", "/v1/accounts", None, Some(&body)).await?;
         let engine = Engine::new(new.vault.vault_id(), options.policy);
@@ -363,14 +335,9 @@ impl SyncClient {
         let kdf = KdfParams::new(pre.kdf.iterations, pre.kdf.salt.0)
             .map_err(|e| js_error(e.code(), &e.to_string()))?;
         let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
-        let body = wire::LoginRequest {
-            username: username.clone(),
-            auth_key: wire::Blob(master.auth_key().to_bytes().to_vec()),
-            token_label: Some(options.token_label),
-            token_ttl_secs: None,
-        };
+        let body = account::login_request(&username, &master, &options.token_label);
         let session: wire::Session = call(&server, "POST", "/v1/login", None, Some(&body)).await?;
-        let token = session.token.secret;
+        let token = session.token.secret.clone();
         let doc: wire::EnvelopeDoc = call(
             &server,
             "GET",
@@ -379,20 +346,17 @@ impl SyncClient {
             None::<&()>,
         )
         .await?;
-        let envelope = Envelope::parse(doc.envelope.as_bytes()).map_err(js)?;
-        if envelope.kdf_params() != &kdf {
-            return Err(js_error(
-                "KDF_MISMATCH",
-                "the envelope's KDF parameters differ from the ones prelogin answered",
-            ));
-        }
-        if envelope.vault_id() != session.vault_id {
-            return Err(js_error(
-                "TAMPERED",
-                "the envelope belongs to another vault",
-            ));
-        }
-        let vault = envelope.unlock_with_master(&master).map_err(js)?;
+        let vault =
+            account::open_login_envelope(&doc, &session, &kdf, &master).map_err(|e| match e {
+                account::LoginCheck::Unlock(e) => js(e),
+                account::LoginCheck::KdfMismatch => js_error(
+                    "KDF_MISMATCH",
+                    "the envelope's KDF parameters differ from the ones prelogin answered",
+                ),
+                account::LoginCheck::OtherVault => {
+                    js_error("TAMPERED", "the envelope belongs to another vault")
+                }
+            })?;
         let engine = Engine::new(vault.vault_id(), options.policy);
         Ok(SyncClient::from_parts(
             server, username, token, vault, engine,
@@ -408,29 +372,17 @@ impl SyncClient {
         password: String,
     ) -> Result<SyncClient, JsValue> {
         let server = server_base(&server)?;
-        let (envelope, blob) = saved
-            .split_once('.')
-            .ok_or_else(|| bad_input("not a saved vaultsync session"))?;
-        let envelope = Envelope::parse_text(envelope).map_err(js)?;
-        let blob = from_base64url(blob).map_err(js)?;
+        let (envelope, blob) = Session::parse(&saved).map_err(sync_error)?;
         let password = Password::new(password);
         let (master, _) = webcrypto::pbkdf2(&password, envelope.kdf_params()).await;
         let vault = envelope.unlock_with_master(&master).map_err(js)?;
-        let json = Zeroizing::new(
-            open_state(&vault.state_key(), &vault.vault_id(), &blob)
-                .map_err(|e| sync_error(SyncError::State(e)))?,
-        );
-        let saved: Saved =
-            serde_json::from_slice(&json).map_err(|_| sync_error(SyncError::StateCorrupt))?;
-        if saved.engine.vault_id() != vault.vault_id() {
-            return Err(sync_error(SyncError::WrongVault));
-        }
+        let session = Session::open(&vault, &blob).map_err(sync_error)?;
         Ok(SyncClient::from_parts(
             server,
-            saved.username,
-            saved.token,
+            session.username.clone(),
+            session.token.clone(),
             vault,
-            saved.engine,
+            session.engine.clone(),
         ))
     }
 
@@ -457,25 +409,12 @@ impl SyncClient {
     /// vault's state key; `resume(server, saved, password)` reopens it.
     pub fn save(&self) -> Result<String, JsValue> {
         let inner = self.inner.borrow();
-        let saved = Saved {
+        let session = Session {
             username: inner.username.clone(),
             token: inner.token.to_string(),
             engine: inner.engine.clone(),
         };
-        let json =
-            Zeroizing::new(serde_json::to_vec(&saved).map_err(|_| sync_error(SyncError::NotJson))?);
-        let blob = seal_state(
-            &inner.vault.state_key(),
-            &inner.vault.vault_id(),
-            &json,
-            &mut OsEntropy,
-        )
-        .map_err(|e| js_error("RANDOM_UNAVAILABLE", &e.to_string()))?;
-        Ok(format!(
-            "{}.{}",
-            inner.vault.envelope().to_text(),
-            to_base64url(&blob)
-        ))
+        with_pool(|pool| session.save(&inner.vault, pool)).map_err(sync_error)
     }
 
     /// The vault id.

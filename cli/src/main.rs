@@ -1,0 +1,289 @@
+//! `vaultsync`: a small command line client of a vaultsync server, for scripts, ops and
+//! load tests. The session (records, pending edits, device token) lives in one file,
+//! sealed under the vault's state key; every command needs the password
+//! (`VAULTSYNC_PASSWORD`, or one line on stdin).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vaultsync::client::{Client, ClientError, Options};
+use vaultsync::crypto::{Password, RecordId};
+use vaultsync::sync::{ConflictPolicy, Event};
+
+/// vaultsync command line client. Records are JSON values, encrypted on this machine.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The session file (created by register or login; holds no secret in the clear).
+    #[arg(long, env = "VAULTSYNC_SESSION", global = true)]
+    session: Option<PathBuf>,
+
+    /// PBKDF2 iterations of a new vault (register).
+    #[arg(long, default_value_t = 600_000, global = true)]
+    iterations: u32,
+
+    /// Who wins a field both devices changed: keep-local, server-wins or client-wins.
+    #[arg(long, default_value = "keep-local", global = true)]
+    conflicts: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an account and its vault on SERVER; prints the recovery code once.
+    Register { server: String, username: String },
+    /// Log in to an existing account on SERVER (this machine becomes a device).
+    Login { server: String, username: String },
+    /// Create a record (prints its id), or replace one with --id. VALUE is JSON ("-": stdin).
+    Put {
+        value: String,
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Print a record's value as JSON.
+    Get { id: String },
+    /// Print every record as a JSON line {"id", "value"}.
+    List,
+    /// Delete a record.
+    Delete { id: String },
+    /// Push local edits and pull everyone else's; prints what changed as JSON lines.
+    Sync,
+    /// List the account's device tokens.
+    Tokens,
+    /// Revoke one of the account's tokens by id.
+    Revoke { token_id: u64 },
+    /// Revoke this device's token and delete the session file.
+    Logout,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("vaultsync: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Failure(String);
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Self(format!("{e} [{}]", e.code()))
+    }
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure(message.into()))
+}
+
+fn session_path(cli: &Cli) -> Result<PathBuf, Failure> {
+    if let Some(path) = &cli.session {
+        return Ok(path.clone());
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => Ok(Path::new(&home).join(".vaultsync").join("session")),
+        None => fail("no --session given and no HOME to put the session in"),
+    }
+}
+
+fn password() -> Result<Password, Failure> {
+    if let Ok(password) = std::env::var("VAULTSYNC_PASSWORD") {
+        return Ok(Password::new(password));
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!("password: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure(format!("cannot read the password: {e}")))?;
+    let line = line.trim_end_matches(['\r', '\n']).to_string();
+    if line.is_empty() {
+        return fail("no password (set VAULTSYNC_PASSWORD or give one line on stdin)");
+    }
+    Ok(Password::new(line))
+}
+
+fn options(cli: &Cli) -> Result<Options, Failure> {
+    let policy = match cli.conflicts.as_str() {
+        "keep-local" => ConflictPolicy::KeepLocal,
+        "server-wins" => ConflictPolicy::ServerWins,
+        "client-wins" => ConflictPolicy::ClientWins,
+        other => return fail(format!("unknown conflict policy {other:?}")),
+    };
+    Ok(Options {
+        iterations: cli.iterations,
+        policy,
+        ..Options::default()
+    })
+}
+
+/// The session file: the server URL on the first line, the saved session on the second.
+fn store(path: &Path, server: &str, client: &Client) -> Result<(), Failure> {
+    let saved = client.save()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{server}\n{saved}\n"))
+        .and_then(|()| restrict(&tmp))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Failure(format!("cannot write the session {}: {e}", path.display())))
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn open(path: &Path, options: &Options) -> Result<(String, Client), Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure(format!(
+            "no session at {} ({e}); run register or login first",
+            path.display()
+        ))
+    })?;
+    let mut lines = text.lines();
+    let (Some(server), Some(saved)) = (lines.next(), lines.next()) else {
+        return fail(format!("{} is not a vaultsync session", path.display()));
+    };
+    let client = Client::resume(server, saved, &password()?, options)?;
+    Ok((server.to_string(), client))
+}
+
+fn record_id(text: &str) -> Result<RecordId, Failure> {
+    RecordId::parse(text).map_err(|_| Failure(format!("{text:?} is not a record id")))
+}
+
+fn json_value(text: &str) -> Result<serde_json::Value, Failure> {
+    let text = if text == "-" {
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut all)
+            .map_err(|e| Failure(format!("cannot read stdin: {e}")))?;
+        all
+    } else {
+        text.to_string()
+    };
+    serde_json::from_str(&text).map_err(|e| Failure(format!("VALUE is not JSON: {e}")))
+}
+
+fn print_event(event: &Event) {
+    let line = match event {
+        Event::Changed { id, value } => {
+            serde_json::json!({ "type": "changed", "id": id.to_string(), "value": value })
+        }
+        Event::Deleted { id } => serde_json::json!({ "type": "deleted", "id": id.to_string() }),
+        Event::Conflict { id, conflicts } => {
+            serde_json::json!({ "type": "conflict", "id": id.to_string(), "conflicts": conflicts })
+        }
+    };
+    println!("{line}");
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let path = session_path(&cli)?;
+    let options = options(&cli)?;
+    match &cli.command {
+        Command::Register { server, username } => {
+            let (client, recovery) = Client::register(server, username, &password()?, &options)?;
+            store(&path, server, &client)?;
+            eprintln!("registered {username}; session saved in {}", path.display());
+            eprintln!("recovery code (write it down, it is shown once):");
+            println!("{}", recovery.to_text().as_str());
+        }
+        Command::Login { server, username } => {
+            let mut client = Client::login(server, username, &password()?, &options)?;
+            let events = client.sync()?;
+            store(&path, server, &client)?;
+            eprintln!(
+                "logged in as {username}: {} records; session saved in {}",
+                client.engine().records().count(),
+                path.display()
+            );
+            drop(events);
+        }
+        Command::Put { value, id } => {
+            let value = json_value(value)?;
+            let id = id.as_deref().map(record_id).transpose()?;
+            let (server, mut client) = open(&path, &options)?;
+            let id = client.put(id, value)?;
+            store(&path, &server, &client)?;
+            println!("{id}");
+        }
+        Command::Get { id } => {
+            let id = record_id(id)?;
+            let (_, client) = open(&path, &options)?;
+            match client.get(&id) {
+                Some(value) => println!("{value}"),
+                None => return fail(format!("no record {id}")),
+            }
+        }
+        Command::List => {
+            let (_, client) = open(&path, &options)?;
+            for (id, value) in client.engine().records() {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": id.to_string(), "value": value })
+                );
+            }
+        }
+        Command::Delete { id } => {
+            let id = record_id(id)?;
+            let (server, mut client) = open(&path, &options)?;
+            if !client.delete(&id) {
+                return fail(format!("no record {id}"));
+            }
+            store(&path, &server, &client)?;
+        }
+        Command::Sync => {
+            let (server, mut client) = open(&path, &options)?;
+            let result = client.sync();
+            // Whatever happened, keep what was accepted (and the unanswered push).
+            store(&path, &server, &client)?;
+            let events = result?;
+            events.iter().for_each(print_event);
+            eprintln!(
+                "synced: {} change(s) here, {} edit(s) still pending",
+                events.len(),
+                client.engine().pending_count()
+            );
+        }
+        Command::Tokens => {
+            let (_, client) = open(&path, &options)?;
+            for token in client.tokens()? {
+                println!(
+                    "{}",
+                    serde_json::to_string(&token).map_err(|e| Failure(e.to_string()))?
+                );
+            }
+        }
+        Command::Revoke { token_id } => {
+            let (_, client) = open(&path, &options)?;
+            client.revoke_token(*token_id)?;
+        }
+        Command::Logout => {
+            let (_, client) = open(&path, &options)?;
+            client.logout()?;
+            std::fs::remove_file(&path)
+                .map_err(|e| Failure(format!("cannot remove {}: {e}", path.display())))?;
+            eprintln!("logged out; {} removed", path.display());
+        }
+    }
+    Ok(())
+}
