@@ -1,0 +1,112 @@
+//! End to end: three devices running the native client (the same engine as the npm
+//! package) against the real server, on a SQLite file and on PostgreSQL (each device
+//! through its own replica there). They edit offline, sync and converge; one restarts from
+//! its saved session; on SQLite, a tampered server database is refused without touching
+//! local data.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Postgres, Server};
+use serde_json::json;
+use vaultsync::client::{Client, Options};
+use vaultsync::crypto::Password;
+
+fn options() -> Options {
+    Options {
+        iterations: 100_000,
+        ..Options::default()
+    }
+}
+
+fn three_devices_converge(servers: &[&Server]) -> Client {
+    let pw = Password::from("device pw");
+    let url = |i: usize| servers[i % servers.len()].url.clone();
+    let (mut laptop, _) = Client::register(&url(0), "dana", &pw, &options()).unwrap();
+    let note = laptop
+        .put(None, json!({"title": "plan", "steps": 1}))
+        .unwrap();
+    laptop.sync().unwrap();
+    let mut phone = Client::login(&url(1), "dana", &pw, &options()).unwrap();
+    let mut tablet = Client::login(&url(2), "dana", &pw, &options()).unwrap();
+    phone.sync().unwrap();
+    tablet.sync().unwrap();
+    assert_eq!(
+        tablet.get(&note),
+        Some(&json!({"title": "plan", "steps": 1}))
+    );
+
+    // All three offline: two edit different fields of one record, one deletes another.
+    let extra = phone.put(None, json!({"title": "extra"})).unwrap();
+    phone.sync().unwrap();
+    laptop.sync().unwrap();
+    tablet.sync().unwrap();
+    laptop
+        .put(Some(note), json!({"title": "plan v2", "steps": 1}))
+        .unwrap();
+    phone
+        .put(Some(note), json!({"title": "plan", "steps": 2}))
+        .unwrap();
+    assert!(tablet.delete(&extra));
+    // The phone restarts from its saved session before syncing.
+    let saved = phone.save().unwrap();
+    let mut phone = Client::resume(&url(1), &saved, &pw, &options()).unwrap();
+    for _ in 0..2 {
+        for device in [&mut laptop, &mut phone, &mut tablet] {
+            device.sync().unwrap();
+        }
+    }
+    let expected = json!({"title": "plan v2", "steps": 2});
+    for device in [&laptop, &phone, &tablet] {
+        assert_eq!(device.get(&note), Some(&expected));
+        assert_eq!(device.get(&extra), None);
+        assert_eq!(device.engine().pending_count(), 0);
+        assert_eq!(device.engine().records().count(), 1);
+    }
+    laptop
+}
+
+#[test]
+fn sqlite_three_devices_converge() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&format!("sqlite://{}/v.db", dir.path().display()));
+    let mut laptop = three_devices_converge(&[&server]);
+
+    // A malicious server: move one record's ciphertext onto another record as a new
+    // change. The device refuses it and its data stays as it was.
+    let second = laptop.put(None, json!({"title": "second"})).unwrap();
+    laptop.sync().unwrap();
+    let before: Vec<_> = laptop
+        .engine()
+        .records()
+        .map(|(id, v)| (*id, v.clone()))
+        .collect();
+    let db = rusqlite::Connection::open(dir.path().join("v.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE records SET ciphertext = (SELECT ciphertext FROM records r2 WHERE r2.record_id = ?1), \
+             version = version + 1, change_cursor = (SELECT next_cursor FROM vaults) \
+             WHERE record_id != ?1 AND deleted = 0",
+            [second.as_bytes().to_vec()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    db.execute("UPDATE vaults SET next_cursor = next_cursor + 1", [])
+        .unwrap();
+    let err = laptop.sync().unwrap_err();
+    assert_eq!(err.code(), "TAMPERED", "{err}");
+    let after: Vec<_> = laptop
+        .engine()
+        .records()
+        .map(|(id, v)| (*id, v.clone()))
+        .collect();
+    assert_eq!(after, before, "nothing local changed");
+}
+
+#[test]
+fn postgres_three_devices_through_two_replicas_converge() {
+    let pg = Postgres::start();
+    let url = pg.database("devices");
+    let (a, b) = (Server::start(&url), Server::start(&url));
+    three_devices_converge(&[&a, &b]);
+}
