@@ -236,10 +236,12 @@ impl Client {
         let body = account::register_request(username, &master, &new, &options.token_label);
         let answer: wire::Session =
             http.call(reqwest::Method::POST, "/v1/accounts", None, Some(&body))?;
+        let mut engine = Engine::new(new.vault.vault_id(), options.policy);
+        engine.pin_envelope(answer.envelope_version, options.iterations);
         let session = Session {
             username: username.to_string(),
             token: answer.token.secret.clone(),
-            engine: Engine::new(new.vault.vault_id(), options.policy),
+            engine,
         };
         Ok((
             Self {
@@ -285,16 +287,63 @@ impl Client {
                 LoginCheck::KdfMismatch => ClientError::KdfMismatch,
                 LoginCheck::OtherVault => ClientError::Unlock(UnlockError::Tampered),
             })?;
+        let mut engine = Engine::new(vault.vault_id(), options.policy);
+        engine.pin_envelope(doc.version, kdf.iterations());
         let session = Session {
             username: username.to_string(),
             token: answer.token.secret.clone(),
-            engine: Engine::new(vault.vault_id(), options.policy),
+            engine,
         };
         Ok(Self {
             http,
             vault,
             session,
         })
+    }
+
+    /// Changes the password (same iterations as now unless given): re-wraps the vault's
+    /// root key, uploads the envelope from the pinned version with the new auth key. Other
+    /// devices learn it on their next sync. On any failure the local vault keeps the old
+    /// password. A concurrent change elsewhere is `CONFLICT`: sync, then try again.
+    pub fn change_password(
+        &mut self,
+        new_password: &Password,
+        iterations: Option<u32>,
+    ) -> Result<(), ClientError> {
+        let iterations =
+            iterations.unwrap_or_else(|| self.vault.envelope().kdf_params().iterations());
+        let kdf = KdfParams::generate(iterations, &mut OsEntropy).map_err(|e| match e {
+            crate::crypto::kdf::NewKdfError::Kdf(e) => ClientError::Kdf(e),
+            crate::crypto::kdf::NewKdfError::Random(e) => ClientError::Sync(SyncError::Random(e)),
+        })?;
+        let master = derive_master(new_password, &kdf);
+        let old = self.vault.envelope().clone();
+        let envelope = self
+            .vault
+            .change_password_with_master(&master, kdf, &mut OsEntropy)?;
+        let body = account::password_change_request(
+            self.session.engine.envelope_version(),
+            &envelope,
+            &master,
+        );
+        let answer: Result<wire::PutEnvelopeResponse, ClientError> = self.http.call(
+            reqwest::Method::PUT,
+            &format!("/v1/vaults/{}/envelope", self.vault.vault_id()),
+            Some(&self.session.token),
+            Some(&body),
+        );
+        match answer {
+            Ok(answer) => {
+                self.session
+                    .engine
+                    .pin_envelope(answer.version, envelope.kdf_params().iterations());
+                Ok(())
+            }
+            Err(e) => {
+                self.vault.adopt_envelope(&old)?;
+                Err(e)
+            }
+        }
     }
 
     /// Reopens a session saved with [`Client::save`] (or the npm package's `save()`).
@@ -390,6 +439,17 @@ impl Client {
                 }
                 other => other?,
             };
+            if page.envelope_version != self.session.engine.envelope_version() {
+                // Another device changed the password or the keys: adopt the envelope
+                // first (records may be sealed under a new key).
+                let doc: wire::EnvelopeDoc = self.http.call(
+                    reqwest::Method::GET,
+                    &format!("/v1/vaults/{vault_id}/envelope"),
+                    Some(&token),
+                    None::<&()>,
+                )?;
+                events.extend(self.session.engine.check_envelope(&mut self.vault, &doc)?);
+            }
             events.extend(self.session.engine.apply_changes(&self.vault, &page)?);
             if !page.more {
                 return Ok(events);

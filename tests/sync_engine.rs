@@ -41,6 +41,7 @@ fn page(changes: Vec<Record>, more: bool) -> ChangesResponse {
         cursor: changes.last().map_or(0, |c| c.cursor),
         changes,
         more,
+        envelope_version: 1,
     }
 }
 
@@ -318,4 +319,107 @@ fn state_blobs_are_bound_to_their_vault() {
         engine.export(&other, &mut OsEntropy).is_err(),
         "WRONG_VAULT"
     );
+}
+
+#[test]
+fn newer_envelopes_are_adopted_and_bad_ones_refused() {
+    use vaultsync::crypto::Envelope;
+    use vaultsync_wire::EnvelopeDoc;
+    let pw = Password::from("pw");
+    let new = UnlockedVault::create(&pw, 100_000, &mut OsEntropy).unwrap();
+    let doc = |version: u64, envelope: &Envelope| EnvelopeDoc {
+        version,
+        envelope: Blob(envelope.to_bytes()),
+        kdf: vaultsync::sync::account::kdf_wire(envelope.kdf_params()),
+    };
+    // Two devices unlocked from the same envelope.
+    let mut laptop = new.envelope.unlock(&pw).unwrap();
+    let mut phone = new.envelope.unlock(&pw).unwrap();
+    let mut engine = Engine::new(phone.vault_id(), ConflictPolicy::KeepLocal);
+    engine.pin_envelope(1, 200_000);
+    let before = engine.clone();
+
+    // The laptop changes the password with fewer iterations than pinned: refused.
+    let weak = laptop
+        .change_password(&Password::from("new"), 150_000, &mut OsEntropy)
+        .unwrap();
+    let err = engine
+        .check_envelope(&mut phone, &doc(2, &weak))
+        .unwrap_err();
+    assert_eq!(err.code(), "KDF_DOWNGRADE");
+    // Another vault's envelope, or one sealed under another root key: refused.
+    let other = UnlockedVault::create(&pw, 300_000, &mut OsEntropy).unwrap();
+    let err = engine
+        .check_envelope(&mut phone, &doc(2, &other.envelope))
+        .unwrap_err();
+    assert_eq!(err.code(), "TAMPERED");
+    let mut flipped = laptop
+        .change_password(&Password::from("new"), 300_000, &mut OsEntropy)
+        .unwrap()
+        .to_bytes();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let tampered = EnvelopeDoc {
+        version: 2,
+        envelope: Blob(flipped),
+        kdf: doc(2, &weak).kdf,
+    };
+    assert_eq!(
+        engine
+            .check_envelope(&mut phone, &tampered)
+            .unwrap_err()
+            .code(),
+        "TAMPERED"
+    );
+    assert_eq!(engine, before, "nothing changed");
+    assert_eq!(phone.envelope(), &new.envelope);
+
+    // A proper password change is adopted; an older envelope afterwards is a rollback.
+    let changed = laptop
+        .change_password(&Password::from("new"), 300_000, &mut OsEntropy)
+        .unwrap();
+    let event = engine
+        .check_envelope(&mut phone, &doc(2, &changed))
+        .unwrap();
+    assert_eq!(
+        event,
+        Some(Event::EnvelopeChanged {
+            password: true,
+            keys: false
+        })
+    );
+    assert_eq!(engine.envelope_version(), 2);
+    assert_eq!(phone.envelope(), &changed);
+    assert_eq!(
+        engine
+            .check_envelope(&mut phone, &doc(2, &changed))
+            .unwrap(),
+        None
+    );
+    let err = engine
+        .check_envelope(&mut phone, &doc(1, &new.envelope))
+        .unwrap_err();
+    assert_eq!(err.code(), "ROLLBACK");
+    // The adopted envelope needs the new password; records still open.
+    assert!(changed.unlock(&Password::from("new")).is_ok());
+    assert!(changed.unlock(&pw).is_err());
+    // A rotation on the laptop: the phone adopts the new keyring and reads new records.
+    laptop.rotate(&mut OsEntropy).unwrap();
+    let rotated = laptop.envelope().clone();
+    let event = engine
+        .check_envelope(&mut phone, &doc(3, &rotated))
+        .unwrap();
+    assert_eq!(
+        event,
+        Some(Event::EnvelopeChanged {
+            password: false,
+            keys: true
+        })
+    );
+    let id = id();
+    let sealed = record(&laptop, id, 1, Some(json!({"k": 2})), 10);
+    engine
+        .apply_changes(&phone, &page(vec![sealed], false))
+        .unwrap();
+    assert_eq!(engine.get(&id), Some(&json!({"k": 2})));
 }

@@ -78,6 +78,7 @@ impl ModelServer {
             cursor: changes.last().map_or(since, |c| c.cursor),
             changes,
             more,
+            envelope_version: 1,
         }
     }
 }

@@ -56,6 +56,9 @@ enum Command {
     Tokens,
     /// Revoke one of the account's tokens by id.
     Revoke { token_id: u64 },
+    /// Change the password (new one from VAULTSYNC_NEW_PASSWORD or the next stdin line);
+    /// other devices learn it on their next sync.
+    ChangePassword,
     /// Revoke this device's token and delete the session file.
     Logout,
 }
@@ -184,16 +187,10 @@ fn json_value(text: &str) -> Result<serde_json::Value, Failure> {
 }
 
 fn print_event(event: &Event) {
-    let line = match event {
-        Event::Changed { id, value } => {
-            serde_json::json!({ "type": "changed", "id": id.to_string(), "value": value })
-        }
-        Event::Deleted { id } => serde_json::json!({ "type": "deleted", "id": id.to_string() }),
-        Event::Conflict { id, conflicts } => {
-            serde_json::json!({ "type": "conflict", "id": id.to_string(), "conflicts": conflicts })
-        }
-    };
-    println!("{line}");
+    match serde_json::to_string(event) {
+        Ok(line) => println!("{line}"),
+        Err(e) => eprintln!("vaultsync: cannot print an event: {e}"),
+    }
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -276,6 +273,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Revoke { token_id } => {
             let (_, client) = open(&path, &options)?;
             client.revoke_token(*token_id)?;
+        }
+        Command::ChangePassword => {
+            let (server, mut client) = open(&path, &options)?;
+            let new_password = match std::env::var("VAULTSYNC_NEW_PASSWORD") {
+                Ok(p) if !p.is_empty() => Password::new(p),
+                _ => password()?,
+            };
+            client.change_password(&new_password, None)?;
+            store(&path, &server, &client)?;
+            eprintln!("password changed; other devices learn it on their next sync");
         }
         Command::Logout => {
             let (_, client) = open(&path, &options)?;

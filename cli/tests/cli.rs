@@ -137,6 +137,29 @@ fn two_machines_sync_through_the_cli() {
     assert!(!okay && err.contains("not JSON"), "{err}");
     let (okay, _, err) = cli(&a, pw, &["get", "nope"]);
     assert!(!okay && err.contains("not a record id"), "{err}");
+    // A password change on machine a reaches machine b at its next sync.
+    let changed = Command::new(CLI)
+        .arg("--session")
+        .arg(&a)
+        .arg("change-password")
+        .env("VAULTSYNC_PASSWORD", pw)
+        .env("VAULTSYNC_NEW_PASSWORD", "new horse")
+        .output()
+        .unwrap();
+    assert!(
+        changed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
+    let events = ok(cli(&b, pw, &["sync"]));
+    assert!(
+        events.contains(r#""type":"envelopeChanged","password":true"#),
+        "{events}"
+    );
+    let (okay, _, err) = cli(&b, pw, &["list"]);
+    assert!(!okay && err.contains("WRONG_PASSWORD"), "{err}");
+    ok(cli(&b, "new horse", &["list"]));
+    let pw = "new horse";
     ok(cli(&b, pw, &["logout"]));
     assert!(!b.exists());
     let (okay, _, err) = cli(&b, pw, &["list"]);

@@ -527,10 +527,15 @@ async fn changes(
             .ok_or_else(|| ApiError::invalid(format!("limit must be 1 to {max}")))?,
     };
     match state.db.changes(vault_pk, since, limit).await? {
-        Changes::Page { changes, more } => Ok(Json(ChangesResponse {
+        Changes::Page {
+            changes,
+            more,
+            envelope_version,
+        } => Ok(Json(ChangesResponse {
             cursor: changes.last().map_or(since, |c| c.cursor),
             changes,
             more,
+            envelope_version,
         })),
         Changes::BeforeHorizon => Err(ApiError::new(
             ErrorCode::ResyncRequired,

@@ -125,6 +125,8 @@ pub enum Changes {
         changes: Vec<Record>,
         /// More follow.
         more: bool,
+        /// The envelope's version.
+        envelope_version: u64,
     },
     /// `since` predates the tombstone horizon.
     BeforeHorizon,
@@ -529,7 +531,10 @@ impl Db {
     /// together, so if the page missed a purged tombstone, the horizon read afterwards
     /// shows it and the answer is [`Changes::BeforeHorizon`].
     pub async fn changes(&self, vault_pk: i64, since: u64, limit: u32) -> StoreResult<Changes> {
-        let (rows, (next_cursor, purged_cursor)): (Vec<RecordColumns>, (i64, i64)) = on_read!(self, p => {
+        let (rows, (next_cursor, purged_cursor, envelope_version)): (
+            Vec<RecordColumns>,
+            (i64, i64, i64),
+        ) = on_read!(self, p => {
             let rows = sqlx::query_as(
                 "SELECT record_id, version, deleted, ciphertext, change_cursor FROM records \
                  WHERE vault_pk = $1 AND change_cursor > $2 \
@@ -541,7 +546,7 @@ impl Db {
             .fetch_all(p)
             .await?;
             let marks = sqlx::query_as(
-                "SELECT next_cursor, purged_cursor FROM vaults WHERE id = $1",
+                "SELECT next_cursor, purged_cursor, envelope_version FROM vaults WHERE id = $1",
             )
             .bind(vault_pk)
             .fetch_one(p)
@@ -561,7 +566,11 @@ impl Db {
             .take(limit as usize)
             .map(record_from_columns)
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Changes::Page { changes, more })
+        Ok(Changes::Page {
+            changes,
+            more,
+            envelope_version: count(envelope_version),
+        })
     }
 
     /// Deletes tombstones last written before `cutoff` and moves each affected vault's

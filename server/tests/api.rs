@@ -356,7 +356,10 @@ fn push_and_changes(ctx: &Ctx<'_>) {
     // An empty vault: nothing to pull.
     let (status, page) = alice.changes(0, None);
     assert_eq!(status, 200);
-    assert_eq!(page, json!({ "changes": [], "cursor": 0, "more": false }));
+    assert_eq!(
+        page,
+        json!({ "changes": [], "cursor": 0, "more": false, "envelope_version": 1 })
+    );
 
     let results = alice.push(vec![item(&r1, 0, false, b"c1"), item(&r2, 0, false, b"c2")]);
     assert_eq!(results[0]["status"], "applied");
@@ -442,7 +445,7 @@ fn push_and_changes(ctx: &Ctx<'_>) {
     let (_, page) = alice.changes(cursor, None);
     assert_eq!(
         page,
-        json!({ "changes": [], "cursor": cursor, "more": false })
+        json!({ "changes": [], "cursor": cursor, "more": false, "envelope_version": 1 })
     );
     assert_error(&alice.changes(cursor + 1, None), 410, "RESYNC_REQUIRED");
 

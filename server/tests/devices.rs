@@ -11,6 +11,7 @@ use common::{Postgres, Server};
 use serde_json::json;
 use vaultsync::client::{Client, Options};
 use vaultsync::crypto::Password;
+use vaultsync::sync::Event;
 
 fn options() -> Options {
     Options {
@@ -63,6 +64,43 @@ fn three_devices_converge(servers: &[&Server]) -> Client {
         assert_eq!(device.engine().pending_count(), 0);
         assert_eq!(device.engine().records().count(), 1);
     }
+
+    // The laptop changes the password; the phone learns it on its next sync and its saved
+    // session then needs the new password; logins follow the new password.
+    let new_pw = Password::from("new device pw");
+    laptop.change_password(&new_pw, None).unwrap();
+    let events = phone.sync().unwrap();
+    assert!(
+        events.contains(&Event::EnvelopeChanged {
+            password: true,
+            keys: false
+        }),
+        "{events:?}"
+    );
+    let saved = phone.save().unwrap();
+    let err = Client::resume(&url(1), &saved, &pw, &options())
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "WRONG_PASSWORD");
+    let phone = Client::resume(&url(1), &saved, &new_pw, &options()).unwrap();
+    assert_eq!(phone.get(&note), Some(&expected));
+    let err = Client::login(&url(2), "dana", &pw, &options())
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "INVALID_CREDENTIALS");
+    let mut tablet = Client::login(&url(2), "dana", &new_pw, &options()).unwrap();
+    tablet.sync().unwrap();
+    assert_eq!(tablet.get(&note), Some(&expected));
+    // A second change from a stale device is a conflict, and its password stays.
+    let mut stale = Client::resume(&url(0), &laptop.save().unwrap(), &new_pw, &options()).unwrap();
+    laptop
+        .change_password(&Password::from("third"), None)
+        .unwrap();
+    let err = stale
+        .change_password(&Password::from("fourth"), None)
+        .unwrap_err();
+    assert_eq!(err.code(), "CONFLICT");
+    assert!(Client::resume(&url(0), &stale.save().unwrap(), &new_pw, &options()).is_ok());
     laptop
 }
 

@@ -210,7 +210,21 @@ impl Envelope {
     }
 
     fn open_keyring(&self, root: RootKey) -> Result<UnlockedVault, UnlockError> {
-        let expected = envelope_mac(&root, &self.body_bytes());
+        let keyring = self.open_keyring_with(&root)?;
+        Ok(UnlockedVault {
+            envelope: self.clone(),
+            root,
+            keyring,
+        })
+    }
+
+    /// Checks the envelope MAC under `root` and opens the keyring: an envelope made with
+    /// another root key (a substituted envelope) is `Tampered`.
+    pub(super) fn open_keyring_with(
+        &self,
+        root: &RootKey,
+    ) -> Result<super::record::Keyring, UnlockError> {
+        let expected = envelope_mac(root, &self.body_bytes());
         if !bool::from(expected.ct_eq(&self.mac)) {
             return Err(UnlockError::Tampered);
         }
@@ -229,11 +243,11 @@ impl Envelope {
                 .map_err(|_| UnlockError::Tampered)?,
         );
         let keys = parse_keyring(&plain, self.keyring.current_key_id)?;
-        Ok(UnlockedVault {
-            envelope: self.clone(),
-            root,
-            keyring: super::record::Keyring::new(self.vault_id, self.keyring.current_key_id, keys),
-        })
+        Ok(super::record::Keyring::new(
+            self.vault_id,
+            self.keyring.current_key_id,
+            keys,
+        ))
     }
 }
 

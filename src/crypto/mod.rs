@@ -28,4 +28,4 @@ pub use rand::{Entropy, EntropyPool, OsEntropy};
 pub use record::RecordMeta;
 pub use recovery::RecoveryCode;
 pub use secret::{AuthKey, MasterKey, Password};
-pub use vault::{NewVault, UnlockedVault, recover};
+pub use vault::{EnvelopeChange, NewVault, UnlockedVault, recover};

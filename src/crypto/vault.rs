@@ -34,6 +34,15 @@ impl core::fmt::Debug for UnlockedVault {
     }
 }
 
+/// What a newer envelope changed (see [`UnlockedVault::adopt_envelope`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EnvelopeChange {
+    /// The password slot changed: the next unlock needs the new password.
+    pub password: bool,
+    /// The keyring changed (a rotation started or a key was retired).
+    pub keys: bool,
+}
+
 /// A new vault: the unlocked vault, its first envelope and the recovery code to show once.
 #[derive(Debug)]
 pub struct NewVault {
@@ -117,6 +126,26 @@ impl UnlockedVault {
     /// The key used for the engine's exported state (separate from every record key).
     pub fn state_key(&self) -> StateKey {
         self.root.state_key()
+    }
+
+    /// Adopts a newer envelope of this vault, written by another device (a password change,
+    /// a key rotation): it must carry this vault's id and authenticate under this vault's
+    /// root key (its MAC), so a substituted envelope is refused (`Tampered`). Its keyring
+    /// replaces this one. Says what changed.
+    pub fn adopt_envelope(&mut self, envelope: &Envelope) -> Result<EnvelopeChange, UnlockError> {
+        if envelope.vault_id != self.envelope.vault_id {
+            return Err(UnlockError::Tampered);
+        }
+        let keyring = envelope.open_keyring_with(&self.root)?;
+        let change = EnvelopeChange {
+            password: envelope.kdf != self.envelope.kdf
+                || envelope.password != self.envelope.password,
+            keys: keyring.key_ids() != self.keyring.key_ids()
+                || keyring.current_key_id() != self.keyring.current_key_id(),
+        };
+        self.envelope = envelope.clone();
+        self.keyring = keyring;
+        Ok(change)
     }
 
     /// Re-wraps the root key under a new password with a fresh salt. Records, the recovery

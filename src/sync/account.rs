@@ -71,3 +71,17 @@ pub fn open_login_envelope(
         .unlock_with_master(master)
         .map_err(LoginCheck::Unlock)
 }
+
+/// The envelope put of a password change made from `base_version` (the pinned version).
+pub fn password_change_request(
+    base_version: u64,
+    envelope: &Envelope,
+    master: &MasterKey,
+) -> wire::PutEnvelopeRequest {
+    wire::PutEnvelopeRequest {
+        base_version,
+        envelope: wire::Blob(envelope.to_bytes()),
+        kdf: kdf_wire(envelope.kdf_params()),
+        auth_key: Some(wire::Blob(master.auth_key().to_bytes().to_vec())),
+    }
+}

@@ -15,8 +15,11 @@ use crate::crypto::rand::Entropy;
 use crate::crypto::state::{open_state, seal_state};
 use crate::crypto::{RecordId, RecordMeta, UnlockedVault, VaultId};
 
-/// What a sync changed, for a UI.
-#[derive(Clone, Debug, PartialEq)]
+/// What a sync changed, for a UI. As JSON: `{"type": "changed", "id", "value"}`,
+/// `{"type": "deleted", "id"}`, `{"type": "conflict", "id", "conflicts"}`,
+/// `{"type": "envelopeChanged", "password", "keys"}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
 pub enum Event {
     /// A record was created or changed by another device.
     Changed {
@@ -29,6 +32,14 @@ pub enum Event {
     Deleted {
         /// The record.
         id: RecordId,
+    },
+    /// Another device changed the envelope; this device adopted it. With `password`, the
+    /// next unlock (and `resume`) needs the new password.
+    EnvelopeChanged {
+        /// The password changed.
+        password: bool,
+        /// The keyring changed (key rotation).
+        keys: bool,
     },
     /// A local edit met a newer server copy; both values are in `conflicts`, and the
     /// record now holds the merged value (pushed on the next sync).
@@ -165,6 +176,10 @@ pub struct Engine {
     in_flight: Option<Vec<Sent>>,
     /// During a full resync: the records the server has listed so far.
     resync_seen: Option<BTreeSet<RecordId>>,
+    /// The envelope version this replica last accepted.
+    envelope_version: u64,
+    /// The fewest PBKDF2 iterations an envelope may have (the pinned parameters).
+    kdf_floor: u32,
 }
 
 /// How many writes one push carries at most (the server's default limit is 1000).
@@ -180,7 +195,61 @@ impl Engine {
             records: BTreeMap::new(),
             in_flight: None,
             resync_seen: None,
+            envelope_version: 0,
+            kdf_floor: 0,
         }
+    }
+
+    /// Pins the envelope this device unlocked (at register or login): its version, and its
+    /// iterations as the floor any later envelope must meet.
+    pub fn pin_envelope(&mut self, version: u64, iterations: u32) {
+        self.envelope_version = version;
+        self.kdf_floor = iterations;
+    }
+
+    /// The envelope version this replica last accepted.
+    pub fn envelope_version(&self) -> u64 {
+        self.envelope_version
+    }
+
+    /// The server's envelope, newer than the pinned one (another device changed the
+    /// password, rotated keys or recovered): refused when older than the pinned version
+    /// (`ROLLBACK`), weaker than the pinned KDF (`KDF_DOWNGRADE`), or not this vault's
+    /// (`TAMPERED`: another vault id, or not authenticated by this vault's root key);
+    /// otherwise adopted by the vault. Nothing changes on a refusal.
+    pub fn check_envelope(
+        &mut self,
+        vault: &mut UnlockedVault,
+        doc: &vaultsync_wire::EnvelopeDoc,
+    ) -> Result<Option<Event>, SyncError> {
+        self.check_vault(vault)?;
+        if doc.version < self.envelope_version {
+            return Err(SyncError::EnvelopeRollback {
+                seen: self.envelope_version,
+                got: doc.version,
+            });
+        }
+        if doc.version == self.envelope_version {
+            return Ok(None);
+        }
+        let envelope = crate::crypto::Envelope::parse(doc.envelope.as_bytes())
+            .map_err(|_| SyncError::EnvelopeTampered)?;
+        let iterations = envelope.kdf_params().iterations();
+        if iterations < self.kdf_floor {
+            return Err(SyncError::KdfDowngrade {
+                pinned: self.kdf_floor,
+                got: iterations,
+            });
+        }
+        let change = vault
+            .adopt_envelope(&envelope)
+            .map_err(|_| SyncError::EnvelopeTampered)?;
+        self.envelope_version = doc.version;
+        self.kdf_floor = iterations;
+        Ok(Some(Event::EnvelopeChanged {
+            password: change.password,
+            keys: change.keys,
+        }))
     }
 
     /// The vault this replica belongs to.

@@ -27,6 +27,23 @@ pub enum SyncError {
         /// The version the server sent.
         got: u64,
     },
+    /// The server sent an older envelope than one this device accepted.
+    EnvelopeRollback {
+        /// The version accepted before.
+        seen: u64,
+        /// The version the server sent.
+        got: u64,
+    },
+    /// The server's envelope is not this vault's (another id, or not authenticated by this
+    /// vault's root key: substituted or modified).
+    EnvelopeTampered,
+    /// The server's envelope has fewer PBKDF2 iterations than the pinned parameters.
+    KdfDowngrade {
+        /// The pinned iterations.
+        pinned: u32,
+        /// The envelope's iterations.
+        got: u32,
+    },
     /// The server's answer breaks the protocol (PROTOCOL.md).
     BadAnswer {
         /// What was wrong.
@@ -51,7 +68,9 @@ impl SyncError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Tampered { .. } => "TAMPERED",
-            Self::Rollback { .. } => "ROLLBACK",
+            Self::Rollback { .. } | Self::EnvelopeRollback { .. } => "ROLLBACK",
+            Self::EnvelopeTampered => "TAMPERED",
+            Self::KdfDowngrade { .. } => "KDF_DOWNGRADE",
             Self::BadAnswer { .. } => "BAD_ANSWER",
             Self::NotJson => "NOT_JSON",
             Self::Record(e) => e.code(),
@@ -78,6 +97,17 @@ impl fmt::Display for SyncError {
             } => write!(
                 f,
                 "the server sent version {got} of record {record_id}, older than version {seen} seen before"
+            ),
+            Self::EnvelopeRollback { seen, got } => write!(
+                f,
+                "the server sent envelope version {got}, older than version {seen} seen before"
+            ),
+            Self::EnvelopeTampered => {
+                f.write_str("the server's envelope is not this vault's (substituted or modified)")
+            }
+            Self::KdfDowngrade { pinned, got } => write!(
+                f,
+                "the server's envelope has {got} PBKDF2 iterations, fewer than the pinned {pinned}"
             ),
             Self::BadAnswer { reason } => write!(f, "the server's answer is invalid: {reason}"),
             Self::NotJson => f.write_str("the value cannot be written as JSON"),

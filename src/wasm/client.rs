@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use super::error::{bad_input, js, js_error};
 use super::{fresh_kdf, webcrypto, with_pool};
 use crate::crypto::{GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault};
-use crate::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Event, Session, SyncError, account};
+use crate::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Session, SyncError, account};
 use vaultsync_wire as wire;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -35,7 +35,9 @@ export interface SyncClientOptions {
 export type SyncEvent =
   | { type: "changed"; id: string; value: unknown }
   | { type: "deleted"; id: string }
-  | { type: "conflict"; id: string; conflicts: FieldConflict[] };
+  | { type: "conflict"; id: string; conflicts: FieldConflict[] }
+  /** Another device changed the password (the next resume needs the new one) or rotated keys. */
+  | { type: "envelopeChanged"; password: boolean; keys: boolean };
 /** A field both devices changed: both values and the one kept (absent = undefined). */
 export interface FieldConflict { path: string; local?: unknown; remote?: unknown; kept?: unknown }
 /** A device token as listed (times in Unix milliseconds). */
@@ -260,18 +262,6 @@ fn from_js(value: &JsValue) -> Result<Value, JsValue> {
     serde_json::from_str(&text).map_err(|_| bad_input("a record value must be JSON"))
 }
 
-fn event_json(event: &Event) -> Value {
-    match event {
-        Event::Changed { id, value } => {
-            json!({ "type": "changed", "id": id.to_string(), "value": value })
-        }
-        Event::Deleted { id } => json!({ "type": "deleted", "id": id.to_string() }),
-        Event::Conflict { id, conflicts } => {
-            json!({ "type": "conflict", "id": id.to_string(), "conflicts": conflicts })
-        }
-    }
-}
-
 fn record_id(text: &str) -> Result<RecordId, JsValue> {
     RecordId::parse(text).map_err(|_| bad_input("a record id is 22 characters of base64url"))
 }
@@ -296,7 +286,11 @@ impl SyncClient {
         let body = account::register_request(&username, &master, &new, &options.token_label);
         let session: wire::Session =
             call(&server, "POST", "/v1/accounts", None, Some(&body)).await?;
-        let engine = Engine::new(new.vault.vault_id(), options.policy);
+        let mut engine = Engine::new(new.vault.vault_id(), options.policy);
+        engine.pin_envelope(
+            session.envelope_version,
+            new.envelope.kdf_params().iterations(),
+        );
         Ok(Registered {
             recovery_code: new.recovery_code.to_text().to_string(),
             client: Some(SyncClient::from_parts(
@@ -357,7 +351,8 @@ impl SyncClient {
                     js_error("TAMPERED", "the envelope belongs to another vault")
                 }
             })?;
-        let engine = Engine::new(vault.vault_id(), options.policy);
+        let mut engine = Engine::new(vault.vault_id(), options.policy);
+        engine.pin_envelope(doc.version, kdf.iterations());
         Ok(SyncClient::from_parts(
             server, username, token, vault, engine,
         ))
@@ -548,6 +543,21 @@ impl SyncClient {
                 }
                 other => other?,
             };
+            if page.envelope_version != inner.borrow().engine.envelope_version() {
+                // Another device changed the password or the keys: adopt the envelope
+                // first (records may be sealed under a new key).
+                let doc: wire::EnvelopeDoc = call(
+                    &server,
+                    "GET",
+                    &format!("/v1/vaults/{vault_id}/envelope"),
+                    Some(&token),
+                    None::<&()>,
+                )
+                .await?;
+                let mut i = inner.borrow_mut();
+                let Inner { engine, vault, .. } = &mut *i;
+                events.extend(engine.check_envelope(vault, &doc).map_err(sync_error)?);
+            }
             let mut i = inner.borrow_mut();
             let Inner { engine, vault, .. } = &mut *i;
             events.extend(engine.apply_changes(vault, &page).map_err(sync_error)?);
@@ -555,7 +565,63 @@ impl SyncClient {
                 break;
             }
         }
-        to_js(&events.iter().map(event_json).collect::<Vec<_>>())
+        to_js(&events)
+    }
+
+    /// Changes the password (same iterations as now unless given): re-wraps the vault's
+    /// root key and uploads the envelope with the new auth key; other devices learn it on
+    /// their next sync (`envelopeChanged` with `password: true`). On any failure the local
+    /// vault keeps the old password; `CONFLICT` means another device changed it first:
+    /// sync, then try again.
+    #[wasm_bindgen(js_name = changePassword)]
+    pub async fn change_password(
+        &self,
+        #[wasm_bindgen(js_name = "newPassword")] new_password: String,
+        iterations: Option<u32>,
+    ) -> Result<(), JsValue> {
+        let inner = self.inner.clone();
+        let new_password = Password::new(new_password);
+        let iterations =
+            iterations.unwrap_or_else(|| inner.borrow().vault.envelope().kdf_params().iterations());
+        let kdf = fresh_kdf(Some(iterations))?;
+        let (master, _) = webcrypto::pbkdf2(&new_password, &kdf).await;
+        let (server, token, vault_id, old, body) = {
+            let mut i = inner.borrow_mut();
+            let old = i.vault.envelope().clone();
+            let envelope = i
+                .vault
+                .change_password_with_master(&master, kdf, &mut OsEntropy)
+                .map_err(js)?;
+            let body =
+                account::password_change_request(i.engine.envelope_version(), &envelope, &master);
+            (
+                i.server.clone(),
+                i.token.clone(),
+                i.vault.vault_id(),
+                old,
+                body,
+            )
+        };
+        let answer: Result<wire::PutEnvelopeResponse, JsValue> = call(
+            &server,
+            "PUT",
+            &format!("/v1/vaults/{vault_id}/envelope"),
+            Some(&token),
+            Some(&body),
+        )
+        .await;
+        let mut i = inner.borrow_mut();
+        match answer {
+            Ok(answer) => {
+                let iterations = i.vault.envelope().kdf_params().iterations();
+                i.engine.pin_envelope(answer.version, iterations);
+                Ok(())
+            }
+            Err(e) => {
+                i.vault.adopt_envelope(&old).map_err(js)?;
+                Err(e)
+            }
+        }
     }
 
     /// The account's device tokens.

@@ -284,6 +284,9 @@ pub struct ChangesResponse {
     pub cursor: u64,
     /// More changes follow: ask again with `cursor`.
     pub more: bool,
+    /// The envelope's current version: a client that knows an older one fetches the
+    /// envelope (a password change or key rotation on another device).
+    pub envelope_version: u64,
 }
 
 #[cfg(test)]

@@ -132,3 +132,28 @@ test("the README's device.mjs syncs a vault between two Node processes", async (
     rmSync(file, { force: true });
   }
 });
+
+test("a password change on one device reaches the other on its next sync", async () => {
+  const { client: a } = await SyncClient.register(server.url, "erin", "old pw", FAST);
+  const id = a.put({ secret: "kept" });
+  await a.sync();
+  const b = await SyncClient.login(server.url, "erin", "old pw");
+  await b.sync();
+  await a.changePassword("new pw");
+  const events = await b.sync();
+  assert.deepEqual(events, [{ type: "envelopeChanged", password: true, keys: false }]);
+  const saved = b.save();
+  assert.equal(await codeOf(SyncClient.resume(server.url, saved, "old pw")), "WRONG_PASSWORD");
+  const b2 = await SyncClient.resume(server.url, saved, "new pw");
+  assert.deepEqual(b2.get(id), { secret: "kept" });
+  assert.equal(await codeOf(SyncClient.login(server.url, "erin", "old pw")), "INVALID_CREDENTIALS");
+  const c = await SyncClient.login(server.url, "erin", "new pw");
+  await c.sync();
+  assert.deepEqual(c.get(id), { secret: "kept" });
+  // A change from a device that has not seen the latest envelope is refused.
+  await a.changePassword("third pw");
+  assert.equal(await codeOf(c.changePassword("fourth pw")), "CONFLICT");
+  await c.sync();
+  await c.changePassword("fourth pw");
+  assert.ok(await SyncClient.login(server.url, "erin", "fourth pw"));
+});
