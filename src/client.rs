@@ -404,7 +404,10 @@ impl Client {
         let vault_id = self.vault.vault_id();
         let token = self.session.token.clone();
         let mut events = Vec::new();
-        for _ in 0..64 {
+        // Every batch, plus a few rounds for merged edits that conflicts leave behind
+        // (bounded, in case another device keeps writing).
+        let rounds = self.session.engine.pending_count() / DEFAULT_PUSH_ITEMS + 8;
+        for _ in 0..rounds {
             let Some(request) = self.session.engine.prepare_push(
                 &self.vault,
                 DEFAULT_PUSH_ITEMS,

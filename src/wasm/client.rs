@@ -504,8 +504,10 @@ impl SyncClient {
             (i.server.clone(), i.token.clone(), i.vault.vault_id())
         };
         let mut events = Vec::new();
-        // Push until nothing is pending (each answer may leave merged edits to push).
-        for _ in 0..64 {
+        // Push until nothing is pending: every batch, plus a few rounds for merged edits
+        // that conflicts leave behind (bounded, in case another device keeps writing).
+        let rounds = inner.borrow().engine.pending_count() / DEFAULT_PUSH_ITEMS + 8;
+        for _ in 0..rounds {
             let request = {
                 let mut i = inner.borrow_mut();
                 let Inner { engine, vault, .. } = &mut *i;

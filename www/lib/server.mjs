@@ -11,6 +11,7 @@ export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The newest server binary cargo built (the tests run after `cargo test`). */
 async function serverBinary() {
+  if (process.env.VAULTSYNC_SERVER_BIN) return process.env.VAULTSYNC_SERVER_BIN;
   for (const profile of ["debug", "release"]) {
     const bin = join(REPO, "target", profile, "vaultsync-server");
     try {

@@ -157,3 +157,15 @@ test("a password change on one device reaches the other on its next sync", async
   await c.changePassword("fourth pw");
   assert.ok(await SyncClient.login(server.url, "erin", "fourth pw"));
 });
+
+test("one sync pushes every pending edit, however many batches it takes", async () => {
+  const { client: a } = await SyncClient.register(server.url, "frank", "pw", FAST);
+  const n = 64 * 500 + 600; // more batches than any fixed round limit would allow
+  for (let i = 0; i < n; i++) a.put({ i });
+  await a.sync();
+  assert.equal(a.pendingCount, 0);
+  const b = await SyncClient.login(server.url, "frank", "pw");
+  const events = await b.sync();
+  assert.equal(events.length, n);
+  assert.equal(b.records().length, n);
+});
