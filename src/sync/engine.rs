@@ -10,7 +10,7 @@ use vaultsync_wire::{
 };
 
 use super::error::SyncError;
-use super::merge::{ConflictPolicy, FieldConflict, merge3};
+use super::merge::{ConflictPolicy, FieldConflict, Resolve, merge3};
 use crate::crypto::rand::Entropy;
 use crate::crypto::state::{open_state, seal_state};
 use crate::crypto::{RecordId, RecordMeta, UnlockedVault, VaultId};
@@ -385,6 +385,18 @@ impl Engine {
         vault: &UnlockedVault,
         response: &PushResponse,
     ) -> Result<Vec<Event>, SyncError> {
+        let mut policy = self.policy;
+        self.apply_push_with(vault, response, &mut policy)
+    }
+
+    /// [`Engine::apply_push`] with an application's own conflict resolver instead of the
+    /// engine's policy.
+    pub fn apply_push_with(
+        &mut self,
+        vault: &UnlockedVault,
+        response: &PushResponse,
+        resolver: &mut dyn Resolve,
+    ) -> Result<Vec<Event>, SyncError> {
         self.check_vault(vault)?;
         let sent = self.in_flight.as_ref().ok_or(SyncError::BadAnswer {
             reason: "a push answer without a push",
@@ -452,7 +464,7 @@ impl Engine {
                     }
                 }
                 Outcome::Remote(remote) => {
-                    events.extend(reconcile(item.record_id, replica, remote, self.policy));
+                    events.extend(reconcile(item.record_id, replica, remote, resolver));
                 }
                 Outcome::Gone => {
                     // The server no longer has the record (its tombstone was purged).
@@ -460,7 +472,7 @@ impl Engine {
                         version: 0,
                         value: None,
                     };
-                    events.extend(reconcile(item.record_id, replica, remote, self.policy));
+                    events.extend(reconcile(item.record_id, replica, remote, resolver));
                     replica.synced = None;
                 }
             }
@@ -475,6 +487,18 @@ impl Engine {
         &mut self,
         vault: &UnlockedVault,
         page: &ChangesResponse,
+    ) -> Result<Vec<Event>, SyncError> {
+        let mut policy = self.policy;
+        self.apply_changes_with(vault, page, &mut policy)
+    }
+
+    /// [`Engine::apply_changes`] with an application's own conflict resolver instead of
+    /// the engine's policy.
+    pub fn apply_changes_with(
+        &mut self,
+        vault: &UnlockedVault,
+        page: &ChangesResponse,
+        resolver: &mut dyn Resolve,
     ) -> Result<Vec<Event>, SyncError> {
         self.check_vault(vault)?;
         let mut last = self.cursor;
@@ -499,7 +523,7 @@ impl Engine {
                 seen.insert(id);
             }
             let replica = self.records.entry(id).or_default();
-            events.extend(reconcile(id, replica, remote, self.policy));
+            events.extend(reconcile(id, replica, remote, resolver));
         }
         self.cursor = page.cursor;
         if !page.more {
@@ -641,7 +665,7 @@ fn reconcile(
     id: RecordId,
     replica: &mut Replica,
     remote: Synced,
-    policy: ConflictPolicy,
+    resolver: &mut dyn Resolve,
 ) -> Vec<Event> {
     replica.max_seen = replica.max_seen.max(remote.version);
     if remote.version != 0 && remote.version <= replica.base_version() {
@@ -681,15 +705,12 @@ fn reconcile(
                         kept: Some(mine.clone()),
                     }],
                 ),
-                _ => {
-                    let mut policy = policy;
-                    merge3(
-                        base.as_ref(),
-                        local.as_ref(),
-                        remote.value.as_ref(),
-                        &mut policy,
-                    )
-                }
+                _ => merge3(
+                    base.as_ref(),
+                    local.as_ref(),
+                    remote.value.as_ref(),
+                    resolver,
+                ),
             };
             if kept != remote.value {
                 replica.pending = Some(kept.clone());

@@ -17,5 +17,5 @@ pub mod session;
 
 pub use engine::{DEFAULT_PUSH_ITEMS, Engine, Event};
 pub use error::SyncError;
-pub use merge::{ConflictPolicy, FieldConflict, merge3};
+pub use merge::{ConflictPolicy, FieldConflict, Resolve, merge3};
 pub use session::Session;

@@ -17,7 +17,9 @@ use zeroize::Zeroizing;
 use super::error::{bad_input, js, js_error};
 use super::{fresh_kdf, webcrypto, with_pool};
 use crate::crypto::{GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault};
-use crate::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Session, SyncError, account};
+use crate::sync::{
+    ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Resolve, Session, SyncError, account,
+};
 use vaultsync_wire as wire;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -30,6 +32,12 @@ export interface SyncClientOptions {
   tokenLabel?: string;
   /** Who wins a field both devices changed (default "keep-local"; the other value is kept in `conflicts(id)`). */
   conflictPolicy?: "keep-local" | "server-wins" | "client-wins";
+  /**
+   * Decides a field both devices changed instead of `conflictPolicy`: return the value to
+   * keep (`undefined`, a throw or a non-JSON value keeps the local one). Both values are
+   * still kept in `conflicts(id)`. Absent values (a removed field) are `undefined`.
+   */
+  onConflict?: (conflict: { path: string; local?: unknown; remote?: unknown }) => unknown;
 }
 /** What a sync changed. */
 export type SyncEvent =
@@ -53,6 +61,33 @@ struct Inner {
     token: Zeroizing<String>,
     vault: UnlockedVault,
     engine: Engine,
+    on_conflict: Option<Function>,
+}
+
+/// Conflicts decided by the application's `onConflict` function.
+struct JsResolver<'a> {
+    decide: &'a Function,
+}
+
+impl Resolve for JsResolver<'_> {
+    fn resolve(
+        &mut self,
+        path: &str,
+        local: Option<&Value>,
+        remote: Option<&Value>,
+    ) -> Option<Value> {
+        let arg = Object::new();
+        let _ = Reflect::set(&arg, &"path".into(), &path.into());
+        for (name, value) in [("local", local), ("remote", remote)] {
+            if let Some(js) = value.and_then(|v| to_js(v).ok()) {
+                let _ = Reflect::set(&arg, &name.into(), &js);
+            }
+        }
+        match self.decide.call1(&JsValue::NULL, &arg) {
+            Ok(kept) if !kept.is_undefined() => from_js(&kept).ok().or_else(|| local.cloned()),
+            _ => local.cloned(),
+        }
+    }
 }
 
 /// A device's connection to one vault on a sync server: local records (usable offline),
@@ -91,6 +126,7 @@ struct Options {
     iterations: Option<u32>,
     token_label: String,
     policy: ConflictPolicy,
+    on_conflict: Option<Function>,
 }
 
 fn options(value: &JsValue) -> Result<Options, JsValue> {
@@ -128,10 +164,18 @@ fn options(value: &JsValue) -> Result<Options, JsValue> {
             ));
         }
     };
+    let on_conflict = match get("onConflict") {
+        None => None,
+        Some(f) => Some(
+            f.dyn_into::<Function>()
+                .map_err(|_| bad_input("options.onConflict must be a function"))?,
+        ),
+    };
     Ok(Options {
         iterations,
         token_label,
         policy,
+        on_conflict,
     })
 }
 
@@ -299,6 +343,7 @@ impl SyncClient {
                 session.token.secret,
                 new.vault,
                 engine,
+                options.on_conflict,
             )),
         })
     }
@@ -354,7 +399,12 @@ impl SyncClient {
         let mut engine = Engine::new(vault.vault_id(), options.policy);
         engine.pin_envelope(doc.version, kdf.iterations());
         Ok(SyncClient::from_parts(
-            server, username, token, vault, engine,
+            server,
+            username,
+            token,
+            vault,
+            engine,
+            options.on_conflict,
         ))
     }
 
@@ -365,19 +415,26 @@ impl SyncClient {
         server: String,
         saved: String,
         password: String,
+        #[wasm_bindgen(unchecked_param_type = "SyncClientOptions")] options: Option<Object>,
     ) -> Result<SyncClient, JsValue> {
         let server = server_base(&server)?;
+        let options = self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
         let (envelope, blob) = Session::parse(&saved).map_err(sync_error)?;
         let password = Password::new(password);
         let (master, _) = webcrypto::pbkdf2(&password, envelope.kdf_params()).await;
         let vault = envelope.unlock_with_master(&master).map_err(js)?;
         let session = Session::open(&vault, &blob).map_err(sync_error)?;
+        let mut engine = session.engine.clone();
+        if options.policy != ConflictPolicy::KeepLocal {
+            engine.set_policy(options.policy);
+        }
         Ok(SyncClient::from_parts(
             server,
             session.username.clone(),
             session.token.clone(),
             vault,
-            session.engine.clone(),
+            engine,
+            options.on_conflict,
         ))
     }
 
@@ -387,6 +444,7 @@ impl SyncClient {
         token: String,
         vault: UnlockedVault,
         engine: Engine,
+        on_conflict: Option<Function>,
     ) -> Self {
         Self {
             inner: Rc::new(RefCell::new(Inner {
@@ -395,6 +453,7 @@ impl SyncClient {
                 token: Zeroizing::new(token),
                 vault,
                 engine,
+                on_conflict,
             })),
         }
     }
@@ -524,8 +583,17 @@ impl SyncClient {
             )
             .await?;
             let mut i = inner.borrow_mut();
-            let Inner { engine, vault, .. } = &mut *i;
-            events.extend(engine.apply_push(vault, &answer).map_err(sync_error)?);
+            let Inner {
+                engine,
+                vault,
+                on_conflict,
+                ..
+            } = &mut *i;
+            let applied = match on_conflict {
+                Some(decide) => engine.apply_push_with(vault, &answer, &mut JsResolver { decide }),
+                None => engine.apply_push(vault, &answer),
+            };
+            events.extend(applied.map_err(sync_error)?);
         }
         // Pull every page.
         loop {
@@ -561,8 +629,17 @@ impl SyncClient {
                 events.extend(engine.check_envelope(vault, &doc).map_err(sync_error)?);
             }
             let mut i = inner.borrow_mut();
-            let Inner { engine, vault, .. } = &mut *i;
-            events.extend(engine.apply_changes(vault, &page).map_err(sync_error)?);
+            let Inner {
+                engine,
+                vault,
+                on_conflict,
+                ..
+            } = &mut *i;
+            let applied = match on_conflict {
+                Some(decide) => engine.apply_changes_with(vault, &page, &mut JsResolver { decide }),
+                None => engine.apply_changes(vault, &page),
+            };
+            events.extend(applied.map_err(sync_error)?);
             if !page.more {
                 break;
             }

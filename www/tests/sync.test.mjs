@@ -169,3 +169,30 @@ test("one sync pushes every pending edit, however many batches it takes", async 
   assert.equal(events.length, n);
   assert.equal(b.records().length, n);
 });
+
+test("an application callback decides conflicting fields", async () => {
+  const { client: a } = await SyncClient.register(server.url, "gina", "pw", FAST);
+  const id = a.put({ title: "base", n: 1 });
+  await a.sync();
+  const seen = [];
+  const b = await SyncClient.login(server.url, "gina", "pw", {
+    onConflict: (c) => {
+      seen.push(c);
+      return c.path === "/title" ? `${c.local} + ${c.remote}` : undefined;
+    },
+  });
+  await b.sync();
+  a.put({ title: "from A", n: 2 }, id);
+  await a.sync();
+  b.put({ title: "from B", n: 3 }, id);
+  const events = await b.sync();
+  assert.deepEqual(b.get(id), { title: "from B + from A", n: 3 });
+  assert.deepEqual(seen.map((c) => [c.path, c.local, c.remote]).sort(), [
+    ["/n", 3, 2],
+    ["/title", "from B", "from A"],
+  ]);
+  assert.ok(events.some((e) => e.type === "conflict"));
+  await a.sync();
+  assert.deepEqual(a.get(id), { title: "from B + from A", n: 3 });
+  assert.equal(await codeOf(SyncClient.login(server.url, "gina", "pw", { onConflict: 5 })), "BAD_INPUT");
+});
