@@ -46,12 +46,15 @@ wasm_run() {
   echo "$name: $passed tests passed"
 }
 
-step "wasm tests in Node"
+step "wasm tests in Node (the facade, and the deterministic sync simulation)"
 wasm_run "wasm-pack test --node" wasm-pack test --node -- --lib
+wasm_run "wasm-pack test --node (sync simulation)" wasm-pack test --node -- --test sync_sim
 
 step "wasm tests in headless Chromium"
 wasm_run "wasm-pack test --headless --chrome" env WASM_BINDGEN_USE_BROWSER=1 \
   wasm-pack test --headless --chrome -- --lib
+wasm_run "wasm-pack test --headless --chrome (sync simulation)" env WASM_BINDGEN_USE_BROWSER=1 \
+  wasm-pack test --headless --chrome -- --test sync_sim
 
 step "npm package build"
 ./scripts/build-pkg.sh
