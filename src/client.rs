@@ -31,7 +31,9 @@ use crate::crypto::{
     UnlockedVault,
 };
 use crate::sync::account::{self, LoginCheck};
-use crate::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Event, Session, SyncError};
+use crate::sync::{
+    ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Event, Progress, Session, SyncError,
+};
 
 /// Options of register, login and resume.
 #[derive(Clone, Debug)]
@@ -401,12 +403,21 @@ impl Client {
 
     /// Pushes local edits and pulls everyone else's; returns what changed here.
     pub fn sync(&mut self) -> Result<Vec<Event>, ClientError> {
+        self.sync_with_progress(&mut |_| {})
+    }
+
+    /// [`Client::sync`], reporting progress after every batch and page.
+    pub fn sync_with_progress(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<Event>, ClientError> {
         let vault_id = self.vault.vault_id();
         let token = self.session.token.clone();
         let mut events = Vec::new();
         // Every batch, plus a few rounds for merged edits that conflicts leave behind
         // (bounded, in case another device keeps writing).
         let rounds = self.session.engine.pending_count() / DEFAULT_PUSH_ITEMS + 8;
+        let (mut pushed, mut pulled) = (0, 0);
         for _ in 0..rounds {
             let Some(request) = self.session.engine.prepare_push(
                 &self.vault,
@@ -423,6 +434,11 @@ impl Client {
                 Some(&request),
             )?;
             events.extend(self.session.engine.apply_push(&self.vault, &answer)?);
+            pushed += answer.results.len();
+            progress(Progress::Push {
+                done: pushed,
+                pending: self.session.engine.pending_count(),
+            });
         }
         loop {
             let since = self.session.engine.cursor();
@@ -454,6 +470,11 @@ impl Client {
                 events.extend(self.session.engine.check_envelope(&mut self.vault, &doc)?);
             }
             events.extend(self.session.engine.apply_changes(&self.vault, &page)?);
+            pulled += page.changes.len();
+            progress(Progress::Pull {
+                done: pulled,
+                more: page.more,
+            });
             if !page.more {
                 return Ok(events);
             }

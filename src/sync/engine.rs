@@ -51,6 +51,28 @@ pub enum Event {
     },
 }
 
+/// Progress of a long sync (a first sync of a large vault, a big push), reported after
+/// every batch. As JSON: `{"phase": "push", "done", "pending"}` or
+/// `{"phase": "pull", "done", "more"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "phase", rename_all = "camelCase")]
+pub enum Progress {
+    /// A push batch was answered.
+    Push {
+        /// Writes answered so far in this sync.
+        done: usize,
+        /// Edits still waiting.
+        pending: usize,
+    },
+    /// A page of changes was applied.
+    Pull {
+        /// Changes applied so far in this sync.
+        done: usize,
+        /// More pages follow.
+        more: bool,
+    },
+}
+
 /// The server's state of a record as this replica last accepted it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Synced {
@@ -180,6 +202,10 @@ pub struct Engine {
     envelope_version: u64,
     /// The fewest PBKDF2 iterations an envelope may have (the pinned parameters).
     kdf_floor: u32,
+    /// The records with a pending edit (an index: a sync does not scan every record).
+    /// Not stored; rebuilt on load.
+    #[serde(skip)]
+    dirty: BTreeSet<RecordId>,
 }
 
 /// How many writes one push carries at most (the server's default limit is 1000).
@@ -197,6 +223,26 @@ impl Engine {
             resync_seen: None,
             envelope_version: 0,
             kdf_floor: 0,
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// Rebuilds what is not stored (the pending index) after deserialising.
+    pub(crate) fn after_load(&mut self) {
+        self.dirty = self
+            .records
+            .iter()
+            .filter(|(_, r)| r.pending.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+    }
+
+    /// Keeps the pending index in step with one record.
+    fn track(&mut self, id: RecordId) {
+        if self.records.get(&id).is_some_and(|r| r.pending.is_some()) {
+            self.dirty.insert(id);
+        } else {
+            self.dirty.remove(&id);
         }
     }
 
@@ -309,6 +355,7 @@ impl Engine {
         let replica = self.records.entry(id).or_default();
         replica.pending = Some(Some(value));
         replica.edited_at = now;
+        self.dirty.insert(id);
     }
 
     /// Deletes a record locally. False if there was nothing to delete.
@@ -321,6 +368,7 @@ impl Engine {
         }
         replica.pending = Some(None);
         replica.edited_at = now;
+        self.dirty.insert(*id);
         true
     }
 
@@ -339,10 +387,13 @@ impl Engine {
         }
         let mut sent = Vec::new();
         let mut settled = Vec::new();
-        for (id, replica) in &self.records {
+        for id in &self.dirty {
             if sent.len() == max_items {
                 break;
             }
+            let Some(replica) = self.records.get(id) else {
+                continue;
+            };
             let Some(pending) = &replica.pending else {
                 continue;
             };
@@ -369,6 +420,7 @@ impl Engine {
             if let Some(r) = self.records.get_mut(&id) {
                 r.pending = None;
             }
+            self.track(id);
         }
         if sent.is_empty() {
             return Ok(None);
@@ -451,7 +503,8 @@ impl Engine {
         let sent = self.in_flight.take().unwrap_or_default();
         let mut events = Vec::new();
         for (item, outcome) in sent.into_iter().zip(outcomes) {
-            let replica = self.records.entry(item.record_id).or_default();
+            let id = item.record_id;
+            let replica = self.records.entry(id).or_default();
             match outcome {
                 Outcome::Applied(version) => {
                     replica.synced = Some(Synced {
@@ -476,6 +529,7 @@ impl Engine {
                     replica.synced = None;
                 }
             }
+            self.track(id);
         }
         Ok(events)
     }
@@ -524,6 +578,7 @@ impl Engine {
             }
             let replica = self.records.entry(id).or_default();
             events.extend(reconcile(id, replica, remote, resolver));
+            self.track(id);
         }
         self.cursor = page.cursor;
         if !page.more {
@@ -567,7 +622,9 @@ impl Engine {
     /// is refused.
     pub fn import(vault: &UnlockedVault, blob: &[u8]) -> Result<Self, SyncError> {
         let json = open_state(&vault.state_key(), &vault.vault_id(), blob)?;
-        let engine: Self = serde_json::from_slice(&json).map_err(|_| SyncError::StateCorrupt)?;
+        let mut engine: Self =
+            serde_json::from_slice(&json).map_err(|_| SyncError::StateCorrupt)?;
+        engine.after_load();
         engine.check_vault(vault)?;
         Ok(engine)
     }

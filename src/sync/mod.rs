@@ -15,7 +15,7 @@ pub mod error;
 pub mod merge;
 pub mod session;
 
-pub use engine::{DEFAULT_PUSH_ITEMS, Engine, Event};
+pub use engine::{DEFAULT_PUSH_ITEMS, Engine, Event, Progress};
 pub use error::SyncError;
 pub use merge::{ConflictPolicy, FieldConflict, Resolve, merge3};
 pub use session::Session;

@@ -62,7 +62,9 @@ impl Session {
     /// vault is refused (`STATE_TAMPERED`).
     pub fn open(vault: &UnlockedVault, blob: &[u8]) -> Result<Self, SyncError> {
         let json = Zeroizing::new(open_state(&vault.state_key(), &vault.vault_id(), blob)?);
-        let session: Self = serde_json::from_slice(&json).map_err(|_| SyncError::StateCorrupt)?;
+        let mut session: Self =
+            serde_json::from_slice(&json).map_err(|_| SyncError::StateCorrupt)?;
+        session.engine.after_load();
         if session.engine.vault_id() != vault.vault_id() {
             return Err(SyncError::WrongVault);
         }

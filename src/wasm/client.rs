@@ -18,7 +18,7 @@ use super::error::{bad_input, js, js_error};
 use super::{fresh_kdf, webcrypto, with_pool};
 use crate::crypto::{GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault};
 use crate::sync::{
-    ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Resolve, Session, SyncError, account,
+    ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Progress, Resolve, Session, SyncError, account,
 };
 use vaultsync_wire as wire;
 
@@ -38,7 +38,13 @@ export interface SyncClientOptions {
    * still kept in `conflicts(id)`. Absent values (a removed field) are `undefined`.
    */
   onConflict?: (conflict: { path: string; local?: unknown; remote?: unknown }) => unknown;
+  /** Called after every push batch and pulled page of a sync (a first sync of a large vault). */
+  onProgress?: (progress: SyncProgress) => void;
 }
+/** Progress of a sync. */
+export type SyncProgress =
+  | { phase: "push"; done: number; pending: number }
+  | { phase: "pull"; done: number; more: boolean };
 /** What a sync changed. */
 export type SyncEvent =
   | { type: "changed"; id: string; value: unknown }
@@ -62,6 +68,15 @@ struct Inner {
     vault: UnlockedVault,
     engine: Engine,
     on_conflict: Option<Function>,
+    on_progress: Option<Function>,
+}
+
+/// Reports progress to the application's `onProgress` function (its errors are ignored:
+/// a progress display must not break a sync).
+fn report(on_progress: &Option<Function>, progress: Progress) {
+    if let (Some(f), Ok(value)) = (on_progress, to_js(&progress)) {
+        let _ = f.call1(&JsValue::NULL, &value);
+    }
 }
 
 /// Conflicts decided by the application's `onConflict` function.
@@ -127,6 +142,7 @@ struct Options {
     token_label: String,
     policy: ConflictPolicy,
     on_conflict: Option<Function>,
+    on_progress: Option<Function>,
 }
 
 fn options(value: &JsValue) -> Result<Options, JsValue> {
@@ -171,11 +187,19 @@ fn options(value: &JsValue) -> Result<Options, JsValue> {
                 .map_err(|_| bad_input("options.onConflict must be a function"))?,
         ),
     };
+    let on_progress = match get("onProgress") {
+        None => None,
+        Some(f) => Some(
+            f.dyn_into::<Function>()
+                .map_err(|_| bad_input("options.onProgress must be a function"))?,
+        ),
+    };
     Ok(Options {
         iterations,
         token_label,
         policy,
         on_conflict,
+        on_progress,
     })
 }
 
@@ -343,7 +367,7 @@ impl SyncClient {
                 session.token.secret,
                 new.vault,
                 engine,
-                options.on_conflict,
+                options,
             )),
         })
     }
@@ -399,12 +423,7 @@ impl SyncClient {
         let mut engine = Engine::new(vault.vault_id(), options.policy);
         engine.pin_envelope(doc.version, kdf.iterations());
         Ok(SyncClient::from_parts(
-            server,
-            username,
-            token,
-            vault,
-            engine,
-            options.on_conflict,
+            server, username, token, vault, engine, options,
         ))
     }
 
@@ -434,7 +453,7 @@ impl SyncClient {
             session.token.clone(),
             vault,
             engine,
-            options.on_conflict,
+            options,
         ))
     }
 
@@ -444,7 +463,7 @@ impl SyncClient {
         token: String,
         vault: UnlockedVault,
         engine: Engine,
-        on_conflict: Option<Function>,
+        options: Options,
     ) -> Self {
         Self {
             inner: Rc::new(RefCell::new(Inner {
@@ -453,7 +472,8 @@ impl SyncClient {
                 token: Zeroizing::new(token),
                 vault,
                 engine,
-                on_conflict,
+                on_conflict: options.on_conflict,
+                on_progress: options.on_progress,
             })),
         }
     }
@@ -566,6 +586,7 @@ impl SyncClient {
         // Push until nothing is pending: every batch, plus a few rounds for merged edits
         // that conflicts leave behind (bounded, in case another device keeps writing).
         let rounds = inner.borrow().engine.pending_count() / DEFAULT_PUSH_ITEMS + 8;
+        let (mut pushed, mut pulled) = (0, 0);
         for _ in 0..rounds {
             let request = {
                 let mut i = inner.borrow_mut();
@@ -594,6 +615,12 @@ impl SyncClient {
                 None => engine.apply_push(vault, &answer),
             };
             events.extend(applied.map_err(sync_error)?);
+            pushed += answer.results.len();
+            let progress = Progress::Push {
+                done: pushed,
+                pending: engine.pending_count(),
+            };
+            report(&i.on_progress, progress);
         }
         // Pull every page.
         loop {
@@ -640,6 +667,12 @@ impl SyncClient {
                 None => engine.apply_changes(vault, &page),
             };
             events.extend(applied.map_err(sync_error)?);
+            pulled += page.changes.len();
+            let progress = Progress::Pull {
+                done: pulled,
+                more: page.more,
+            };
+            report(&i.on_progress, progress);
             if !page.more {
                 break;
             }

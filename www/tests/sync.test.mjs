@@ -164,10 +164,15 @@ test("one sync pushes every pending edit, however many batches it takes", async 
   for (let i = 0; i < n; i++) a.put({ i });
   await a.sync();
   assert.equal(a.pendingCount, 0);
-  const b = await SyncClient.login(server.url, "frank", "pw");
+  const progress = [];
+  const b = await SyncClient.login(server.url, "frank", "pw", { onProgress: (p) => progress.push(p) });
   const events = await b.sync();
   assert.equal(events.length, n);
   assert.equal(b.records().length, n);
+  // One report per page of 1000, the last one complete.
+  assert.equal(progress.length, Math.ceil(n / 1000));
+  assert.deepEqual(progress.at(-1), { phase: "pull", done: n, more: false });
+  assert.ok(progress.every((p, i) => p.phase === "pull" && p.done === Math.min(n, (i + 1) * 1000)));
 });
 
 test("an application callback decides conflicting fields", async () => {
