@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of untrusted bytes with cargo-fuzz (libFuzzer + AddressSanitizer):
-# envelope, record, text (base64url, record ids, recovery codes).
+# envelope, record, text (base64url, record ids, recovery codes), sync (server answers
+# and saved sessions through the engine).
 #   ./scripts/fuzz.sh [seconds per target, default 60]
 # cargo-fuzz needs nightly features; with the stable toolchain of these machines,
 # RUSTC_BOOTSTRAP=1 enables them. Installs cargo-fuzz if missing.
@@ -10,7 +11,7 @@ seconds=${1:-60}
 command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 log=$(mktemp)
-for target in envelope record text; do
+for target in envelope record text sync; do
   echo "[fuzz] $target for ${seconds}s"
   mkdir -p "fuzz/corpus/$target"
   if ! cargo fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" -- \
