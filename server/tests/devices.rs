@@ -110,35 +110,150 @@ fn sqlite_three_devices_converge() {
     let server = Server::start(&format!("sqlite://{}/v.db", dir.path().display()));
     let mut laptop = three_devices_converge(&[&server]);
 
-    // A malicious server: move one record's ciphertext onto another record as a new
-    // change. The device refuses it and its data stays as it was.
+    // A malicious server: each tampering of the database below is refused by the device
+    // with its code, and nothing local changes; the database is then put back.
     let second = laptop.put(None, json!({"title": "second"})).unwrap();
     laptop.sync().unwrap();
-    let before: Vec<_> = laptop
-        .engine()
-        .records()
-        .map(|(id, v)| (*id, v.clone()))
-        .collect();
+    // A stronger KDF from now on, so that replaying the previous envelope is a downgrade.
     let db = rusqlite::Connection::open(dir.path().join("v.db")).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE records SET ciphertext = (SELECT ciphertext FROM records r2 WHERE r2.record_id = ?1), \
-             version = version + 1, change_cursor = (SELECT next_cursor FROM vaults) \
-             WHERE record_id != ?1 AND deleted = 0",
-            [second.as_bytes().to_vec()],
-        )
+    let old_envelope: Vec<u8> = db
+        .query_row("SELECT envelope FROM vaults", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(changed, 1);
-    db.execute("UPDATE vaults SET next_cursor = next_cursor + 1", [])
+    laptop
+        .change_password(&Password::from("stronger"), Some(150_000))
         .unwrap();
-    let err = laptop.sync().unwrap_err();
-    assert_eq!(err.code(), "TAMPERED", "{err}");
-    let after: Vec<_> = laptop
-        .engine()
-        .records()
-        .map(|(id, v)| (*id, v.clone()))
-        .collect();
-    assert_eq!(after, before, "nothing local changed");
+    laptop.sync().unwrap();
+    let current_envelope: Vec<u8> = db
+        .query_row("SELECT envelope FROM vaults", [], |r| r.get(0))
+        .unwrap();
+    let other = vaultsync::crypto::UnlockedVault::create(
+        &Password::from("other"),
+        200_000,
+        &mut vaultsync::crypto::OsEntropy,
+    )
+    .unwrap();
+    let bump = "change_cursor = (SELECT next_cursor FROM vaults)";
+    let next = "UPDATE vaults SET next_cursor = next_cursor + 1";
+    let cases: Vec<(&str, Vec<String>, &str, Vec<String>)> = vec![
+        (
+            "a lower version (rollback)",
+            vec![
+                format!(
+                    "UPDATE records SET version = version - 1, {bump} WHERE deleted = 0 AND version > 1"
+                ),
+                next.into(),
+            ],
+            "ROLLBACK",
+            vec![
+                format!(
+                    "UPDATE records SET version = version + 1, {bump} WHERE deleted = 0 AND change_cursor = (SELECT next_cursor - 1 FROM vaults)"
+                ),
+                next.into(),
+            ],
+        ),
+        (
+            "a flipped tombstone flag",
+            vec![
+                format!(
+                    "UPDATE records SET deleted = 1, {bump} WHERE record_id = X'{}'",
+                    hex(second.as_bytes())
+                ),
+                next.into(),
+            ],
+            "TAMPERED",
+            vec![
+                format!(
+                    "UPDATE records SET deleted = 0, {bump} WHERE record_id = X'{}'",
+                    hex(second.as_bytes())
+                ),
+                next.into(),
+            ],
+        ),
+        (
+            "another vault's envelope",
+            vec![format!(
+                "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version + 1",
+                hex(&other.envelope.to_bytes())
+            )],
+            "TAMPERED",
+            vec![format!(
+                "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version - 1",
+                hex(&current_envelope)
+            )],
+        ),
+        (
+            "the previous, weaker envelope replayed as new",
+            vec![format!(
+                "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version + 1",
+                hex(&old_envelope)
+            )],
+            "KDF_DOWNGRADE",
+            vec![format!(
+                "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version - 1",
+                hex(&current_envelope)
+            )],
+        ),
+        (
+            "a ciphertext moved to another record",
+            vec![
+                format!(
+                    "UPDATE records SET ciphertext = (SELECT ciphertext FROM records r2 WHERE r2.record_id = X'{0}'), version = version + 1, {bump} WHERE record_id != X'{0}' AND deleted = 0",
+                    hex(second.as_bytes())
+                ),
+                next.into(),
+            ],
+            "TAMPERED",
+            vec![],
+        ),
+    ];
+    for (name, tamper, code, restore) in cases {
+        let records: Vec<_> = laptop
+            .engine()
+            .records()
+            .map(|(id, v)| (*id, v.clone()))
+            .collect();
+        let saved_envelope = laptop
+            .save()
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .to_string();
+        for sql in &tamper {
+            db.execute(sql, []).unwrap();
+        }
+        let err = laptop.sync().unwrap_err();
+        assert_eq!(err.code(), code, "{name}: {err}");
+        let now: Vec<_> = laptop
+            .engine()
+            .records()
+            .map(|(id, v)| (*id, v.clone()))
+            .collect();
+        assert_eq!(now, records, "{name}: the records did not change");
+        let envelope = laptop
+            .save()
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            envelope, saved_envelope,
+            "{name}: the envelope did not change"
+        );
+        for sql in &restore {
+            db.execute(sql, []).unwrap();
+        }
+        if !restore.is_empty() {
+            laptop
+                .sync()
+                .unwrap_or_else(|e| panic!("{name}: after restoring: {e}"));
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
