@@ -308,6 +308,11 @@ impl Engine {
         self.cursor
     }
 
+    /// How conflicts are decided.
+    pub fn policy(&self) -> ConflictPolicy {
+        self.policy
+    }
+
     /// Sets how conflicts are decided from now on.
     pub fn set_policy(&mut self, policy: ConflictPolicy) {
         self.policy = policy;

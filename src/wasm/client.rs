@@ -71,6 +71,28 @@ struct Inner {
     on_progress: Option<Function>,
 }
 
+impl Inner {
+    /// Runs an engine step that may meet conflicts, decided by the application's
+    /// `onConflict` when it gave one, by the engine's policy otherwise.
+    fn resolving<T>(
+        &mut self,
+        step: impl FnOnce(&mut Engine, &UnlockedVault, &mut dyn Resolve) -> Result<T, SyncError>,
+    ) -> Result<T, JsValue> {
+        let Inner {
+            engine,
+            vault,
+            on_conflict,
+            ..
+        } = self;
+        let mut policy = engine.policy();
+        match on_conflict {
+            Some(decide) => step(engine, vault, &mut JsResolver { decide }),
+            None => step(engine, vault, &mut policy),
+        }
+        .map_err(sync_error)
+    }
+}
+
 /// Reports progress to the application's `onProgress` function (its errors are ignored:
 /// a progress display must not break a sync).
 fn report(on_progress: &Option<Function>, progress: Progress) {
@@ -604,21 +626,11 @@ impl SyncClient {
             )
             .await?;
             let mut i = inner.borrow_mut();
-            let Inner {
-                engine,
-                vault,
-                on_conflict,
-                ..
-            } = &mut *i;
-            let applied = match on_conflict {
-                Some(decide) => engine.apply_push_with(vault, &answer, &mut JsResolver { decide }),
-                None => engine.apply_push(vault, &answer),
-            };
-            events.extend(applied.map_err(sync_error)?);
+            events.extend(i.resolving(|e, v, r| e.apply_push_with(v, &answer, r))?);
             pushed += answer.results.len();
             let progress = Progress::Push {
                 done: pushed,
-                pending: engine.pending_count(),
+                pending: i.engine.pending_count(),
             };
             report(&i.on_progress, progress);
         }
@@ -656,17 +668,7 @@ impl SyncClient {
                 events.extend(engine.check_envelope(vault, &doc).map_err(sync_error)?);
             }
             let mut i = inner.borrow_mut();
-            let Inner {
-                engine,
-                vault,
-                on_conflict,
-                ..
-            } = &mut *i;
-            let applied = match on_conflict {
-                Some(decide) => engine.apply_changes_with(vault, &page, &mut JsResolver { decide }),
-                None => engine.apply_changes(vault, &page),
-            };
-            events.extend(applied.map_err(sync_error)?);
+            events.extend(i.resolving(|e, v, r| e.apply_changes_with(v, &page, r))?);
             pulled += page.changes.len();
             let progress = Progress::Pull {
                 done: pulled,
