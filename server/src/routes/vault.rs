@@ -1,0 +1,197 @@
+//! The vault: envelope get/put, batch push, changes since a cursor.
+
+use super::*;
+/// `GET /v1/vaults/{vault_id}/envelope`: the envelope, its version and KDF parameters.
+#[utoipa::path(get, path = "/v1/vaults/{vault_id}/envelope", tag = "vault", security(("bearer" = [])),
+    params(("vault_id" = String, Path)),
+    responses((status = 200, body = EnvelopeDoc), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(super) async fn get_envelope(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(vault_id): Path<String>,
+) -> Result<Json<EnvelopeDoc>, ApiError> {
+    let vault_pk = own_vault(&state, authed, &vault_id).await?;
+    Ok(Json(state.db.envelope(vault_pk).await?))
+}
+
+/// `PUT /v1/vaults/{vault_id}/envelope`: replace the envelope if `base_version` is current.
+#[utoipa::path(put, path = "/v1/vaults/{vault_id}/envelope", tag = "vault", security(("bearer" = [])),
+    params(("vault_id" = String, Path)), request_body = PutEnvelopeRequest,
+    responses((status = 200, body = PutEnvelopeResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = vaultsync_wire::EnvelopeConflict, description = "CONFLICT with the current envelope"),
+        (status = 413, body = ErrorBody)))]
+pub(super) async fn put_envelope(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(vault_id): Path<String>,
+    Body(request): Body<PutEnvelopeRequest>,
+) -> Result<Json<PutEnvelopeResponse>, ApiError> {
+    let vault_pk = own_vault(&state, authed, &vault_id).await?;
+    check_version("base_version", request.base_version, MAX_VERSION - 1)?;
+    request.kdf.check_bounds().map_err(ApiError::invalid)?;
+    check_envelope(&state, request.envelope.len())?;
+    let verifier = request
+        .auth_key
+        .as_ref()
+        .map(auth::auth_verifier)
+        .transpose()?;
+    match state
+        .db
+        .put_envelope(
+            authed.account_id,
+            vault_pk,
+            store::EnvelopeWrite {
+                base_version: request.base_version,
+                envelope: request.envelope.as_bytes(),
+                kdf: &request.kdf,
+                verifier_hash: verifier,
+            },
+            now_ms(),
+        )
+        .await?
+    {
+        PutEnvelope::Stored(version) => Ok(Json(PutEnvelopeResponse { version })),
+        PutEnvelope::Conflict(current) => Err(ApiError::envelope_conflict(current)),
+    }
+}
+
+/// `POST /v1/vaults/{vault_id}/push`: a batch of writes in one transaction.
+#[utoipa::path(post, path = "/v1/vaults/{vault_id}/push", tag = "vault", security(("bearer" = [])),
+    params(("vault_id" = String, Path)), request_body = PushRequest,
+    responses((status = 200, body = PushResponse, description = "one result per item: applied or conflict"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub(super) async fn push(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(vault_id): Path<String>,
+    Body(request): Body<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    let vault_pk = own_vault(&state, authed, &vault_id).await?;
+    let limits = &state.limits;
+    if request.items.len() > limits.max_push_items {
+        return Err(ApiError::new(
+            ErrorCode::TooManyItems,
+            format!(
+                "at most {} items per push; split the batch",
+                limits.max_push_items
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(request.items.len());
+    for (i, item) in request.items.iter().enumerate() {
+        check_version(
+            &format!("items[{i}].base_version"),
+            item.base_version,
+            MAX_VERSION - 1,
+        )?;
+        if item.ciphertext.len() > limits.max_record_bytes {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "items[{i}].ciphertext is larger than {} bytes",
+                    limits.max_record_bytes
+                ),
+            ));
+        }
+        if item.ciphertext.is_empty() {
+            return Err(ApiError::invalid(format!("items[{i}].ciphertext is empty")));
+        }
+        if !seen.insert(item.record_id) {
+            return Err(ApiError::new(
+                ErrorCode::DuplicateRecord,
+                format!("items[{i}] repeats a record of this push"),
+            ));
+        }
+    }
+    let results = state.db.push(vault_pk, &request.items, now_ms()).await?;
+    Ok(Json(PushResponse { results }))
+}
+
+/// Query of `changes`: both optional; anything else is refused.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    since: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /v1/vaults/{vault_id}/changes?since=C&limit=N`: changes after cursor `C`.
+#[utoipa::path(get, path = "/v1/vaults/{vault_id}/changes", tag = "vault", security(("bearer" = [])),
+    params(("vault_id" = String, Path),
+        ("since" = Option<u64>, Query, description = "the cursor of the last change seen; 0 (default) for everything"),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to the server's maximum (default: the maximum)")),
+    responses((status = 200, body = ChangesResponse),
+        (status = 400, body = ErrorBody, description = "INVALID_CURSOR or INVALID_FIELD"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 410, body = ErrorBody, description = "RESYNC_REQUIRED: pull again from 0")))]
+pub(super) async fn changes(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(vault_id): Path<String>,
+    query: axum::extract::RawQuery,
+) -> Result<Json<ChangesResponse>, ApiError> {
+    let vault_pk = own_vault(&state, authed, &vault_id).await?;
+    let query: ChangesQuery = serde_urlencoded::from_str(query.0.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::invalid(format!("query: {e}")))?;
+    let since = match query.since.as_deref() {
+        None => 0,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|c| *c <= MAX_VERSION)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidCursor,
+                    format!("since must be a cursor from 0 to {MAX_VERSION}"),
+                )
+            })?,
+    };
+    let max = state.limits.max_page_size;
+    let limit = match query.limit.as_deref() {
+        None => max,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("limit must be 1 to {max}")))?,
+    };
+    match state.db.changes(vault_pk, since, limit).await? {
+        Changes::Page {
+            changes,
+            more,
+            envelope_version,
+        } => Ok(Json(ChangesResponse {
+            cursor: changes.last().map_or(since, |c| c.cursor),
+            changes,
+            more,
+            envelope_version,
+        })),
+        Changes::BeforeHorizon => Err(ApiError::new(
+            ErrorCode::ResyncRequired,
+            "deleted records older than this cursor were purged; pull everything from cursor 0",
+        )),
+        Changes::AheadOfServer => Err(ApiError::new(
+            ErrorCode::ResyncRequired,
+            "this cursor is ahead of the server (restored from a backup?); pull everything from cursor 0",
+        )),
+    }
+}
+
+/// The vault's storage key if `vault_id` is the caller's; 404 otherwise, exactly as for a
+/// vault that does not exist.
+pub(super) async fn own_vault(
+    state: &AppState,
+    authed: Authed,
+    vault_id: &str,
+) -> Result<i64, ApiError> {
+    let vault_id = VaultId::parse(vault_id).map_err(|_| ApiError::not_found())?;
+    state
+        .db
+        .vault_pk(authed.account_id, &vault_id)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}

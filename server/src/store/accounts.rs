@@ -1,0 +1,168 @@
+//! Accounts and tokens.
+
+use super::*;
+
+/// Inserts a token row through `$executor` (a pool or a transaction of either backend).
+macro_rules! insert_token {
+    ($executor:expr, $account_id:expr, $token:expr, $now:expr) => {
+        sqlx::query_as::<_, TokenRow>(
+            "INSERT INTO api_keys (key_hash, account_id, key_indicator, label, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING id, key_indicator, label, created_at, expires_at, last_used_at",
+        )
+        .bind(&$token.hash[..])
+        .bind($account_id)
+        .bind(&$token.indicator)
+        .bind(&$token.label)
+        .bind($now)
+        .bind($token.expires_at)
+        .fetch_one($executor)
+        .await
+    };
+}
+
+impl Db {
+    /// Creates an account, its vault (envelope version 1) and its first token, atomically.
+    pub async fn register(&self, new: NewAccount<'_>, now: i64) -> Result<TokenRow, RegisterError> {
+        let result: StoreResult<TokenRow> = on_write!(self, p => async {
+            let mut tx = p.begin().await?;
+            let account_id: i64 = sqlx::query_scalar(
+                "INSERT INTO accounts (username, auth_verifier_hash, created_at) \
+                 VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(new.username)
+            .bind(&new.verifier_hash[..])
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO vaults (account_id, vault_id, envelope, envelope_version, salt, \
+                 kdf_params, enabled_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 1, $4, $5, $6, $6, $6)",
+            )
+            .bind(account_id)
+            .bind(&new.vault_id.as_bytes()[..])
+            .bind(new.envelope)
+            .bind(new.kdf.salt.as_bytes())
+            .bind(kdf_column(new.kdf))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let token = insert_token!(&mut *tx, account_id, &new.token, now)?;
+            tx.commit().await?;
+            Ok(token)
+        }.await);
+        result.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                let what = format!("{} {}", db.message(), db.constraint().unwrap_or(""));
+                if what.contains("username") {
+                    RegisterError::UsernameTaken
+                } else {
+                    RegisterError::VaultExists
+                }
+            }
+            _ => RegisterError::Storage(e),
+        })
+    }
+
+    /// The account behind `username`, for prelogin and login.
+    pub async fn login_row(&self, username: &str) -> StoreResult<Option<LoginRow>> {
+        type Row = (i64, Vec<u8>, String, Vec<u8>, Vec<u8>, i64);
+        let row: Option<Row> = on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT a.id, a.auth_verifier_hash, v.kdf_params, v.salt, v.vault_id, \
+                 v.envelope_version FROM accounts a JOIN vaults v ON v.account_id = a.id \
+                 WHERE a.username = $1",
+            )
+            .bind(username)
+            .fetch_optional(p)
+            .await
+        })?;
+        row.map(
+            |(account_id, verifier_hash, params, salt, vault_id, version)| {
+                Ok(LoginRow {
+                    account_id,
+                    verifier_hash,
+                    kdf: kdf_from_columns(&params, salt)?,
+                    vault_id: id_from_column(&vault_id, VaultId::from_slice)?,
+                    envelope_version: count(version),
+                })
+            },
+        )
+        .transpose()
+    }
+
+    /// Stores a new token for an account.
+    pub async fn create_token(
+        &self,
+        account_id: i64,
+        token: &NewToken,
+        now: i64,
+    ) -> StoreResult<TokenRow> {
+        on_write!(self, p => {
+            insert_token!(p, account_id, token, now)
+        })
+    }
+
+    /// The token with this hash, live or not (the caller checks expiry).
+    pub async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenAuth>> {
+        on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT id, account_id, expires_at, last_used_at FROM api_keys \
+                 WHERE key_hash = $1",
+            )
+            .bind(&hash[..])
+            .fetch_optional(p)
+            .await
+        })
+    }
+
+    /// Records a use of a token (the caller does this at most once a minute per token).
+    pub async fn touch_token(&self, token_id: i64, now: i64) -> StoreResult<()> {
+        on_write!(self, p => {
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token_id)
+                .execute(p)
+                .await
+                .map(drop)
+        })
+    }
+
+    /// The account's live tokens, newest first.
+    pub async fn list_tokens(&self, account_id: i64, now: i64) -> StoreResult<Vec<TokenRow>> {
+        on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT id, key_indicator, label, created_at, expires_at, last_used_at \
+                 FROM api_keys WHERE account_id = $1 \
+                 AND (expires_at IS NULL OR expires_at > $2) ORDER BY id DESC",
+            )
+            .bind(account_id)
+            .bind(now)
+            .fetch_all(p)
+            .await
+        })
+    }
+
+    /// Revokes one of the account's live tokens (expiry set to now). False when the
+    /// account has no such live token.
+    pub async fn revoke_token(
+        &self,
+        account_id: i64,
+        token_id: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        on_write!(self, p => {
+            sqlx::query(
+                "UPDATE api_keys SET expires_at = $3 WHERE id = $1 AND account_id = $2 \
+                 AND (expires_at IS NULL OR expires_at > $3)",
+            )
+            .bind(token_id)
+            .bind(account_id)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|done| done.rows_affected() == 1)
+        })
+    }
+}
