@@ -10,172 +10,12 @@ use vaultsync_wire::{
 };
 
 use super::error::SyncError;
-use super::merge::{ConflictPolicy, FieldConflict, Resolve, merge3};
+use super::event::Event;
+use super::merge::{ConflictPolicy, FieldConflict, Resolve};
+use super::replica::{Replica, Synced, reconcile};
 use crate::crypto::rand::Entropy;
 use crate::crypto::state::{open_state, seal_state};
 use crate::crypto::{RecordId, RecordMeta, UnlockedVault, VaultId};
-
-/// What a sync changed, for a UI. As JSON: `{"type": "changed", "id", "value"}`,
-/// `{"type": "deleted", "id"}`, `{"type": "conflict", "id", "conflicts"}`,
-/// `{"type": "envelopeChanged", "password", "keys"}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum Event {
-    /// A record was created or changed by another device.
-    Changed {
-        /// The record.
-        id: RecordId,
-        /// Its value now.
-        value: Value,
-    },
-    /// A record was deleted by another device.
-    Deleted {
-        /// The record.
-        id: RecordId,
-    },
-    /// Another device changed the envelope; this device adopted it. With `password`, the
-    /// next unlock (and `resume`) needs the new password.
-    EnvelopeChanged {
-        /// The password changed.
-        password: bool,
-        /// The keyring changed (key rotation).
-        keys: bool,
-    },
-    /// A local edit met a newer server copy; both values are in `conflicts`, and the
-    /// record now holds the merged value (pushed on the next sync).
-    Conflict {
-        /// The record.
-        id: RecordId,
-        /// Every field both sides changed, with both values and the one kept.
-        conflicts: Vec<FieldConflict>,
-    },
-}
-
-/// Progress of a long sync (a first sync of a large vault, a big push), reported after
-/// every batch. As JSON: `{"phase": "push", "done", "pending"}` or
-/// `{"phase": "pull", "done", "more"}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "phase", rename_all = "camelCase")]
-pub enum Progress {
-    /// A push batch was answered.
-    Push {
-        /// Writes answered so far in this sync.
-        done: usize,
-        /// Edits still waiting.
-        pending: usize,
-    },
-    /// A page of changes was applied.
-    Pull {
-        /// Changes applied so far in this sync.
-        done: usize,
-        /// More pages follow.
-        more: bool,
-    },
-}
-
-/// The server's state of a record as this replica last accepted it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Synced {
-    version: u64,
-    /// `None`: a tombstone.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "exact")]
-    value: Option<Value>,
-}
-
-/// `Option<Value>` fields keep `Some(null)` apart from `None` through serde: `None` is an
-/// absent field, anything present (JSON `null` included) is `Some`.
-pub(crate) mod exact {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::Value;
-
-    pub(crate) fn serialize<S: Serializer>(value: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(v) => v.serialize(s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-        Value::deserialize(d).map(Some)
-    }
-}
-
-/// A pending local edit: `Some(value)` puts, `None` deletes. Stored as `{"put": value}` or
-/// `"delete"` (a bare `Option<Option<_>>` would lose the delete through JSON).
-mod edit {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::Value;
-
-    #[derive(Serialize)]
-    #[serde(rename_all = "snake_case")]
-    enum EditRef<'a> {
-        Put(&'a Value),
-        Delete,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    enum Edit {
-        Put(Value),
-        Delete,
-    }
-
-    pub(super) fn serialize<S: Serializer>(
-        pending: &Option<Option<Value>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        pending
-            .as_ref()
-            .map(|edit| match edit {
-                Some(value) => EditRef::Put(value),
-                None => EditRef::Delete,
-            })
-            .serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<Value>>, D::Error> {
-        Ok(Option::<Edit>::deserialize(d)?.map(|edit| match edit {
-            Edit::Put(value) => Some(value),
-            Edit::Delete => None,
-        }))
-    }
-}
-
-/// One record of the replica.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct Replica {
-    /// The last server version accepted: the base of a 3-way merge. `None` while the
-    /// record exists only locally (or the server no longer has it).
-    synced: Option<Synced>,
-    /// The highest version ever accepted for this record: anything lower is a rollback.
-    max_seen: u64,
-    /// A local edit not yet accepted by the server: `Some(None)` deletes.
-    #[serde(default, with = "edit")]
-    pending: Option<Option<Value>>,
-    /// Local time of the pending edit (as passed in by the caller).
-    edited_at: u64,
-    /// Conflicts met on this record and not yet dismissed.
-    conflicts: Vec<FieldConflict>,
-}
-
-impl Replica {
-    fn base_version(&self) -> u64 {
-        self.synced.as_ref().map_or(0, |s| s.version)
-    }
-
-    fn synced_value(&self) -> Option<&Value> {
-        self.synced.as_ref().and_then(|s| s.value.as_ref())
-    }
-
-    fn view(&self) -> Option<&Value> {
-        match &self.pending {
-            Some(pending) => pending.as_ref(),
-            None => self.synced_value(),
-        }
-    }
-}
 
 /// A write sent and not yet answered: resent byte for byte until answered, so that the
 /// server recognises a retry.
@@ -183,7 +23,11 @@ impl Replica {
 struct Sent {
     record_id: RecordId,
     base_version: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "exact")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::forms::exact"
+    )]
     value: Option<Value>,
     ciphertext: Blob,
 }
@@ -718,80 +562,4 @@ fn request_of(sent: &[Sent]) -> PushRequest {
             })
             .collect(),
     }
-}
-
-/// Takes a newer (or equal) server copy into a replica: as is without a pending edit,
-/// merged with the pending edit otherwise. Edits win over concurrent deletes, on either
-/// side: the record survives and the delete is reported as a conflict.
-fn reconcile(
-    id: RecordId,
-    replica: &mut Replica,
-    remote: Synced,
-    resolver: &mut dyn Resolve,
-) -> Vec<Event> {
-    replica.max_seen = replica.max_seen.max(remote.version);
-    if remote.version != 0 && remote.version <= replica.base_version() {
-        return Vec::new(); // already have it (e.g. our own write coming back)
-    }
-    let base = replica.synced_value().cloned();
-    let mut events = Vec::new();
-    match replica.pending.take() {
-        None => {
-            events.push(match &remote.value {
-                Some(value) => Event::Changed {
-                    id,
-                    value: value.clone(),
-                },
-                None => Event::Deleted { id },
-            });
-        }
-        Some(local) => {
-            let (kept, conflicts) = match (&local, &remote.value) {
-                // Deleted here, edited there: the edit survives.
-                (None, Some(theirs)) if Some(theirs) != base.as_ref() => (
-                    Some(theirs.clone()),
-                    vec![FieldConflict {
-                        path: String::new(),
-                        local: None,
-                        remote: Some(theirs.clone()),
-                        kept: Some(theirs.clone()),
-                    }],
-                ),
-                // Edited here, deleted there: the edit survives (re-created).
-                (Some(mine), None) if Some(mine) != base.as_ref() => (
-                    Some(mine.clone()),
-                    vec![FieldConflict {
-                        path: String::new(),
-                        local: Some(mine.clone()),
-                        remote: None,
-                        kept: Some(mine.clone()),
-                    }],
-                ),
-                _ => merge3(
-                    base.as_ref(),
-                    local.as_ref(),
-                    remote.value.as_ref(),
-                    resolver,
-                ),
-            };
-            if kept != remote.value {
-                replica.pending = Some(kept.clone());
-            }
-            if !conflicts.is_empty() {
-                replica.conflicts.extend(conflicts.iter().cloned());
-                events.push(Event::Conflict { id, conflicts });
-            }
-            if kept.as_ref() != local.as_ref() {
-                events.push(match &kept {
-                    Some(value) => Event::Changed {
-                        id,
-                        value: value.clone(),
-                    },
-                    None => Event::Deleted { id },
-                });
-            }
-        }
-    }
-    replica.synced = Some(remote);
-    events
 }

@@ -31,21 +31,21 @@ pub struct FieldConflict {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "super::engine::exact"
+        with = "super::forms::exact"
     )]
     pub local: Option<Value>,
     /// The server's value.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "super::engine::exact"
+        with = "super::forms::exact"
     )]
     pub remote: Option<Value>,
     /// The value the merge kept.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "super::engine::exact"
+        with = "super::forms::exact"
     )]
     pub kept: Option<Value>,
 }

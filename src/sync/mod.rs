@@ -5,6 +5,7 @@
 //!
 //! - [`account`]: request bodies of register/login and checks of the server's answers.
 //! - [`engine`]: the replica, push and pull, conflicts, resync, state export/import.
+//! - [`event`]: events and progress for UIs.
 //! - [`merge`]: three-way JSON merge and conflict policies.
 //! - [`session`]: a device's saved session (engine, token), sealed.
 //! - [`error`]: typed refusals; local data is unchanged whenever one is returned.
@@ -12,10 +13,14 @@
 pub mod account;
 pub mod engine;
 pub mod error;
+pub mod event;
+mod forms;
 pub mod merge;
+mod replica;
 pub mod session;
 
-pub use engine::{DEFAULT_PUSH_ITEMS, Engine, Event, Progress};
+pub use engine::{DEFAULT_PUSH_ITEMS, Engine};
 pub use error::SyncError;
+pub use event::{Event, Progress};
 pub use merge::{ConflictPolicy, FieldConflict, Resolve, merge3};
 pub use session::Session;

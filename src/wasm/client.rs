@@ -5,16 +5,14 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, JSON, Object, Promise, Reflect};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use js_sys::{Function, Object};
 use serde_json::{Value, json};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use zeroize::Zeroizing;
 
 use super::error::{bad_input, js, js_error};
+use super::http::{call, code_of, expect_no_content, from_js, server_base, sync_error, to_js};
+use super::options::{JsResolver, Options, options, report};
 use super::{fresh_kdf, webcrypto, with_pool};
 use crate::crypto::{GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault};
 use crate::sync::{
@@ -93,40 +91,6 @@ impl Inner {
     }
 }
 
-/// Reports progress to the application's `onProgress` function (its errors are ignored:
-/// a progress display must not break a sync).
-fn report(on_progress: &Option<Function>, progress: Progress) {
-    if let (Some(f), Ok(value)) = (on_progress, to_js(&progress)) {
-        let _ = f.call1(&JsValue::NULL, &value);
-    }
-}
-
-/// Conflicts decided by the application's `onConflict` function.
-struct JsResolver<'a> {
-    decide: &'a Function,
-}
-
-impl Resolve for JsResolver<'_> {
-    fn resolve(
-        &mut self,
-        path: &str,
-        local: Option<&Value>,
-        remote: Option<&Value>,
-    ) -> Option<Value> {
-        let arg = Object::new();
-        let _ = Reflect::set(&arg, &"path".into(), &path.into());
-        for (name, value) in [("local", local), ("remote", remote)] {
-            if let Some(js) = value.and_then(|v| to_js(v).ok()) {
-                let _ = Reflect::set(&arg, &name.into(), &js);
-            }
-        }
-        match self.decide.call1(&JsValue::NULL, &arg) {
-            Ok(kept) if !kept.is_undefined() => from_js(&kept).ok().or_else(|| local.cloned()),
-            _ => local.cloned(),
-        }
-    }
-}
-
 /// A device's connection to one vault on a sync server: local records (usable offline),
 /// `sync()` to exchange changes, and the account's tokens. Everything is encrypted before
 /// it leaves; the server sees ciphertext only.
@@ -157,199 +121,6 @@ impl Registered {
     pub fn recovery_code(&self) -> String {
         self.recovery_code.clone()
     }
-}
-
-struct Options {
-    iterations: Option<u32>,
-    token_label: String,
-    policy: ConflictPolicy,
-    on_conflict: Option<Function>,
-    on_progress: Option<Function>,
-}
-
-fn options(value: &JsValue) -> Result<Options, JsValue> {
-    let get = |name: &str| {
-        if value.is_object() {
-            Reflect::get(value, &name.into())
-                .ok()
-                .filter(|v| !v.is_undefined())
-        } else {
-            None
-        }
-    };
-    let iterations = match get("iterations") {
-        None => None,
-        Some(v) => Some(
-            v.as_f64()
-                .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= f64::from(u32::MAX))
-                .ok_or_else(|| bad_input("options.iterations must be a whole number"))?
-                as u32,
-        ),
-    };
-    let token_label = match get("tokenLabel") {
-        None => "vaultsync".to_string(),
-        Some(v) => v
-            .as_string()
-            .ok_or_else(|| bad_input("options.tokenLabel must be a string"))?,
-    };
-    let policy = match get("conflictPolicy").and_then(|v| v.as_string()).as_deref() {
-        None | Some("keep-local") => ConflictPolicy::KeepLocal,
-        Some("server-wins") => ConflictPolicy::ServerWins,
-        Some("client-wins") => ConflictPolicy::ClientWins,
-        Some(_) => {
-            return Err(bad_input(
-                "options.conflictPolicy must be keep-local, server-wins or client-wins",
-            ));
-        }
-    };
-    let on_conflict = match get("onConflict") {
-        None => None,
-        Some(f) => Some(
-            f.dyn_into::<Function>()
-                .map_err(|_| bad_input("options.onConflict must be a function"))?,
-        ),
-    };
-    let on_progress = match get("onProgress") {
-        None => None,
-        Some(f) => Some(
-            f.dyn_into::<Function>()
-                .map_err(|_| bad_input("options.onProgress must be a function"))?,
-        ),
-    };
-    Ok(Options {
-        iterations,
-        token_label,
-        policy,
-        on_conflict,
-        on_progress,
-    })
-}
-
-fn server_base(server: &str) -> Result<String, JsValue> {
-    let base = server.trim_end_matches('/');
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(bad_input(
-            "the server URL must start with http:// or https://",
-        ));
-    }
-    Ok(base.to_string())
-}
-
-fn sync_error(e: SyncError) -> JsValue {
-    js_error(e.code(), &e.to_string())
-}
-
-/// A request to the server through `fetch`. Errors: the server's own `{error: {code,
-/// message}}` as a coded error (with `status`), `NETWORK` when no answer came,
-/// `BAD_ANSWER` when the answer is not the expected JSON.
-async fn request(
-    server: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<String>,
-) -> Result<(u16, String), JsValue> {
-    let global = js_sys::global();
-    let fetch: Function = Reflect::get(&global, &"fetch".into())?
-        .dyn_into()
-        .map_err(|_| js_error("NETWORK", "this runtime has no fetch()"))?;
-    let init = Object::new();
-    let headers = Object::new();
-    Reflect::set(&init, &"method".into(), &method.into())?;
-    if let Some(token) = token {
-        Reflect::set(
-            &headers,
-            &"authorization".into(),
-            &format!("Bearer {token}").into(),
-        )?;
-    }
-    if let Some(body) = body {
-        Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
-        Reflect::set(&init, &"body".into(), &body.into())?;
-    }
-    Reflect::set(&init, &"headers".into(), &headers)?;
-    let url = format!("{server}{path}");
-    let promise: Promise = fetch
-        .call2(&global, &url.into(), &init)?
-        .dyn_into()
-        .map_err(|_| js_error("NETWORK", "fetch() did not return a promise"))?;
-    let response = JsFuture::from(promise).await.map_err(|e| {
-        js_error(
-            "NETWORK",
-            &format!("no answer from {server}: {}", describe(&e)),
-        )
-    })?;
-    let status = Reflect::get(&response, &"status".into())?
-        .as_f64()
-        .unwrap_or(0.0) as u16;
-    let text: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
-    let text = JsFuture::from(Promise::from(text.call0(&response)?))
-        .await
-        .map_err(|e| js_error("NETWORK", &describe(&e)))?
-        .as_string()
-        .unwrap_or_default();
-    Ok((status, text))
-}
-
-fn describe(value: &JsValue) -> String {
-    value
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| "unknown error".into())
-}
-
-/// A JSON request whose successful answer parses as `T`.
-async fn call<T: DeserializeOwned>(
-    server: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&impl Serialize>,
-) -> Result<T, JsValue> {
-    let body = body
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|_| bad_input("the request cannot be written as JSON"))?;
-    let (status, text) = request(server, method, path, token, body).await?;
-    if !(200..300).contains(&status) {
-        return Err(server_error(status, &text));
-    }
-    serde_json::from_str(&text).map_err(|e| {
-        js_error(
-            "BAD_ANSWER",
-            &format!("unexpected answer from the server: {e}"),
-        )
-    })
-}
-
-/// The server's error answer as a coded JS error with its `status`.
-fn server_error(status: u16, text: &str) -> JsValue {
-    let error = match serde_json::from_str::<wire::ErrorBody>(text) {
-        Ok(body) => js_error(body.error.code.as_str(), &body.error.message),
-        Err(_) => js_error("BAD_ANSWER", &format!("the server answered {status}")),
-    };
-    let _ = Reflect::set(&error, &"status".into(), &f64::from(status).into());
-    error
-}
-
-fn code_of(error: &JsValue) -> Option<String> {
-    Reflect::get(error, &"code".into()).ok()?.as_string()
-}
-
-fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value).map_err(|_| bad_input("not JSON"))?;
-    JSON::parse(&text)
-}
-
-fn from_js(value: &JsValue) -> Result<Value, JsValue> {
-    if value.is_undefined() {
-        return Err(bad_input("a record value must be JSON (not undefined)"));
-    }
-    let text: String = JSON::stringify(value)
-        .map_err(|_| bad_input("a record value must be JSON"))?
-        .into();
-    serde_json::from_str(&text).map_err(|_| bad_input("a record value must be JSON"))
 }
 
 fn record_id(text: &str) -> Result<RecordId, JsValue> {
@@ -763,19 +534,5 @@ impl SyncClient {
     fn endpoint(&self) -> (String, Zeroizing<String>) {
         let i = self.inner.borrow();
         (i.server.clone(), i.token.clone())
-    }
-}
-
-async fn expect_no_content(
-    server: &str,
-    method: &str,
-    path: &str,
-    token: &str,
-) -> Result<(), JsValue> {
-    let (status, text) = request(server, method, path, Some(token), None).await?;
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(server_error(status, &text))
     }
 }

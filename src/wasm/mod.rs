@@ -4,6 +4,8 @@
 
 mod client;
 mod error;
+mod http;
+mod options;
 #[cfg(test)]
 mod tests;
 mod webcrypto;

@@ -1,0 +1,133 @@
+//! One record of the replica: the server's copy this device last accepted, the highest
+//! version it has seen, its pending edit and conflicts, and how a newer server copy is
+//! taken in (merged with the pending edit).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::event::Event;
+use super::merge::{FieldConflict, Resolve, merge3};
+use crate::crypto::RecordId;
+
+/// The server's state of a record as this replica last accepted it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(super) struct Synced {
+    pub(super) version: u64,
+    /// `None`: a tombstone.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::forms::exact"
+    )]
+    pub(super) value: Option<Value>,
+}
+
+/// One record of the replica.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct Replica {
+    /// The last server version accepted: the base of a 3-way merge. `None` while the
+    /// record exists only locally (or the server no longer has it).
+    pub(super) synced: Option<Synced>,
+    /// The highest version ever accepted for this record: anything lower is a rollback.
+    pub(super) max_seen: u64,
+    /// A local edit not yet accepted by the server: `Some(None)` deletes.
+    #[serde(default, with = "super::forms::edit")]
+    pub(super) pending: Option<Option<Value>>,
+    /// Local time of the pending edit (as passed in by the caller).
+    pub(super) edited_at: u64,
+    /// Conflicts met on this record and not yet dismissed.
+    pub(super) conflicts: Vec<FieldConflict>,
+}
+
+impl Replica {
+    pub(super) fn base_version(&self) -> u64 {
+        self.synced.as_ref().map_or(0, |s| s.version)
+    }
+
+    pub(super) fn synced_value(&self) -> Option<&Value> {
+        self.synced.as_ref().and_then(|s| s.value.as_ref())
+    }
+
+    pub(super) fn view(&self) -> Option<&Value> {
+        match &self.pending {
+            Some(pending) => pending.as_ref(),
+            None => self.synced_value(),
+        }
+    }
+}
+
+/// Takes a newer (or equal) server copy into a replica: as is without a pending edit,
+/// merged with the pending edit otherwise. Edits win over concurrent deletes, on either
+/// side: the record survives and the delete is reported as a conflict.
+pub(super) fn reconcile(
+    id: RecordId,
+    replica: &mut Replica,
+    remote: Synced,
+    resolver: &mut dyn Resolve,
+) -> Vec<Event> {
+    replica.max_seen = replica.max_seen.max(remote.version);
+    if remote.version != 0 && remote.version <= replica.base_version() {
+        return Vec::new(); // already have it (e.g. our own write coming back)
+    }
+    let base = replica.synced_value().cloned();
+    let mut events = Vec::new();
+    match replica.pending.take() {
+        None => {
+            events.push(match &remote.value {
+                Some(value) => Event::Changed {
+                    id,
+                    value: value.clone(),
+                },
+                None => Event::Deleted { id },
+            });
+        }
+        Some(local) => {
+            let (kept, conflicts) = match (&local, &remote.value) {
+                // Deleted here, edited there: the edit survives.
+                (None, Some(theirs)) if Some(theirs) != base.as_ref() => (
+                    Some(theirs.clone()),
+                    vec![FieldConflict {
+                        path: String::new(),
+                        local: None,
+                        remote: Some(theirs.clone()),
+                        kept: Some(theirs.clone()),
+                    }],
+                ),
+                // Edited here, deleted there: the edit survives (re-created).
+                (Some(mine), None) if Some(mine) != base.as_ref() => (
+                    Some(mine.clone()),
+                    vec![FieldConflict {
+                        path: String::new(),
+                        local: Some(mine.clone()),
+                        remote: None,
+                        kept: Some(mine.clone()),
+                    }],
+                ),
+                _ => merge3(
+                    base.as_ref(),
+                    local.as_ref(),
+                    remote.value.as_ref(),
+                    resolver,
+                ),
+            };
+            if kept != remote.value {
+                replica.pending = Some(kept.clone());
+            }
+            if !conflicts.is_empty() {
+                replica.conflicts.extend(conflicts.iter().cloned());
+                events.push(Event::Conflict { id, conflicts });
+            }
+            if kept.as_ref() != local.as_ref() {
+                events.push(match &kept {
+                    Some(value) => Event::Changed {
+                        id,
+                        value: value.clone(),
+                    },
+                    None => Event::Deleted { id },
+                });
+            }
+        }
+    }
+    replica.synced = Some(remote);
+    events
+}

@@ -1,0 +1,113 @@
+//! `SyncClient`'s options and the application's hooks: `onConflict` (a conflict resolver
+//! in JS) and `onProgress`.
+
+use js_sys::{Function, Object, Reflect};
+use serde_json::Value;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use super::error::bad_input;
+use super::http::{from_js, to_js};
+use crate::sync::{ConflictPolicy, Progress, Resolve};
+
+/// Options of register, login and resume.
+pub(super) struct Options {
+    pub(super) iterations: Option<u32>,
+    pub(super) token_label: String,
+    pub(super) policy: ConflictPolicy,
+    pub(super) on_conflict: Option<Function>,
+    pub(super) on_progress: Option<Function>,
+}
+
+/// Reads the options object (`undefined` gives the defaults).
+pub(super) fn options(value: &JsValue) -> Result<Options, JsValue> {
+    let get = |name: &str| {
+        if value.is_object() {
+            Reflect::get(value, &name.into())
+                .ok()
+                .filter(|v| !v.is_undefined())
+        } else {
+            None
+        }
+    };
+    let iterations = match get("iterations") {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= f64::from(u32::MAX))
+                .ok_or_else(|| bad_input("options.iterations must be a whole number"))?
+                as u32,
+        ),
+    };
+    let token_label = match get("tokenLabel") {
+        None => "vaultsync".to_string(),
+        Some(v) => v
+            .as_string()
+            .ok_or_else(|| bad_input("options.tokenLabel must be a string"))?,
+    };
+    let policy = match get("conflictPolicy").and_then(|v| v.as_string()).as_deref() {
+        None | Some("keep-local") => ConflictPolicy::KeepLocal,
+        Some("server-wins") => ConflictPolicy::ServerWins,
+        Some("client-wins") => ConflictPolicy::ClientWins,
+        Some(_) => {
+            return Err(bad_input(
+                "options.conflictPolicy must be keep-local, server-wins or client-wins",
+            ));
+        }
+    };
+    let on_conflict = match get("onConflict") {
+        None => None,
+        Some(f) => Some(
+            f.dyn_into::<Function>()
+                .map_err(|_| bad_input("options.onConflict must be a function"))?,
+        ),
+    };
+    let on_progress = match get("onProgress") {
+        None => None,
+        Some(f) => Some(
+            f.dyn_into::<Function>()
+                .map_err(|_| bad_input("options.onProgress must be a function"))?,
+        ),
+    };
+    Ok(Options {
+        iterations,
+        token_label,
+        policy,
+        on_conflict,
+        on_progress,
+    })
+}
+
+/// Reports progress to the application's `onProgress` function (its errors are ignored:
+/// a progress display must not break a sync).
+pub(super) fn report(on_progress: &Option<Function>, progress: Progress) {
+    if let (Some(f), Ok(value)) = (on_progress, to_js(&progress)) {
+        let _ = f.call1(&JsValue::NULL, &value);
+    }
+}
+
+/// Conflicts decided by the application's `onConflict` function.
+pub(super) struct JsResolver<'a> {
+    pub(super) decide: &'a Function,
+}
+
+impl Resolve for JsResolver<'_> {
+    fn resolve(
+        &mut self,
+        path: &str,
+        local: Option<&Value>,
+        remote: Option<&Value>,
+    ) -> Option<Value> {
+        let arg = Object::new();
+        let _ = Reflect::set(&arg, &"path".into(), &path.into());
+        for (name, value) in [("local", local), ("remote", remote)] {
+            if let Some(js) = value.and_then(|v| to_js(v).ok()) {
+                let _ = Reflect::set(&arg, &name.into(), &js);
+            }
+        }
+        match self.decide.call1(&JsValue::NULL, &arg) {
+            Ok(kept) if !kept.is_undefined() => from_js(&kept).ok().or_else(|| local.cloned()),
+            _ => local.cloned(),
+        }
+    }
+}
