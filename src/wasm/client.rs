@@ -15,9 +15,7 @@ use super::http::{call, code_of, expect_no_content, from_js, server_base, sync_e
 use super::options::{JsResolver, Options, options, report};
 use super::{fresh_kdf, webcrypto, with_pool};
 use crate::crypto::{GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault};
-use crate::sync::{
-    ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Progress, Resolve, Session, SyncError, account,
-};
+use crate::sync::{DEFAULT_PUSH_ITEMS, Engine, Progress, Resolve, Session, SyncError, account};
 use vaultsync_wire as wire;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -147,7 +145,7 @@ impl SyncClient {
         let body = account::register_request(&username, &master, &new, &options.token_label);
         let session: wire::Session =
             call(&server, "POST", "/v1/accounts", None, Some(&body)).await?;
-        let mut engine = Engine::new(new.vault.vault_id(), options.policy);
+        let mut engine = Engine::new(new.vault.vault_id(), options.policy.unwrap_or_default());
         engine.pin_envelope(
             session.envelope_version,
             new.envelope.kdf_params().iterations(),
@@ -213,7 +211,7 @@ impl SyncClient {
                     js_error("TAMPERED", "the envelope belongs to another vault")
                 }
             })?;
-        let mut engine = Engine::new(vault.vault_id(), options.policy);
+        let mut engine = Engine::new(vault.vault_id(), options.policy.unwrap_or_default());
         engine.pin_envelope(doc.version, kdf.iterations());
         Ok(SyncClient::from_parts(
             server, username, token, vault, engine, options,
@@ -237,8 +235,8 @@ impl SyncClient {
         let vault = envelope.unlock_with_master(&master).map_err(js)?;
         let session = Session::open(&vault, &blob).map_err(sync_error)?;
         let mut engine = session.engine.clone();
-        if options.policy != ConflictPolicy::KeepLocal {
-            engine.set_policy(options.policy);
+        if let Some(policy) = options.policy {
+            engine.set_policy(policy);
         }
         Ok(SyncClient::from_parts(
             server,

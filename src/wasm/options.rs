@@ -14,7 +14,9 @@ use crate::sync::{ConflictPolicy, Progress, Resolve};
 pub(super) struct Options {
     pub(super) iterations: Option<u32>,
     pub(super) token_label: String,
-    pub(super) policy: ConflictPolicy,
+    /// `None` when not given (register and login use the default; resume keeps the saved
+    /// session's policy).
+    pub(super) policy: Option<ConflictPolicy>,
     pub(super) on_conflict: Option<Function>,
     pub(super) on_progress: Option<Function>,
 }
@@ -45,10 +47,11 @@ pub(super) fn options(value: &JsValue) -> Result<Options, JsValue> {
             .as_string()
             .ok_or_else(|| bad_input("options.tokenLabel must be a string"))?,
     };
-    let policy = match get("conflictPolicy").and_then(|v| v.as_string()).as_deref() {
-        None | Some("keep-local") => ConflictPolicy::KeepLocal,
-        Some("server-wins") => ConflictPolicy::ServerWins,
-        Some("client-wins") => ConflictPolicy::ClientWins,
+    let policy = match get("conflictPolicy").map(|v| v.as_string()) {
+        None => None,
+        Some(Some(name)) if name == "keep-local" => Some(ConflictPolicy::KeepLocal),
+        Some(Some(name)) if name == "server-wins" => Some(ConflictPolicy::ServerWins),
+        Some(Some(name)) if name == "client-wins" => Some(ConflictPolicy::ClientWins),
         Some(_) => {
             return Err(bad_input(
                 "options.conflictPolicy must be keep-local, server-wins or client-wins",

@@ -95,6 +95,7 @@ test("bad input and unreachable servers are clear errors; local edits stay", asy
   assert.equal(await codeOf(SyncClient.register(server.url, "alice", "x", FAST)), "USERNAME_TAKEN");
   const { client } = await SyncClient.register(server.url, "carol", "pw", { ...FAST, conflictPolicy: "server-wins" });
   assert.equal(await codeOf(SyncClient.register(server.url, "dave", "pw", { conflictPolicy: "nope" })), "BAD_INPUT");
+  assert.equal(await codeOf(SyncClient.register(server.url, "dave", "pw", { conflictPolicy: 5 })), "BAD_INPUT");
   assert.throws(() => client.put(undefined), /JSON/);
   assert.throws(() => client.get("not-an-id"), /record id/);
   const id = client.put({ kept: true });
