@@ -86,7 +86,7 @@ impl Client {
         let body = json!({
             "username": username, "auth_key": b64(&random(32)),
             "kdf": { "algorithm": "pbkdf2-sha256", "iterations": 600000, "salt": b64(&random(16)) },
-            "vault_id": vault, "envelope": b64(&random(200)),
+            "vault_id": vault, "envelope": b64(&random(200)), "recovery_key": b64(&random(32)),
         });
         let answer: Value = http
             .post(format!("{url}/v1/accounts"))
@@ -110,7 +110,7 @@ impl Client {
             .http
             .post(format!("{}/v1/vaults/{}/push", self.url, self.vault))
             .bearer_auth(&self.token)
-            .json(&json!({ "items": items }))
+            .json(&json!({ "envelope_version": 1, "items": items }))
             .send()
             .await
             .unwrap();
@@ -173,7 +173,9 @@ fn items(rows: &[Row]) -> Vec<Value> {
 /// Request bodies of `rows` in batches, serialised ahead so that timing measures the server.
 fn bodies(rows: &[Row], batch: usize) -> Vec<Vec<u8>> {
     rows.chunks(batch)
-        .map(|chunk| serde_json::to_vec(&json!({ "items": items(chunk) })).unwrap())
+        .map(|chunk| {
+            serde_json::to_vec(&json!({ "envelope_version": 1, "items": items(chunk) })).unwrap()
+        })
         .collect()
 }
 

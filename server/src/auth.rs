@@ -63,12 +63,22 @@ pub fn token_label(label: Option<String>) -> Result<String, ApiError> {
 /// The stored verifier of an auth key: its SHA-256. The auth key is a 256-bit HKDF output
 /// of the PBKDF2 master key, so the hash lets nobody test passwords faster than PBKDF2.
 pub fn auth_verifier(auth_key: &Blob) -> Result<[u8; 32], ApiError> {
-    if auth_key.len() != AUTH_KEY_LEN {
+    key_verifier("auth_key", auth_key)
+}
+
+/// The stored verifier of a recovery auth key: its SHA-256. The key is an HKDF output of
+/// the 160-bit recovery code, so the hash cannot be searched for the code.
+pub fn recovery_verifier(recovery_key: &Blob) -> Result<[u8; 32], ApiError> {
+    key_verifier("recovery_key", recovery_key)
+}
+
+fn key_verifier(field: &str, key: &Blob) -> Result<[u8; 32], ApiError> {
+    if key.len() != AUTH_KEY_LEN {
         return Err(ApiError::invalid(format!(
-            "auth_key must be {AUTH_KEY_LEN} bytes"
+            "{field} must be {AUTH_KEY_LEN} bytes"
         )));
     }
-    Ok(Sha256::digest(auth_key.as_bytes()).into())
+    Ok(Sha256::digest(key.as_bytes()).into())
 }
 
 /// Constant-time comparison of a stored verifier with a presented one.

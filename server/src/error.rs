@@ -28,9 +28,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         }
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::UsernameTaken | ErrorCode::VaultExists | ErrorCode::Conflict => {
-            StatusCode::CONFLICT
-        }
+        ErrorCode::UsernameTaken
+        | ErrorCode::VaultExists
+        | ErrorCode::Conflict
+        | ErrorCode::EnvelopeChanged => StatusCode::CONFLICT,
         ErrorCode::ResyncRequired => StatusCode::GONE,
         ErrorCode::PayloadTooLarge | ErrorCode::TooManyItems => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -71,15 +72,27 @@ impl ApiError {
         error
     }
 
-    /// 409 on a stale envelope put, carrying the current envelope.
+    /// 409 `CONFLICT` on a stale envelope put, carrying the current envelope.
     pub fn envelope_conflict(current: EnvelopeDoc) -> Self {
-        let mut error = Self::new(
-            ErrorCode::Conflict,
-            format!(
-                "the envelope is at version {}; fetch it, unlock again and retry",
-                current.version
-            ),
+        let message = format!(
+            "the envelope is at version {}; fetch it, unlock again and retry",
+            current.version
         );
+        Self::with_envelope(ErrorCode::Conflict, message, current)
+    }
+
+    /// 409 `ENVELOPE_CHANGED` on a push sealed against an envelope that is no longer
+    /// current, carrying the current envelope.
+    pub fn envelope_changed(current: EnvelopeDoc) -> Self {
+        let message = format!(
+            "the envelope is at version {}; adopt it and push again",
+            current.version
+        );
+        Self::with_envelope(ErrorCode::EnvelopeChanged, message, current)
+    }
+
+    fn with_envelope(code: ErrorCode, message: String, current: EnvelopeDoc) -> Self {
+        let mut error = Self::new(code, message);
         error.current_envelope = Some(Box::new(current));
         error
     }

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::client::{assert_error, b64, item, kdf, new_id, random, register};
+use common::client::{assert_error, b64, item, kdf, new_id, random, register, register_with};
 use common::{Postgres, Server};
 use serde_json::{Value, json};
 
@@ -68,6 +68,7 @@ fn on_postgres(scenarios: &[(&str, Scenario)]) {
 const API: &[(&str, Scenario)] = &[
     ("accounts_and_tokens", accounts_and_tokens),
     ("envelope", envelope),
+    ("recovery_login", recovery_login),
     ("push_and_changes", push_and_changes),
     ("bad_input", bad_input),
     ("rate_limits", rate_limits),
@@ -94,6 +95,7 @@ fn accounts_and_tokens(ctx: &Ctx<'_>) {
     let mut again = json!({
         "username": "alice@EXAMPLE.com", "auth_key": b64(&random(32)),
         "kdf": kdf(600_000, &random(16)), "vault_id": new_id(), "envelope": b64(&random(50)),
+        "recovery_key": b64(&random(32)),
     });
     assert_error(
         &api.call("POST", "/v1/accounts", Some(&again)),
@@ -345,6 +347,98 @@ fn envelope(ctx: &Ctx<'_>) {
     );
     let (_, doc) = alice.api.call("GET", &alice.path("envelope"), None);
     assert_eq!(doc["version"], 3);
+
+    // A push sealed against an older envelope is refused whole (so no write under a
+    // retired key lands after a rotation), with the current envelope; nothing is written.
+    let record = new_id();
+    let push = |envelope_version: u64| {
+        let body = json!({
+            "envelope_version": envelope_version,
+            "items": [item(&record, 0, false, b"sealed")],
+        });
+        alice.api.call("POST", &alice.path("push"), Some(&body))
+    };
+    for stale in [1, 2, 4, 99] {
+        let refused = push(stale);
+        assert_error(&refused, 409, "ENVELOPE_CHANGED");
+        assert_eq!(refused.1["current"]["version"], 3);
+        assert_eq!(refused.1["current"]["envelope"], doc["envelope"]);
+    }
+    assert!(
+        alice.pull_all(0).0.is_empty(),
+        "a refused push wrote nothing"
+    );
+    let (status, answer) = push(3);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"][0]["status"], "applied");
+}
+
+fn recovery_login(ctx: &Ctx<'_>) {
+    let server = Server::start(&ctx.url);
+    let api = server.api();
+    let recovery_key = b64(&random(32));
+    let body = json!({
+        "username": "alice", "auth_key": b64(&random(32)), "kdf": kdf(600_000, &random(16)),
+        "vault_id": new_id(), "envelope": b64(&random(50)), "recovery_key": recovery_key,
+    });
+    let alice = register_with(&api, "alice", body);
+    let recover = |username: &str, key: &str| {
+        api.call(
+            "POST",
+            "/v1/recover",
+            Some(&json!({ "username": username, "recovery_key": key, "token_label": "recovered" })),
+        )
+    };
+
+    // The recovery key logs in (a new token, the vault and its envelope version); the
+    // auth key, a wrong key and an unknown user are refused alike.
+    let (status, session) = recover("ALICE", &recovery_key);
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["vault_id"], alice.vault);
+    assert_eq!(session["envelope_version"], 1);
+    assert_eq!(session["token"]["info"]["label"], "recovered");
+    let token = session["token"]["secret"].as_str().unwrap();
+    let recovered = alice.via(&api.with_token(token));
+    let (status, doc) = recovered.api.call("GET", &alice.path("envelope"), None);
+    assert_eq!((status, &doc["envelope"]), (200, &json!(alice.envelope)));
+    assert_error(
+        &recover("alice", &alice.auth_key),
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    assert_error(
+        &recover("alice", &b64(&random(32))),
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    assert_error(
+        &recover("nobody", &recovery_key),
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    assert_error(&recover("alice", "AAAA"), 400, "INVALID_FIELD");
+
+    // The recovered device sets a new password with an envelope put; the recovery key
+    // keeps working, the old auth key does not.
+    let new_key = b64(&random(32));
+    let body = json!({
+        "base_version": 1, "envelope": b64(&random(60)), "kdf": kdf(600_000, &random(16)),
+        "auth_key": new_key,
+    });
+    let (status, answer) = recovered
+        .api
+        .call("PUT", &alice.path("envelope"), Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    let login = |key: &str| {
+        api.call(
+            "POST",
+            "/v1/login",
+            Some(&json!({ "username": "alice", "auth_key": key })),
+        )
+    };
+    assert_error(&login(&alice.auth_key), 401, "INVALID_CREDENTIALS");
+    assert_eq!(login(&new_key).0, 200);
+    assert_eq!(recover("alice", &recovery_key).0, 200);
 }
 
 fn push_and_changes(ctx: &Ctx<'_>) {
@@ -456,7 +550,7 @@ fn push_and_changes(ctx: &Ctx<'_>) {
     // Another account: 404 everywhere, nothing changed.
     let bob = register(&api, "bob");
     let bob_on_alice = alice.seen_by(&bob);
-    let push = json!({ "items": [item(&r1, 2, false, b"bob was here")] });
+    let push = json!({ "envelope_version": 1, "items": [item(&r1, 2, false, b"bob was here")] });
     assert_error(
         &bob_on_alice
             .api
@@ -493,7 +587,7 @@ fn bad_input(ctx: &Ctx<'_>) {
     let register_body = || {
         json!({
             "username": "carol", "auth_key": b64(&random(32)), "kdf": kdf(600_000, &random(16)),
-            "vault_id": new_id(), "envelope": b64(&random(50)),
+            "vault_id": new_id(), "envelope": b64(&random(50)), "recovery_key": b64(&random(32)),
         })
     };
     let with = |mut body: Value, pointer: &str, value: Value| {
@@ -504,7 +598,7 @@ fn bad_input(ctx: &Ctx<'_>) {
         body.as_object_mut().unwrap().remove(field);
         body
     };
-    let push_body = |items: Vec<Value>| json!({ "items": items });
+    let push_body = |items: Vec<Value>| json!({ "envelope_version": 1, "items": items });
     let env_body = || json!({ "base_version": 1, "envelope": b64(&random(50)), "kdf": alice.kdf });
     let push_path = alice.path("push");
     let env_path = alice.path("envelope");
@@ -609,7 +703,7 @@ fn bad_input(ctx: &Ctx<'_>) {
         post("/v1/login", json!({ "username": "alice", "auth_key": alice.auth_key, "token_label": "x".repeat(65) }), 400, "INVALID_FIELD"),
         ("PUT", env_path.clone(), false, env_body(), 401, "UNAUTHENTICATED"),
         ("PUT", "/v1/vaults/!!/envelope".into(), true, env_body(), 404, "NOT_FOUND"),
-        ("POST", push_path.clone(), true, json!({ "items": {} }), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, json!({ "envelope_version": 1, "items": {} }), 400, "INVALID_FIELD"),
         ("POST", push_path.clone(), true, json!({}), 400, "INVALID_FIELD"),
         ("POST", push_path.clone(), true, push_body(vec![good_item(), extra_item]), 400, "INVALID_FIELD"),
         ("POST", push_path.clone(), true, push_body(vec![good_item(), good_item(), good_item(), good_item()]), 413, "TOO_MANY_ITEMS"),
@@ -769,9 +863,16 @@ fn rate_limits(ctx: &Ctx<'_>) {
             "INVALID_CREDENTIALS",
         );
     }
-    // The account's budget is spent: even the right key waits.
+    // The account's budget is spent: even the right key waits, and a recovery login
+    // draws on the same budget.
     let limited = login("ALICE", &alice.auth_key);
     assert_error(&limited, 429, "RATE_LIMITED");
+    let recover = json!({ "username": "alice", "recovery_key": b64(&random(32)) });
+    assert_error(
+        &api.call("POST", "/v1/recover", Some(&recover)),
+        429,
+        "RATE_LIMITED",
+    );
     // Another account still has its own budget; the address budget runs out next.
     assert_error(&login("bob", &b64(&random(32))), 401, "INVALID_CREDENTIALS");
     let mut statuses = Vec::new();
@@ -786,8 +887,8 @@ fn rate_limits(ctx: &Ctx<'_>) {
         }
         statuses.push(status);
     }
-    // 1 register + 5 logins + 4 prelogins = 10, then 429.
-    assert_eq!(statuses, [200, 200, 200, 200, 429, 429, 429, 429, 429, 429]);
+    // 1 register + 5 logins + 1 recovery login + 3 prelogins = 10, then 429.
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
     // Authenticated routes are not login attempts.
     assert_eq!(alice.api.call("GET", "/v1/tokens", None).0, 200);
 }
@@ -852,6 +953,7 @@ fn plaintext_absent(ctx: &Ctx<'_>) {
         "kdf": kdf(params.iterations(), params.salt()),
         "vault_id": new.vault.vault_id().to_string(),
         "envelope": b64(&new.envelope.to_bytes()),
+        "recovery_key": b64(&new.recovery_code.auth_key().to_bytes()[..]),
     });
     let alice = common::client::register_with(&api, "alice", body);
     let mut items = Vec::new();

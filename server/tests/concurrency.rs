@@ -253,7 +253,7 @@ fn kill_9_keeps_whole_batches(url: &str) {
                     match me.api.try_call(
                         "POST",
                         &me.path("push"),
-                        Some(&json!({ "items": items })),
+                        Some(&json!({ "envelope_version": 1, "items": items })),
                     ) {
                         Ok((200, answer)) => {
                             assert!(

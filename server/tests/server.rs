@@ -30,7 +30,7 @@ fn health_and_errors(server: &Server, backend: &str) {
 fn migrate_cycle(database: &str) {
     let (ok, out, err) = run(&["--database", database, "migrate", "apply"]);
     assert!(ok, "{err}");
-    assert!(out.contains("applied 1 migration(s)"), "{out}");
+    assert!(out.contains("applied 2 migration(s)"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "apply"]);
     assert!(
         ok && out.contains("applied 0 migration(s)"),
@@ -38,6 +38,13 @@ fn migrate_cycle(database: &str) {
     );
     let (_, out, _) = run(&["--database", database, "migrate", "status"]);
     assert!(out.contains("applied    initial"), "{out}");
+    assert!(out.contains("applied    recovery verifier"), "{out}");
+    // Down reverts the newest first, one at a time.
+    let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
+    assert!(ok && out.contains("reverted migration"), "{out}");
+    let (_, out, _) = run(&["--database", database, "migrate", "status"]);
+    assert!(out.contains("applied    initial"), "{out}");
+    assert!(out.contains("pending    recovery verifier"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
     assert!(ok && out.contains("reverted migration"), "{out}");
     let (_, out, _) = run(&["--database", database, "migrate", "status"]);
@@ -71,6 +78,7 @@ fn openapi_matches_routes_and_protocol(server: &Server) {
         "POST /v1/accounts",
         "POST /v1/login",
         "POST /v1/prelogin",
+        "POST /v1/recover",
         "POST /v1/vaults/{vault_id}/push",
         "PUT /v1/vaults/{vault_id}/envelope",
     ];
@@ -165,7 +173,7 @@ fn sigterm_finishes_in_flight_requests_and_logs_hold_no_secrets() {
         .iter()
         .map(|c| item(&new_id(), 0, false, c))
         .collect();
-    let body = serde_json::json!({ "items": items }).to_string();
+    let body = serde_json::json!({ "envelope_version": 1, "items": items }).to_string();
     let addr = server.url.strip_prefix("http://").unwrap().to_string();
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(

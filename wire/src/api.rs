@@ -57,6 +57,10 @@ pub struct RegisterRequest {
     pub vault_id: VaultId,
     /// The wrapped-key envelope (opaque to the server).
     pub envelope: Blob,
+    /// The 32-byte recovery auth key derived from the recovery code (`FORMAT.md`); the
+    /// server stores only its SHA-256, so that `POST /v1/recover` can log in a user who
+    /// forgot the password.
+    pub recovery_key: Blob,
     /// A label for the device token issued now (default `"device"`).
     #[serde(default)]
     pub token_label: Option<String>,
@@ -147,6 +151,25 @@ pub struct LoginRequest {
     pub token_ttl_secs: Option<u64>,
 }
 
+/// `POST /v1/recover`: log in with the recovery code instead of the password (the password
+/// is forgotten). The client then unlocks the envelope with the recovery code and sets a
+/// new password with an envelope put.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    /// The username.
+    pub username: String,
+    /// The 32-byte recovery auth key derived from the recovery code (`FORMAT.md`).
+    pub recovery_key: Blob,
+    /// A label for the new token (default `"device"`).
+    #[serde(default)]
+    pub token_label: Option<String>,
+    /// Lifetime of the new token in seconds; absent means it never expires.
+    #[serde(default)]
+    pub token_ttl_secs: Option<u64>,
+}
+
 /// `GET /v1/tokens`: the account's live tokens, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -192,11 +215,12 @@ pub struct PutEnvelopeResponse {
     pub version: u64,
 }
 
-/// Answer 409 to an envelope put from a stale version.
+/// Answer 409 to an envelope put from a stale version (`CONFLICT`), and to a push sealed
+/// against an envelope that is no longer current (`ENVELOPE_CHANGED`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct EnvelopeConflict {
-    /// Code `CONFLICT`.
+    /// Code `CONFLICT` or `ENVELOPE_CHANGED`.
     pub error: crate::ErrorDetail,
     /// The envelope as it is now.
     pub current: EnvelopeDoc,
@@ -207,6 +231,10 @@ pub struct EnvelopeConflict {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
+    /// The envelope version the writes were sealed against (the client's pinned one). A
+    /// push is refused whole with 409 `ENVELOPE_CHANGED` unless it is the current version,
+    /// so no write sealed under a retired key can land after a key rotation.
+    pub envelope_version: u64,
     /// One write per record; a record at most once.
     pub items: Vec<PushItem>,
 }

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     VaultExists,
     /// 409: the envelope changed since `base_version`; the answer carries the current one.
     Conflict,
+    /// 409: a push sealed against an older envelope than the current one (another device
+    /// changed the password or the keys); the answer carries the current envelope.
+    EnvelopeChanged,
     /// 410: the cursor predates the tombstone horizon (or is ahead of the server): pull
     /// everything again from cursor 0.
     ResyncRequired,
@@ -66,6 +69,7 @@ impl ErrorCode {
             Self::UsernameTaken => "USERNAME_TAKEN",
             Self::VaultExists => "VAULT_EXISTS",
             Self::Conflict => "CONFLICT",
+            Self::EnvelopeChanged => "ENVELOPE_CHANGED",
             Self::ResyncRequired => "RESYNC_REQUIRED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::TooManyItems => "TOO_MANY_ITEMS",

@@ -1,4 +1,4 @@
-//! Accounts and tokens: register, prelogin, login, list, revoke, logout.
+//! Accounts and tokens: register, prelogin, login, recovery login, list, revoke, logout.
 
 use super::*;
 /// `POST /v1/accounts`: create an account with its vault and envelope; returns a device
@@ -16,6 +16,7 @@ pub(super) async fn register(
     state.rate.check_address(addr)?;
     let username = auth::normalize_username(&request.username)?;
     let verifier_hash = auth::auth_verifier(&request.auth_key)?;
+    let recovery_hash = auth::recovery_verifier(&request.recovery_key)?;
     request.kdf.check_bounds().map_err(ApiError::invalid)?;
     check_envelope(&state, request.envelope.len())?;
     let label = auth::token_label(request.token_label)?;
@@ -27,6 +28,7 @@ pub(super) async fn register(
             store::NewAccount {
                 username: &username,
                 verifier_hash,
+                recovery_hash,
                 vault_id: request.vault_id,
                 envelope: request.envelope.as_bytes(),
                 kdf: &request.kdf,
@@ -86,13 +88,73 @@ pub(super) async fn login(
     addr: ClientAddr,
     Body(request): Body<LoginRequest>,
 ) -> Result<Json<Session>, ApiError> {
-    state.rate.check_address(addr)?;
-    let username = auth::normalize_username(&request.username)?;
-    state.rate.check_account(&username)?;
     let presented = auth::auth_verifier(&request.auth_key)?;
-    let label = auth::token_label(request.token_label)?;
+    let attempt = Attempt {
+        username: &request.username,
+        token_label: request.token_label,
+        token_ttl_secs: request.token_ttl_secs,
+    };
+    sign_in(
+        &state,
+        addr,
+        attempt,
+        |row| Some(&row.verifier_hash[..]),
+        &presented,
+    )
+    .await
+}
+
+/// `POST /v1/recover`: exchange the recovery auth key (derived from the recovery code) for
+/// a new device token, when the password is forgotten.
+#[utoipa::path(post, path = "/v1/recover", tag = "accounts", request_body = RecoverRequest,
+    responses((status = 200, body = Session),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "INVALID_CREDENTIALS: unknown user or wrong recovery key, not told apart"),
+        (status = 429, body = ErrorBody)))]
+pub(super) async fn recover(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    Body(request): Body<RecoverRequest>,
+) -> Result<Json<Session>, ApiError> {
+    let presented = auth::recovery_verifier(&request.recovery_key)?;
+    let attempt = Attempt {
+        username: &request.username,
+        token_label: request.token_label,
+        token_ttl_secs: request.token_ttl_secs,
+    };
+    sign_in(
+        &state,
+        addr,
+        attempt,
+        |row| row.recovery_hash.as_deref(),
+        &presented,
+    )
+    .await
+}
+
+/// What login and recovery login have in common.
+struct Attempt<'a> {
+    username: &'a str,
+    token_label: Option<String>,
+    token_ttl_secs: Option<u64>,
+}
+
+/// Rate limits, then a constant-time comparison of the presented verifier with the stored
+/// one that `stored` picks; a new token on a match. An unknown username (or an account
+/// without that verifier) costs one comparison too and answers alike.
+async fn sign_in(
+    state: &AppState,
+    addr: ClientAddr,
+    attempt: Attempt<'_>,
+    stored: impl Fn(&store::LoginRow) -> Option<&[u8]>,
+    presented: &[u8; 32],
+) -> Result<Json<Session>, ApiError> {
+    state.rate.check_address(addr)?;
+    let username = auth::normalize_username(attempt.username)?;
+    state.rate.check_account(&username)?;
+    let label = auth::token_label(attempt.token_label)?;
     let now = now_ms();
-    let expires_at = match request.token_ttl_secs {
+    let expires_at = match attempt.token_ttl_secs {
         None => None,
         Some(secs) if (1..=MAX_TOKEN_TTL_SECS).contains(&secs) => {
             Some(now + i64::try_from(secs).unwrap_or(0) * 1000)
@@ -105,14 +167,12 @@ pub(super) async fn login(
     };
     let row = state.db.login_row(&username).await?;
     // An unknown username costs one comparison too, against a verifier nobody has.
-    let stored = row
-        .as_ref()
-        .map_or(&[0u8; 32][..], |r| &r.verifier_hash[..]);
-    let matches = auth::verifier_matches(stored, &presented);
-    let Some(row) = row.filter(|_| matches) else {
+    let verifier = row.as_ref().and_then(&stored).unwrap_or(&[0u8; 32][..]);
+    let matches = auth::verifier_matches(verifier, presented);
+    let Some(row) = row.filter(|r| matches && stored(r).is_some()) else {
         return Err(ApiError::new(
             ErrorCode::InvalidCredentials,
-            "unknown username or wrong password",
+            "unknown username or wrong credentials",
         ));
     };
     let issued = auth::issue_token(label, expires_at)?;

@@ -4,7 +4,7 @@
 //!
 //! - this module: the router, shared state, the JSON body extractor, the OpenAPI document,
 //!   health, request ids and the checks several routes share;
-//! - [`accounts`]: register, prelogin, login and tokens;
+//! - [`accounts`]: register, prelogin, login, recovery login and tokens;
 //! - [`vault`]: the envelope, push and changes.
 
 mod accounts;
@@ -25,7 +25,7 @@ use utoipa::OpenApi;
 use vaultsync_wire::{
     ChangesResponse, EnvelopeDoc, ErrorBody, ErrorCode, Health, IssuedToken, LoginRequest,
     MAX_VERSION, PreloginRequest, PreloginResponse, PushRequest, PushResponse, PutEnvelopeRequest,
-    PutEnvelopeResponse, RegisterRequest, Session, TokenInfo, TokenList, VaultId,
+    PutEnvelopeResponse, RecoverRequest, RegisterRequest, Session, TokenInfo, TokenList, VaultId,
 };
 use zeroize::Zeroizing;
 
@@ -34,7 +34,7 @@ use crate::config::{Limits, StaticDir};
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::now_ms;
-use crate::store::{self, Changes, PutEnvelope, RegisterError};
+use crate::store::{self, Changes, Push, PutEnvelope, RegisterError};
 
 /// Shared state of every request.
 #[derive(Clone)]
@@ -68,6 +68,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/accounts", post(accounts::register))
         .route("/v1/prelogin", post(accounts::prelogin))
         .route("/v1/login", post(accounts::login))
+        .route("/v1/recover", post(accounts::recover))
         .route("/v1/tokens", get(accounts::list_tokens))
         .route("/v1/tokens/current", delete(accounts::logout))
         .route("/v1/tokens/{token_id}", delete(accounts::revoke_token))
@@ -140,7 +141,7 @@ fn with_statics(mut router: Router, statics: &[StaticDir]) -> Router {
     ),
     paths(
         health, openapi, accounts::register, accounts::prelogin, accounts::login,
-        accounts::list_tokens, accounts::logout, accounts::revoke_token,
+        accounts::recover, accounts::list_tokens, accounts::logout, accounts::revoke_token,
         vault::get_envelope, vault::put_envelope, vault::push, vault::changes
     ),
     components(schemas(ErrorBody, ErrorCode, vaultsync_wire::EnvelopeConflict)),

@@ -63,7 +63,9 @@ pub(super) async fn put_envelope(
     params(("vault_id" = String, Path)), request_body = PushRequest,
     responses((status = 200, body = PushResponse, description = "one result per item: applied or conflict"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 409, body = vaultsync_wire::EnvelopeConflict, description = "ENVELOPE_CHANGED with the current envelope: nothing was written"),
+        (status = 413, body = ErrorBody)))]
 pub(super) async fn push(
     State(state): State<AppState>,
     authed: Authed,
@@ -107,8 +109,15 @@ pub(super) async fn push(
             ));
         }
     }
-    let results = state.db.push(vault_pk, &request.items, now_ms()).await?;
-    Ok(Json(PushResponse { results }))
+    check_version("envelope_version", request.envelope_version, MAX_VERSION)?;
+    match state
+        .db
+        .push(vault_pk, request.envelope_version, &request.items, now_ms())
+        .await?
+    {
+        Push::Done(results) => Ok(Json(PushResponse { results })),
+        Push::EnvelopeChanged(current) => Err(ApiError::envelope_changed(current)),
+    }
 }
 
 /// Query of `changes`: both optional; anything else is refused.

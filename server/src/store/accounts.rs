@@ -27,11 +27,12 @@ impl Db {
         let result: StoreResult<TokenRow> = on_write!(self, p => async {
             let mut tx = p.begin().await?;
             let account_id: i64 = sqlx::query_scalar(
-                "INSERT INTO accounts (username, auth_verifier_hash, created_at) \
-                 VALUES ($1, $2, $3) RETURNING id",
+                "INSERT INTO accounts (username, auth_verifier_hash, recovery_verifier_hash, \
+                 created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )
             .bind(new.username)
             .bind(&new.verifier_hash[..])
+            .bind(&new.recovery_hash[..])
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
@@ -67,22 +68,23 @@ impl Db {
 
     /// The account behind `username`, for prelogin and login.
     pub async fn login_row(&self, username: &str) -> StoreResult<Option<LoginRow>> {
-        type Row = (i64, Vec<u8>, String, Vec<u8>, Vec<u8>, i64);
+        type Row = (i64, Vec<u8>, Option<Vec<u8>>, String, Vec<u8>, Vec<u8>, i64);
         let row: Option<Row> = on_read!(self, p => {
             sqlx::query_as(
-                "SELECT a.id, a.auth_verifier_hash, v.kdf_params, v.salt, v.vault_id, \
-                 v.envelope_version FROM accounts a JOIN vaults v ON v.account_id = a.id \
-                 WHERE a.username = $1",
+                "SELECT a.id, a.auth_verifier_hash, a.recovery_verifier_hash, v.kdf_params, \
+                 v.salt, v.vault_id, v.envelope_version \
+                 FROM accounts a JOIN vaults v ON v.account_id = a.id WHERE a.username = $1",
             )
             .bind(username)
             .fetch_optional(p)
             .await
         })?;
         row.map(
-            |(account_id, verifier_hash, params, salt, vault_id, version)| {
+            |(account_id, verifier_hash, recovery_hash, params, salt, vault_id, version)| {
                 Ok(LoginRow {
                     account_id,
                     verifier_hash,
+                    recovery_hash,
                     kdf: kdf_from_columns(&params, salt)?,
                     vault_id: id_from_column(&vault_id, VaultId::from_slice)?,
                     envelope_version: count(version),

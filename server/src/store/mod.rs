@@ -69,6 +69,8 @@ pub struct LoginRow {
     pub account_id: i64,
     /// SHA-256 of the auth key.
     pub verifier_hash: Vec<u8>,
+    /// SHA-256 of the recovery auth key (`None` for accounts registered before it existed).
+    pub recovery_hash: Option<Vec<u8>>,
     /// The KDF parameters of the current envelope.
     pub kdf: Kdf,
     /// The account's vault.
@@ -83,6 +85,8 @@ pub struct NewAccount<'a> {
     pub username: &'a str,
     /// SHA-256 of the auth key.
     pub verifier_hash: [u8; 32],
+    /// SHA-256 of the recovery auth key.
+    pub recovery_hash: [u8; 32],
     /// The vault id.
     pub vault_id: VaultId,
     /// The envelope.
@@ -122,6 +126,14 @@ pub enum PutEnvelope {
     Stored(u64),
     /// Refused: the current envelope.
     Conflict(EnvelopeDoc),
+}
+
+/// Outcome of a push.
+pub enum Push {
+    /// One result per item.
+    Done(Vec<PushResult>),
+    /// Refused whole, nothing written: sealed against another envelope than the current.
+    EnvelopeChanged(EnvelopeDoc),
 }
 
 /// A page of changes, or the reason the client must start over.

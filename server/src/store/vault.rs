@@ -87,21 +87,33 @@ impl Db {
     /// a change never becomes visible with a cursor below one a reader has already seen.
     /// Under the lock, one query reads the current rows of the whole batch and one upsert
     /// per [`ROWS_PER_STATEMENT`] writes them, so a batch costs a handful of statements.
+    ///
+    /// The same statement reads the envelope version: a push sealed against another
+    /// version is refused whole. An envelope put updates the same row, so the check and
+    /// a key rotation or retirement are serialised: once a retirement commits, no write
+    /// sealed against the envelope before it can land.
     pub async fn push(
         &self,
         vault_pk: i64,
+        envelope_version: u64,
         items: &[PushItem],
         now: i64,
-    ) -> StoreResult<Vec<PushResult>> {
+    ) -> StoreResult<Push> {
         on_write!(self, p => async {
             let mut tx = p.begin().await?;
-            let first: i64 = sqlx::query_scalar(
-                "UPDATE vaults SET updated_at = $1 WHERE id = $2 RETURNING next_cursor",
+            let (first, current_envelope): (i64, i64) = sqlx::query_as(
+                "UPDATE vaults SET updated_at = $1 WHERE id = $2 \
+                 RETURNING next_cursor, envelope_version",
             )
             .bind(now)
             .bind(vault_pk)
             .fetch_one(&mut *tx)
             .await?;
+            if count(current_envelope) != envelope_version {
+                let current = read_envelope!(&mut *tx, vault_pk)?;
+                tx.rollback().await?;
+                return Ok(Push::EnvelopeChanged(current));
+            }
             let mut current: HashMap<RecordId, RecordColumns> =
                 HashMap::with_capacity(items.len());
             for chunk in items.chunks(ROWS_PER_STATEMENT) {
@@ -153,7 +165,7 @@ impl Db {
                     .await?;
             }
             tx.commit().await?;
-            Ok(results)
+            Ok(Push::Done(results))
         }.await)
     }
 

@@ -55,6 +55,7 @@ pub fn register(api: &Api, username: &str) -> Account {
         "kdf": kdf(600_000, &random(16)),
         "vault_id": new_id(),
         "envelope": b64(&random(120)),
+        "recovery_key": b64(&random(32)),
     });
     register_with(api, username, body)
 }
@@ -108,11 +109,13 @@ impl Account {
         }
     }
 
-    /// Pushes and returns the results (asserting 200).
+    /// Pushes against the current envelope version and returns the results (asserting
+    /// 200).
     pub fn push(&self, items: Vec<Value>) -> Vec<Value> {
-        let (status, answer) =
-            self.api
-                .call("POST", &self.path("push"), Some(&json!({ "items": items })));
+        let (status, doc) = self.api.call("GET", &self.path("envelope"), None);
+        assert_eq!(status, 200, "envelope: {doc}");
+        let body = json!({ "envelope_version": doc["version"], "items": items });
+        let (status, answer) = self.api.call("POST", &self.path("push"), Some(&body));
         assert_eq!(status, 200, "push: {answer}");
         answer["results"].as_array().unwrap().clone()
     }
