@@ -84,6 +84,7 @@ fn compute(inputs: &Value) -> Value {
     json!({
         "recovery_code_text": new.recovery_code.to_text().as_str(),
         "auth_key_hex": hex(&vaultsync::crypto::kdf::derive_master(&password, new.envelope.kdf_params()).auth_key().to_bytes()[..]),
+        "recovery_auth_key_hex": hex(&new.recovery_code.auth_key().to_bytes()[..]),
         "envelope_hex": hex(&new.envelope.to_bytes()),
         "envelope_text": new.envelope.to_text(),
         "records": records,

@@ -25,7 +25,7 @@ pub use error::{FormatError, KdfError, KeyringError, RandomError, RecordError, U
 pub use ids::{GenerateId, RecordId, VaultId};
 pub use kdf::KdfParams;
 pub use rand::{Entropy, EntropyPool, OsEntropy};
-pub use record::RecordMeta;
+pub use record::{RecordMeta, SealedRecord};
 pub use recovery::RecoveryCode;
 pub use secret::{AuthKey, MasterKey, Password};
 pub use vault::{EnvelopeChange, NewVault, UnlockedVault, recover};

@@ -5,7 +5,13 @@ use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::error::{RandomError, UnlockError};
+use super::kdf::hkdf32;
 use super::rand::Entropy;
+use super::secret::AuthKey;
+
+/// HKDF label of the recovery auth key (no salt: the code alone, before the vault id is
+/// known).
+pub const LABEL_RECOVERY_AUTH: &[u8] = b"vaultsync/v1/recovery-auth";
 
 /// Bytes of entropy in a recovery code.
 pub const RECOVERY_CODE_LEN: usize = 20;
@@ -80,6 +86,13 @@ impl RecoveryCode {
         }
         bits.zeroize();
         text
+    }
+
+    /// The recovery auth key, `HKDF(code, -, "vaultsync/v1/recovery-auth")`: sent to the
+    /// server at registration (which stores only its SHA-256) and by a recovery login
+    /// (`POST /v1/recover`). One-way: it reveals nothing of the recovery slot's keys.
+    pub fn auth_key(&self) -> AuthKey {
+        AuthKey::from_bytes(hkdf32(&self.0, None, LABEL_RECOVERY_AUTH))
     }
 
     pub(crate) fn expose(&self) -> &[u8; RECOVERY_CODE_LEN] {

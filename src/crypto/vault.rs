@@ -222,6 +222,70 @@ impl UnlockedVault {
         Ok(self.envelope.clone())
     }
 
+    /// The envelope a password change would produce, without changing this vault: a
+    /// client uploads it and [`UnlockedVault::adopt_envelope`]s it once the server has
+    /// stored it, so a refused or unanswered upload leaves the vault as it was.
+    pub fn propose_password(
+        &mut self,
+        master: &MasterKey,
+        kdf: KdfParams,
+        entropy: &mut impl Entropy,
+    ) -> Result<Envelope, UnlockError> {
+        let before = self.envelope.clone();
+        let proposed = self.change_password_with_master(master, kdf, entropy);
+        self.envelope = before;
+        proposed
+    }
+
+    /// The envelope that starts a key rotation (see [`UnlockedVault::rotate`]), without
+    /// changing this vault (see [`UnlockedVault::propose_password`]).
+    pub fn propose_rotation(
+        &mut self,
+        entropy: &mut impl Entropy,
+    ) -> Result<Envelope, KeyringError> {
+        let before = self.envelope.clone();
+        let previous = self.keyring.current_key_id();
+        let next = self.rotate(entropy)?;
+        let proposed = self.envelope.clone();
+        self.keyring.set_current(previous);
+        self.keyring.remove(next);
+        self.envelope = before;
+        Ok(proposed)
+    }
+
+    /// The envelope that ends a key rotation: every key but the current one retired,
+    /// without changing this vault (see [`UnlockedVault::propose_password`]). Only once no
+    /// record is sealed under an old key (see `Engine::reseal_count`).
+    pub fn propose_retirement(
+        &mut self,
+        entropy: &mut impl Entropy,
+    ) -> Result<Envelope, KeyringError> {
+        let before = self.envelope.clone();
+        let removed: Vec<(u32, super::secret::VaultKey)> = self
+            .old_key_ids()
+            .into_iter()
+            .filter_map(|id| self.keyring.remove(id).map(|key| (id, key)))
+            .collect();
+        let resealed = self.reseal_keyring(entropy);
+        let proposed = self.envelope.clone();
+        for (id, key) in removed {
+            self.keyring.insert(id, key);
+        }
+        self.envelope = before;
+        resealed?;
+        Ok(proposed)
+    }
+
+    /// Key ids other than the current one: a rotation is under way while there are any.
+    pub fn old_key_ids(&self) -> Vec<u32> {
+        let current = self.keyring.current_key_id();
+        self.keyring
+            .key_ids()
+            .into_iter()
+            .filter(|id| *id != current)
+            .collect()
+    }
+
     fn reseal_keyring(&mut self, entropy: &mut impl Entropy) -> Result<(), RandomError> {
         let nonce: [u8; NONCE_LEN] = random_array(entropy)?;
         let current = self.keyring.current_key_id();

@@ -20,6 +20,8 @@ export async function crossCheck(pkg, vectors) {
     }
     const byCode = await spec.unlockWithRecoveryCode(outputs.envelope_text, outputs.recovery_code_text);
     if (spec.hex(byCode.keys.get(1)) !== inputs.vault_key_1) throw new Error("vault key differs");
+    const recoveryKey = await spec.recoveryAuthKey(outputs.recovery_code_text);
+    if (spec.hex(recoveryKey) !== outputs.recovery_auth_key_hex) throw new Error("recovery auth key differs");
     done.push("vectors");
   }
   // 2. What the package makes, WebCrypto opens.

@@ -148,6 +148,11 @@ export function parseRecoveryCode(text) {
   return out;
 }
 
+/** The recovery auth key a recovery login sends (the server stores its SHA-256). */
+export async function recoveryAuthKey(codeText) {
+  return hkdf(parseRecoveryCode(codeText), null, "vaultsync/v1/recovery-auth");
+}
+
 /** Unlocks an envelope with its recovery code; returns the keyring. */
 export async function unlockWithRecoveryCode(envelopeText, codeText) {
   const e = parseEnvelope(fromB64url(envelopeText));
