@@ -27,18 +27,20 @@ use vaultsync_wire as wire;
 
 use crate::crypto::kdf::{DEFAULT_ITERATIONS, derive_master};
 use crate::crypto::{
-    GenerateId, KdfError, KdfParams, OsEntropy, Password, RecordId, RecoveryCode, UnlockError,
-    UnlockedVault,
+    GenerateId, KdfError, KdfParams, KeyringError, OsEntropy, Password, RecordId, RecoveryCode,
+    UnlockError, UnlockedVault,
 };
 use crate::sync::account::{self, LoginCheck};
 use crate::sync::{
-    ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine, Event, Progress, Session, SyncError,
+    ConflictPolicy, Ctx, Engine, Event, OpError, Operation, PasswordRun, Progress, RotateRun,
+    Session, SyncError, SyncRun,
 };
 
-/// Options of register, login and resume.
+/// Options of register, login, recover and resume.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// PBKDF2 iterations of a new vault (register only).
+    /// PBKDF2 iterations of a new vault (register), or of the new password after a
+    /// recovery (never fewer than the vault's: other devices would refuse a weaker KDF).
     pub iterations: u32,
     /// Label of the device token.
     pub token_label: String,
@@ -59,7 +61,8 @@ impl Default for Options {
     }
 }
 
-/// Why a client operation failed. Local data is unchanged whenever one is returned.
+/// Why a client operation failed. Local data is consistent whenever one is returned:
+/// nothing is half-applied, and the operation can be called again.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -84,6 +87,10 @@ pub enum ClientError {
     KdfMismatch,
     /// The engine refused an answer or the saved session.
     Sync(SyncError),
+    /// A key rotation could not change the keyring.
+    Keyring(KeyringError),
+    /// A key rotation met other devices' writes in every pass; rotate again to finish.
+    RotationIncomplete,
     /// The server URL is not `http://` or `https://`.
     BadServerUrl,
 }
@@ -99,6 +106,8 @@ impl ClientError {
             Self::Kdf(e) => e.code(),
             Self::KdfMismatch => "KDF_MISMATCH",
             Self::Sync(e) => e.code(),
+            Self::Keyring(e) => e.code(),
+            Self::RotationIncomplete => "ROTATION_INCOMPLETE",
             Self::BadServerUrl => "BAD_INPUT",
         }
     }
@@ -120,6 +129,8 @@ impl fmt::Display for ClientError {
                 f.write_str("the envelope's KDF parameters differ from the ones prelogin answered")
             }
             Self::Sync(e) => write!(f, "{e}"),
+            Self::Keyring(e) => write!(f, "{e}"),
+            Self::RotationIncomplete => f.write_str(&OpError::RotationIncomplete.to_string()),
             Self::BadServerUrl => f.write_str("the server URL must start with http:// or https://"),
         }
     }
@@ -139,11 +150,31 @@ impl From<UnlockError> for ClientError {
     }
 }
 
-/// A device's connection to one vault on a sync server.
-pub struct Client {
-    http: Http,
-    vault: UnlockedVault,
-    session: Session,
+impl From<LoginCheck> for ClientError {
+    fn from(e: LoginCheck) -> Self {
+        match e {
+            LoginCheck::Unlock(e) => Self::Unlock(e),
+            LoginCheck::KdfMismatch => Self::KdfMismatch,
+            LoginCheck::OtherVault => Self::Unlock(UnlockError::Tampered),
+        }
+    }
+}
+
+impl From<OpError> for ClientError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Sync(e) => Self::Sync(e),
+            OpError::Refused(r) if r.code == wire::ErrorCode::Unknown => Self::BadAnswer(r.message),
+            OpError::Refused(r) => Self::Server {
+                status: r.status,
+                code: r.code,
+                message: r.message,
+            },
+            OpError::Keyring(e) => Self::Keyring(e),
+            OpError::Unlock(e) => Self::Unlock(e),
+            _ => Self::RotationIncomplete,
+        }
+    }
 }
 
 struct Http {
@@ -167,19 +198,24 @@ impl Http {
         })
     }
 
-    fn send(
+    /// One request; any answer (success or error) as status and body.
+    fn exchange(
         &self,
-        method: reqwest::Method,
+        method: &str,
         path: &str,
         token: Option<&str>,
-        body: Option<&impl Serialize>,
-    ) -> Result<String, ClientError> {
+        body: Option<String>,
+    ) -> Result<(u16, String), ClientError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| ClientError::Network(e.to_string()))?;
         let mut request = self.agent.request(method, format!("{}{path}", self.server));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
-            request = request.json(body);
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
         }
         let response = request
             .send()
@@ -188,28 +224,49 @@ impl Http {
         let text = response
             .text()
             .map_err(|e| ClientError::Network(e.without_url().to_string()))?;
-        if (200..300).contains(&status) {
-            return Ok(text);
-        }
-        match serde_json::from_str::<wire::ErrorBody>(&text) {
-            Ok(body) => Err(ClientError::Server {
-                status,
-                code: body.error.code,
-                message: body.error.message,
-            }),
-            Err(_) => Err(ClientError::BadAnswer(format!("status {status}"))),
-        }
+        Ok((status, text))
     }
 
+    /// A request outside the operations (accounts, tokens): a success body parsed as `T`,
+    /// or the server's refusal.
     fn call<T: DeserializeOwned>(
         &self,
-        method: reqwest::Method,
+        method: &str,
         path: &str,
         token: Option<&str>,
         body: Option<&impl Serialize>,
     ) -> Result<T, ClientError> {
-        let text = self.send(method, path, token, body)?;
+        let body = body
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let (status, text) = self.exchange(method, path, token, body)?;
+        if !(200..300).contains(&status) {
+            return Err(refusal(status, &text));
+        }
         serde_json::from_str(&text).map_err(|e| ClientError::BadAnswer(e.to_string()))
+    }
+
+    /// A request answered with no content (204).
+    fn no_content(&self, method: &str, path: &str, token: &str) -> Result<(), ClientError> {
+        let (status, text) = self.exchange(method, path, Some(token), None)?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(refusal(status, &text))
+        }
+    }
+}
+
+/// The server's error answer as a [`ClientError`].
+fn refusal(status: u16, text: &str) -> ClientError {
+    match serde_json::from_str::<wire::ErrorBody>(text) {
+        Ok(body) => ClientError::Server {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+        },
+        Err(_) => ClientError::BadAnswer(format!("status {status}")),
     }
 }
 
@@ -217,6 +274,20 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn new_kdf(iterations: u32) -> Result<KdfParams, ClientError> {
+    KdfParams::generate(iterations, &mut OsEntropy).map_err(|e| match e {
+        crate::crypto::kdf::NewKdfError::Kdf(e) => ClientError::Kdf(e),
+        crate::crypto::kdf::NewKdfError::Random(e) => ClientError::Sync(SyncError::Random(e)),
+    })
+}
+
+/// A device's connection to one vault on a sync server.
+pub struct Client {
+    http: Http,
+    vault: UnlockedVault,
+    session: Session,
 }
 
 impl Client {
@@ -229,30 +300,15 @@ impl Client {
         options: &Options,
     ) -> Result<(Self, RecoveryCode), ClientError> {
         let http = Http::new(server, options.timeout)?;
-        let kdf = KdfParams::generate(options.iterations, &mut OsEntropy).map_err(|e| match e {
-            crate::crypto::kdf::NewKdfError::Kdf(e) => ClientError::Kdf(e),
-            crate::crypto::kdf::NewKdfError::Random(e) => ClientError::Sync(SyncError::Random(e)),
-        })?;
+        let kdf = new_kdf(options.iterations)?;
         let master = derive_master(password, &kdf);
         let new = UnlockedVault::create_with_master(&master, kdf, &mut OsEntropy)?;
         let body = account::register_request(username, &master, &new, &options.token_label);
-        let answer: wire::Session =
-            http.call(reqwest::Method::POST, "/v1/accounts", None, Some(&body))?;
+        let answer: wire::Session = http.call("POST", "/v1/accounts", None, Some(&body))?;
         let mut engine = Engine::new(new.vault.vault_id(), options.policy);
         engine.pin_envelope(answer.envelope_version, options.iterations);
-        let session = Session {
-            username: username.to_string(),
-            token: answer.token.secret.clone(),
-            engine,
-        };
-        Ok((
-            Self {
-                http,
-                vault: new.vault,
-                session,
-            },
-            new.recovery_code,
-        ))
+        let client = Self::from_parts(http, username, &answer, new.vault, engine);
+        Ok((client, new.recovery_code))
     }
 
     /// Logs in: prelogin, one PBKDF2, login, fetch and unlock the envelope. Call
@@ -264,87 +320,68 @@ impl Client {
         options: &Options,
     ) -> Result<Self, ClientError> {
         let http = Http::new(server, options.timeout)?;
-        let pre: wire::PreloginResponse = http.call(
-            reqwest::Method::POST,
-            "/v1/prelogin",
-            None,
-            Some(&wire::PreloginRequest {
-                username: username.to_string(),
-            }),
-        )?;
+        let prelogin = wire::PreloginRequest {
+            username: username.to_string(),
+        };
+        let pre: wire::PreloginResponse =
+            http.call("POST", "/v1/prelogin", None, Some(&prelogin))?;
         let kdf = KdfParams::new(pre.kdf.iterations, pre.kdf.salt.0).map_err(ClientError::Kdf)?;
         let master = derive_master(password, &kdf);
         let body = account::login_request(username, &master, &options.token_label);
-        let answer: wire::Session =
-            http.call(reqwest::Method::POST, "/v1/login", None, Some(&body))?;
-        let doc: wire::EnvelopeDoc = http.call(
-            reqwest::Method::GET,
-            &format!("/v1/vaults/{}/envelope", answer.vault_id),
-            Some(&answer.token.secret),
-            None::<&()>,
-        )?;
-        let vault =
-            account::open_login_envelope(&doc, &answer, &kdf, &master).map_err(|e| match e {
-                LoginCheck::Unlock(e) => ClientError::Unlock(e),
-                LoginCheck::KdfMismatch => ClientError::KdfMismatch,
-                LoginCheck::OtherVault => ClientError::Unlock(UnlockError::Tampered),
-            })?;
+        let answer: wire::Session = http.call("POST", "/v1/login", None, Some(&body))?;
+        let doc = http.envelope(&answer)?;
+        let vault = account::open_login_envelope(&doc, &answer, &kdf, &master)?;
         let mut engine = Engine::new(vault.vault_id(), options.policy);
         engine.pin_envelope(doc.version, kdf.iterations());
+        Ok(Self::from_parts(http, username, &answer, vault, engine))
+    }
+
+    /// Recovers an account whose password is forgotten: logs in with the recovery code,
+    /// unlocks the envelope with it and sets `new_password` (at least the vault's
+    /// iterations). Other devices learn the new password on their next sync; the recovery
+    /// code stays valid. Call [`Client::sync`] next.
+    pub fn recover(
+        server: &str,
+        username: &str,
+        code: &RecoveryCode,
+        new_password: &Password,
+        options: &Options,
+    ) -> Result<Self, ClientError> {
+        let http = Http::new(server, options.timeout)?;
+        let body = account::recover_request(username, code, &options.token_label);
+        let answer: wire::Session = http.call("POST", "/v1/recover", None, Some(&body))?;
+        let doc = http.envelope(&answer)?;
+        let vault = account::open_recovery_envelope(&doc, &answer, code)?;
+        let iterations = vault.envelope().kdf_params().iterations();
+        let mut engine = Engine::new(vault.vault_id(), options.policy);
+        engine.pin_envelope(doc.version, iterations);
+        let mut client = Self::from_parts(http, username, &answer, vault, engine);
+        if let Err(e) =
+            client.change_password(new_password, Some(options.iterations.max(iterations)))
+        {
+            // Do not leave a token behind that nobody holds.
+            let _ = client.logout();
+            return Err(e);
+        }
+        Ok(client)
+    }
+
+    fn from_parts(
+        http: Http,
+        username: &str,
+        answer: &wire::Session,
+        vault: UnlockedVault,
+        engine: Engine,
+    ) -> Self {
         let session = Session {
             username: username.to_string(),
             token: answer.token.secret.clone(),
             engine,
         };
-        Ok(Self {
+        Self {
             http,
             vault,
             session,
-        })
-    }
-
-    /// Changes the password (same iterations as now unless given): re-wraps the vault's
-    /// root key, uploads the envelope from the pinned version with the new auth key. Other
-    /// devices learn it on their next sync. On any failure the local vault keeps the old
-    /// password. A concurrent change elsewhere is `CONFLICT`: sync, then try again.
-    pub fn change_password(
-        &mut self,
-        new_password: &Password,
-        iterations: Option<u32>,
-    ) -> Result<(), ClientError> {
-        let iterations =
-            iterations.unwrap_or_else(|| self.vault.envelope().kdf_params().iterations());
-        let kdf = KdfParams::generate(iterations, &mut OsEntropy).map_err(|e| match e {
-            crate::crypto::kdf::NewKdfError::Kdf(e) => ClientError::Kdf(e),
-            crate::crypto::kdf::NewKdfError::Random(e) => ClientError::Sync(SyncError::Random(e)),
-        })?;
-        let master = derive_master(new_password, &kdf);
-        let old = self.vault.envelope().clone();
-        let envelope = self
-            .vault
-            .change_password_with_master(&master, kdf, &mut OsEntropy)?;
-        let body = account::password_change_request(
-            self.session.engine.envelope_version(),
-            &envelope,
-            &master,
-        );
-        let answer: Result<wire::PutEnvelopeResponse, ClientError> = self.http.call(
-            reqwest::Method::PUT,
-            &format!("/v1/vaults/{}/envelope", self.vault.vault_id()),
-            Some(&self.session.token),
-            Some(&body),
-        );
-        match answer {
-            Ok(answer) => {
-                self.session
-                    .engine
-                    .pin_envelope(answer.version, envelope.kdf_params().iterations());
-                Ok(())
-            }
-            Err(e) => {
-                self.vault.adopt_envelope(&old)?;
-                Err(e)
-            }
         }
     }
 
@@ -381,6 +418,17 @@ impl Client {
         &self.session.engine
     }
 
+    /// The unlocked vault (its envelope and key ids).
+    pub fn vault(&self) -> &UnlockedVault {
+        &self.vault
+    }
+
+    /// A key rotation is under way (the keyring still holds an old key):
+    /// [`Client::rotate`] finishes it.
+    pub fn rotation_pending(&self) -> bool {
+        !self.vault.old_key_ids().is_empty()
+    }
+
     /// Creates (`id: None`) or replaces a record; works offline.
     pub fn put(&mut self, id: Option<RecordId>, value: Value) -> Result<RecordId, ClientError> {
         let id = match id {
@@ -411,108 +459,108 @@ impl Client {
         &mut self,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<Event>, ClientError> {
+        let mut run = SyncRun::new(&self.session.engine);
+        self.drive(&mut run, progress)
+    }
+
+    /// Changes the password (same iterations as now unless given): re-wraps the vault's
+    /// root key, uploads the envelope from the pinned version with the new auth key, and
+    /// adopts it once stored. Other devices learn it on their next sync. On any failure
+    /// the local vault keeps the old password; `CONFLICT` means another device changed
+    /// the password first (this device adopted that envelope): change it again to set
+    /// yours.
+    pub fn change_password(
+        &mut self,
+        new_password: &Password,
+        iterations: Option<u32>,
+    ) -> Result<(), ClientError> {
+        let iterations =
+            iterations.unwrap_or_else(|| self.vault.envelope().kdf_params().iterations());
+        let kdf = new_kdf(iterations)?;
+        let master = derive_master(new_password, &kdf);
+        let mut run = PasswordRun::new(master, kdf);
+        self.drive(&mut run, &mut |_| {}).map(drop)
+    }
+
+    /// Rotates the vault key: a new key for everything written from now on, every record
+    /// re-sealed under it in batches, then the old key retired (see
+    /// [`crate::sync::RotateRun`]). Resumable: after an interruption (or on another device,
+    /// if one started a rotation) call it again to finish. Returns what the catch-up syncs
+    /// changed here.
+    pub fn rotate(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<Event>, ClientError> {
+        let mut run = RotateRun::new();
+        self.drive(&mut run, progress)
+    }
+
+    /// Runs an operation to completion over HTTP.
+    fn drive(
+        &mut self,
+        op: &mut impl Operation,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<Event>, ClientError> {
         let vault_id = self.vault.vault_id();
-        let token = self.session.token.clone();
-        let mut events = Vec::new();
-        // Every batch, plus a few rounds for merged edits that conflicts leave behind
-        // (bounded, in case another device keeps writing).
-        let rounds = self.session.engine.pending_count() / DEFAULT_PUSH_ITEMS + 8;
-        let (mut pushed, mut pulled) = (0, 0);
-        for _ in 0..rounds {
-            let Some(request) = self.session.engine.prepare_push(
-                &self.vault,
-                DEFAULT_PUSH_ITEMS,
-                &mut OsEntropy,
-            )?
-            else {
-                break;
-            };
-            let answer: wire::PushResponse = self.http.call(
-                reqwest::Method::POST,
-                &format!("/v1/vaults/{vault_id}/push"),
-                Some(&token),
-                Some(&request),
-            )?;
-            events.extend(self.session.engine.apply_push(&self.vault, &answer)?);
-            pushed += answer.results.len();
-            progress(Progress::Push {
-                done: pushed,
-                pending: self.session.engine.pending_count(),
-            });
-        }
         loop {
-            let since = self.session.engine.cursor();
-            let page: Result<wire::ChangesResponse, ClientError> = self.http.call(
-                reqwest::Method::GET,
-                &format!("/v1/vaults/{vault_id}/changes?since={since}"),
-                Some(&token),
-                None::<&()>,
-            );
-            let page = match page {
-                Err(ClientError::Server {
-                    code: wire::ErrorCode::ResyncRequired,
-                    ..
-                }) => {
-                    self.session.engine.start_resync();
-                    continue;
-                }
-                other => other?,
+            let mut policy = self.session.engine.policy();
+            let mut ctx = Ctx {
+                engine: &mut self.session.engine,
+                vault: &mut self.vault,
+                resolver: &mut policy,
+                entropy: &mut OsEntropy,
             };
-            if page.envelope_version != self.session.engine.envelope_version() {
-                // Another device changed the password or the keys: adopt the envelope
-                // first (records may be sealed under a new key).
-                let doc: wire::EnvelopeDoc = self.http.call(
-                    reqwest::Method::GET,
-                    &format!("/v1/vaults/{vault_id}/envelope"),
-                    Some(&token),
-                    None::<&()>,
-                )?;
-                events.extend(self.session.engine.check_envelope(&mut self.vault, &doc)?);
-            }
-            events.extend(self.session.engine.apply_changes(&self.vault, &page)?);
-            pulled += page.changes.len();
-            progress(Progress::Pull {
-                done: pulled,
-                more: page.more,
-            });
-            if !page.more {
-                return Ok(events);
+            let Some(call) = op.next(&mut ctx)? else {
+                return Ok(op.take_events());
+            };
+            let (status, body) = self.http.exchange(
+                call.method(),
+                &call.path(&vault_id),
+                Some(&self.session.token),
+                call.body(),
+            )?;
+            let reply = call.read_answer(status, &body)?;
+            let mut ctx = Ctx {
+                engine: &mut self.session.engine,
+                vault: &mut self.vault,
+                resolver: &mut policy,
+                entropy: &mut OsEntropy,
+            };
+            if let Some(p) = op.answer(&mut ctx, reply)? {
+                progress(p);
             }
         }
     }
 
     /// The account's device tokens.
     pub fn tokens(&self) -> Result<Vec<wire::TokenInfo>, ClientError> {
-        let list: wire::TokenList = self.http.call(
-            reqwest::Method::GET,
-            "/v1/tokens",
-            Some(&self.session.token),
-            None::<&()>,
-        )?;
+        let list: wire::TokenList =
+            self.http
+                .call("GET", "/v1/tokens", Some(&self.session.token), None::<&()>)?;
         Ok(list.tokens)
     }
 
     /// Revokes one of the account's tokens.
     pub fn revoke_token(&self, id: u64) -> Result<(), ClientError> {
         self.http
-            .send(
-                reqwest::Method::DELETE,
-                &format!("/v1/tokens/{id}"),
-                Some(&self.session.token),
-                None::<&()>,
-            )
-            .map(drop)
+            .no_content("DELETE", &format!("/v1/tokens/{id}"), &self.session.token)
     }
 
     /// Logs out: revokes this device's token.
     pub fn logout(&self) -> Result<(), ClientError> {
         self.http
-            .send(
-                reqwest::Method::DELETE,
-                "/v1/tokens/current",
-                Some(&self.session.token),
-                None::<&()>,
-            )
-            .map(drop)
+            .no_content("DELETE", "/v1/tokens/current", &self.session.token)
+    }
+}
+
+impl Http {
+    /// The envelope of the vault a login answered, with its new token.
+    fn envelope(&self, answer: &wire::Session) -> Result<wire::EnvelopeDoc, ClientError> {
+        self.call(
+            "GET",
+            &format!("/v1/vaults/{}/envelope", answer.vault_id),
+            Some(&answer.token.secret),
+            None::<&()>,
+        )
     }
 }

@@ -1,29 +1,104 @@
-//! Deterministic sync simulation: several replicas of one vault and an in-memory model of
-//! the server (the rules of PROTOCOL.md), driven through random interleavings of offline
-//! edits, deletes, pushes whose answers get lost (and are retried), and partial pulls.
-//! Properties: every engine call succeeds (no version ever goes backwards, everything
-//! authenticates), all replicas converge to the server's state, and no edit is lost: each
-//! edit is in the final state, in a preserved conflict, or was overwritten or deleted by a
-//! device that had seen it.
+//! Deterministic sync simulation: several devices of one vault and an in-memory model of
+//! the server (the rules of PROTOCOL.md, spoken in its JSON), driven through random
+//! interleavings of offline edits and deletes, syncs and key rotations cut off at any
+//! request (delivered with the answer lost, or never delivered), and restarts. The devices
+//! run the same operations as the clients (`vaultsync::sync::ops`).
+//!
+//! Properties: no operation ever fails (no version goes backwards, everything
+//! authenticates); after every step a fresh device unlocked from the server's envelope
+//! can pull and open every record (a rotation never leaves the vault unreadable, even cut
+//! off); once everyone syncs and a rotation is finished, all devices converge to the
+//! server's state with every record under the one remaining key; and no edit is lost:
+//! each edit is in the final state, in a preserved conflict, or was overwritten or
+//! deleted by a device that had seen it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
 #[cfg(not(target_arch = "wasm32"))]
 use proptest::prelude::*;
+use serde::Serialize;
 use serde_json::{Value, json};
-use vaultsync::crypto::{OsEntropy, Password, RecordId, UnlockedVault};
-use vaultsync::sync::{ConflictPolicy, DEFAULT_PUSH_ITEMS, Engine};
-use vaultsync_wire::{ChangesResponse, PushRequest, PushResponse, PushResult, Record};
+use vaultsync::crypto::kdf::derive_master;
+use vaultsync::crypto::{
+    Envelope, MasterKey, OsEntropy, Password, RecordId, SealedRecord, UnlockedVault,
+};
+use vaultsync::sync::{
+    Call, ConflictPolicy, Ctx, Engine, Operation, RotateRun, SyncRun, account::kdf_wire,
+};
+use vaultsync_wire::{
+    ChangesResponse, EnvelopeConflict, EnvelopeDoc, ErrorCode, ErrorDetail, PushRequest,
+    PushResponse, PushResult, PutEnvelopeRequest, PutEnvelopeResponse, Record,
+};
 
-/// The server's rules, in memory: optimistic concurrency, retry recognition, cursors.
-#[derive(Default)]
+/// The server's rules, in memory: optimistic concurrency, retry recognition, cursors, the
+/// envelope with its version, and pushes refused when sealed against an older envelope.
 struct ModelServer {
     records: BTreeMap<RecordId, Record>,
     next_cursor: u64,
+    envelope: EnvelopeDoc,
+}
+
+fn json_of(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap()
 }
 
 impl ModelServer {
+    fn new(envelope: &Envelope) -> Self {
+        Self {
+            records: BTreeMap::new(),
+            next_cursor: 0,
+            envelope: EnvelopeDoc {
+                version: 1,
+                envelope: vaultsync_wire::Blob(envelope.to_bytes()),
+                kdf: kdf_wire(envelope.kdf_params()),
+            },
+        }
+    }
+
+    fn refuse(&self, code: ErrorCode) -> (u16, String) {
+        let body = EnvelopeConflict {
+            error: ErrorDetail {
+                code,
+                message: "the envelope changed".into(),
+            },
+            current: self.envelope.clone(),
+        };
+        (409, json_of(&body))
+    }
+
+    /// One request as the transport sends it (method, path, JSON body).
+    fn handle(&mut self, call: &Call, page_limit: usize) -> (u16, String) {
+        let body = call.body();
+        match (call.method(), call) {
+            ("POST", Call::Push(_)) => {
+                let request: PushRequest = serde_json::from_str(&body.unwrap()).unwrap();
+                if request.envelope_version != self.envelope.version {
+                    return self.refuse(ErrorCode::EnvelopeChanged);
+                }
+                (200, json_of(&self.push(&request)))
+            }
+            ("GET", Call::Changes { since }) => (200, json_of(&self.changes(*since, page_limit))),
+            ("GET", Call::GetEnvelope) => (200, json_of(&self.envelope)),
+            ("PUT", Call::PutEnvelope(_)) => {
+                let request: PutEnvelopeRequest = serde_json::from_str(&body.unwrap()).unwrap();
+                if request.base_version != self.envelope.version {
+                    return self.refuse(ErrorCode::Conflict);
+                }
+                self.envelope = EnvelopeDoc {
+                    version: request.base_version + 1,
+                    envelope: request.envelope,
+                    kdf: request.kdf,
+                };
+                let answer = PutEnvelopeResponse {
+                    version: self.envelope.version,
+                };
+                (200, json_of(&answer))
+            }
+            other => panic!("unexpected request {other:?}"),
+        }
+    }
+
     fn push(&mut self, request: &PushRequest) -> PushResponse {
         let mut results = Vec::new();
         for item in &request.items {
@@ -79,50 +154,74 @@ impl ModelServer {
             cursor: changes.last().map_or(since, |c| c.cursor),
             changes,
             more,
-            envelope_version: 1,
+            envelope_version: self.envelope.version,
         }
     }
+
+    fn current_envelope(&self) -> Envelope {
+        Envelope::parse(self.envelope.envelope.as_bytes()).unwrap()
+    }
+}
+
+/// Where a network failure cuts an operation: after `after` answered requests, the next
+/// one is delivered with its answer lost (`delivered`) or never reaches the server.
+#[derive(Clone, Copy, Debug)]
+struct Cut {
+    after: usize,
+    delivered: bool,
 }
 
 #[derive(Clone, Debug)]
 enum Op {
     Edit {
-        replica: usize,
+        device: usize,
         record: usize,
         field: usize,
     },
     Delete {
-        replica: usize,
+        device: usize,
         record: usize,
     },
-    Push {
-        replica: usize,
-        lose_answer: bool,
-    },
-    Pull {
-        replica: usize,
+    /// A sync with pages of `limit` changes, cut off or not.
+    Sync {
+        device: usize,
         limit: usize,
+        cut: Option<Cut>,
     },
-    /// The device restarts: its state is exported, sealed, and imported again.
+    /// A key rotation (or the rest of one under way), cut off or not.
+    Rotate {
+        device: usize,
+        cut: Option<Cut>,
+    },
+    /// The device restarts: its state is exported, sealed, and imported again, and its
+    /// vault unlocked again from the envelope it holds.
     Restart {
-        replica: usize,
+        device: usize,
     },
 }
 
-const REPLICAS: usize = 3;
+const DEVICES: usize = 3;
 const RECORDS: usize = 4;
 const FIELDS: usize = 3;
 
 #[cfg(not(target_arch = "wasm32"))]
+fn cut() -> impl Strategy<Value = Option<Cut>> {
+    proptest::option::weighted(
+        0.4,
+        (0..6usize, proptest::bool::ANY).prop_map(|(after, delivered)| Cut { after, delivered }),
+    )
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..REPLICAS, 0..RECORDS, 0..FIELDS)
-            .prop_map(|(replica, record, field)| Op::Edit { replica, record, field }),
-        1 => (0..REPLICAS, 0..RECORDS).prop_map(|(replica, record)| Op::Delete { replica, record }),
-        3 => (0..REPLICAS, proptest::bool::weighted(0.25))
-            .prop_map(|(replica, lose_answer)| Op::Push { replica, lose_answer }),
-        3 => (0..REPLICAS, 1..4usize).prop_map(|(replica, limit)| Op::Pull { replica, limit }),
-        1 => (0..REPLICAS).prop_map(|replica| Op::Restart { replica }),
+        4 => (0..DEVICES, 0..RECORDS, 0..FIELDS)
+            .prop_map(|(device, record, field)| Op::Edit { device, record, field }),
+        1 => (0..DEVICES, 0..RECORDS).prop_map(|(device, record)| Op::Delete { device, record }),
+        5 => (0..DEVICES, 1..4usize, cut())
+            .prop_map(|(device, limit, cut)| Op::Sync { device, limit, cut }),
+        1 => (0..DEVICES, cut()).prop_map(|(device, cut)| Op::Rotate { device, cut }),
+        1 => (0..DEVICES).prop_map(|device| Op::Restart { device }),
     ]
 }
 
@@ -152,56 +251,101 @@ struct Superseding {
     saw: BTreeSet<u64>,
 }
 
-fn vault() -> &'static UnlockedVault {
-    static VAULT: std::sync::OnceLock<UnlockedVault> = std::sync::OnceLock::new();
-    VAULT.get_or_init(|| {
-        UnlockedVault::create(&Password::from("sim"), 100_000, &mut OsEntropy)
-            .unwrap()
-            .vault
+/// The vault's first envelope and the password's master key (one PBKDF2 per test binary).
+fn created() -> &'static (Envelope, MasterKey) {
+    static CREATED: std::sync::OnceLock<(Envelope, MasterKey)> = std::sync::OnceLock::new();
+    CREATED.get_or_init(|| {
+        let password = Password::from("sim");
+        let new = UnlockedVault::create(&password, 100_000, &mut OsEntropy).unwrap();
+        let master = derive_master(&password, new.envelope.kdf_params());
+        (new.envelope, master)
     })
 }
 
+struct Device {
+    engine: Engine,
+    vault: UnlockedVault,
+}
+
+impl Device {
+    fn new(envelope: &Envelope, version: u64) -> Self {
+        let vault = envelope.unlock_with_master(&created().1).unwrap();
+        let mut engine = Engine::new(vault.vault_id(), ConflictPolicy::KeepLocal);
+        engine.pin_envelope(version, envelope.kdf_params().iterations());
+        Self { engine, vault }
+    }
+
+    /// Runs an operation against the server until it completes or the cut ends it.
+    /// Returns whether it completed.
+    fn run(
+        &mut self,
+        op: &mut impl Operation,
+        server: &mut ModelServer,
+        limit: usize,
+        cut: Option<Cut>,
+    ) -> bool {
+        let mut policy = self.engine.policy();
+        let mut answered = 0;
+        loop {
+            let mut ctx = Ctx {
+                engine: &mut self.engine,
+                vault: &mut self.vault,
+                resolver: &mut policy,
+                entropy: &mut OsEntropy,
+            };
+            let Some(call) = op.next(&mut ctx).unwrap() else {
+                return true;
+            };
+            if let Some(cut) = cut.filter(|c| c.after == answered) {
+                if cut.delivered {
+                    server.handle(&call, limit);
+                }
+                return false;
+            }
+            let (status, body) = server.handle(&call, limit);
+            let reply = call.read_answer(status, &body).unwrap();
+            op.answer(&mut ctx, reply).unwrap();
+            answered += 1;
+        }
+    }
+
+    fn sync(&mut self, server: &mut ModelServer, limit: usize, cut: Option<Cut>) -> bool {
+        let mut run = SyncRun::new(&self.engine);
+        self.run(&mut run, server, limit, cut)
+    }
+}
+
+/// A device that has never synced, unlocked from the server's envelope, pulls and opens
+/// every record: nothing on the server is unreadable.
+fn assert_readable(server: &mut ModelServer) {
+    let mut fresh = Device::new(&server.current_envelope(), server.envelope.version);
+    assert!(fresh.sync(server, 1000, None));
+    let live = server.records.values().filter(|r| !r.deleted).count();
+    assert_eq!(fresh.engine.records().count(), live);
+}
+
 fn run(ops: &[Op]) {
-    let vault = vault();
+    let (envelope, _) = created();
     let ids: Vec<RecordId> = (0..RECORDS)
         .map(|i| RecordId::from_bytes([i as u8 + 1; 16]))
         .collect();
-    let mut server = ModelServer::default();
-    let mut engines: Vec<Engine> = (0..REPLICAS)
-        .map(|_| Engine::new(vault.vault_id(), ConflictPolicy::KeepLocal))
-        .collect();
+    let mut server = ModelServer::new(envelope);
+    let mut devices: Vec<Device> = (0..DEVICES).map(|_| Device::new(envelope, 1)).collect();
     let mut written = Vec::new();
     let mut superseding = Vec::new();
     let mut next_value = 1u64;
     let mut clock = 0u64;
     let mut max_versions: BTreeMap<(usize, RecordId), u64> = BTreeMap::new();
 
-    let push = |engine: &mut Engine, server: &mut ModelServer, deliver: bool| {
-        if let Some(request) = engine
-            .prepare_push(vault, DEFAULT_PUSH_ITEMS, &mut OsEntropy)
-            .unwrap()
-        {
-            let answer = server.push(&request);
-            if deliver {
-                engine.apply_push(vault, &answer).unwrap();
-            }
-        }
-    };
-    let pull = |engine: &mut Engine, server: &ModelServer, limit: usize| {
-        let page = server.changes(engine.cursor(), limit);
-        engine.apply_changes(vault, &page).unwrap();
-        page.more
-    };
-
     for op in ops {
         clock += 1;
         match *op {
             Op::Edit {
-                replica,
+                device,
                 record,
                 field,
             } => {
-                let engine = &mut engines[replica];
+                let engine = &mut devices[device].engine;
                 let mut saw = BTreeSet::new();
                 numbers(engine.get(&ids[record]), &mut saw);
                 let mut value = engine
@@ -222,8 +366,8 @@ fn run(ops: &[Op]) {
                 });
                 next_value += 1;
             }
-            Op::Delete { replica, record } => {
-                let engine = &mut engines[replica];
+            Op::Delete { device, record } => {
+                let engine = &mut devices[device].engine;
                 let mut saw = BTreeSet::new();
                 numbers(engine.get(&ids[record]), &mut saw);
                 if engine.delete(&ids[record], clock) {
@@ -234,53 +378,74 @@ fn run(ops: &[Op]) {
                     });
                 }
             }
-            Op::Push {
-                replica,
-                lose_answer,
-            } => push(&mut engines[replica], &mut server, !lose_answer),
-            Op::Pull { replica, limit } => {
-                pull(&mut engines[replica], &server, limit);
+            Op::Sync { device, limit, cut } => {
+                devices[device].sync(&mut server, limit, cut);
             }
-            Op::Restart { replica } => {
-                let blob = engines[replica].export(vault, &mut OsEntropy).unwrap();
-                let restored = Engine::import(vault, &blob).unwrap();
-                assert_eq!(restored, engines[replica], "export/import is lossless");
-                engines[replica] = restored;
+            Op::Rotate { device, cut } => {
+                devices[device].run(&mut RotateRun::new(), &mut server, 2, cut);
+            }
+            Op::Restart { device } => {
+                let d = &devices[device];
+                let blob = d.engine.export(&d.vault, &mut OsEntropy).unwrap();
+                let envelope = d.vault.envelope().clone();
+                let vault = envelope.unlock_with_master(&created().1).unwrap();
+                let engine = Engine::import(&vault, &blob).unwrap();
+                assert_eq!(engine, d.engine, "export/import is lossless");
+                devices[device] = Device { engine, vault };
             }
         }
-        // Versions never go backwards on any replica.
-        for (r, engine) in engines.iter().enumerate() {
+        // Versions never go backwards on any device.
+        for (r, device) in devices.iter().enumerate() {
             for id in &ids {
-                let v = engine.version(id);
+                let v = device.engine.version(id);
                 let seen = max_versions.entry((r, *id)).or_default();
                 assert!(
                     v >= *seen,
-                    "replica {r}: version of {id} went from {seen} to {v}"
+                    "device {r}: version of {id} went from {seen} to {v}"
                 );
                 *seen = v;
             }
         }
+        assert_readable(&mut server);
     }
 
-    // Quiesce: everyone pushes (answers delivered) and pulls until nothing moves.
-    for _ in 0..8 {
-        for engine in &mut engines {
-            push(engine, &mut server, true);
-            push(engine, &mut server, true);
-            while pull(engine, &server, 2) {}
+    // Quiesce: everyone syncs until nothing moves; one device finishes any rotation under
+    // way; everyone syncs again.
+    for _ in 0..4 {
+        for device in &mut devices {
+            assert!(device.sync(&mut server, 2, None));
         }
     }
-    let views: Vec<BTreeMap<RecordId, Value>> = engines
+    assert!(devices[0].run(&mut RotateRun::new(), &mut server, 2, None));
+    for _ in 0..2 {
+        for device in &mut devices {
+            assert!(device.sync(&mut server, 2, None));
+        }
+    }
+    assert_readable(&mut server);
+
+    // One key remains, and every record on the server is sealed under it.
+    let current = devices[0].vault.current_key_id();
+    assert!(devices[0].vault.old_key_ids().is_empty());
+    for record in server.records.values() {
+        let key = SealedRecord::parse(record.ciphertext.as_bytes())
+            .unwrap()
+            .key_id;
+        assert_eq!(key, current, "a record left under an old key");
+    }
+
+    let views: Vec<BTreeMap<RecordId, Value>> = devices
         .iter()
-        .map(|e| e.records().map(|(id, v)| (*id, v.clone())).collect())
+        .map(|d| d.engine.records().map(|(id, v)| (*id, v.clone())).collect())
         .collect();
-    for (r, engine) in engines.iter().enumerate() {
+    for (r, device) in devices.iter().enumerate() {
         assert_eq!(
-            engine.pending_count(),
+            device.engine.pending_count(),
             0,
-            "replica {r} has nothing left to push"
+            "device {r} has nothing left to push"
         );
-        assert_eq!(views[r], views[0], "replica {r} converged with replica 0");
+        assert_eq!(views[r], views[0], "device {r} converged with device 0");
+        assert_eq!(device.vault.envelope(), &server.current_envelope());
     }
     // The converged state is the server's.
     let server_live: BTreeSet<RecordId> = server
@@ -293,9 +458,9 @@ fn run(ops: &[Op]) {
 
     // No edit lost.
     let mut preserved = BTreeSet::new();
-    for engine in &engines {
+    for device in &devices {
         for id in &ids {
-            for c in engine.conflicts(id) {
+            for c in device.engine.conflicts(id) {
                 numbers(c.local.as_ref(), &mut preserved);
                 numbers(c.remote.as_ref(), &mut preserved);
             }
@@ -320,13 +485,14 @@ fn run(ops: &[Op]) {
     }
 
     // The state survives export and import, and a modified blob is refused.
-    let blob = engines[0].export(vault, &mut OsEntropy).unwrap();
-    assert_eq!(Engine::import(vault, &blob).unwrap(), engines[0]);
+    let d = &devices[0];
+    let blob = d.engine.export(&d.vault, &mut OsEntropy).unwrap();
+    assert_eq!(Engine::import(&d.vault, &blob).unwrap(), d.engine);
     let mut bad = blob.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
     assert_eq!(
-        Engine::import(vault, &bad).unwrap_err().code(),
+        Engine::import(&d.vault, &bad).unwrap_err().code(),
         "STATE_TAMPERED"
     );
 }
@@ -336,7 +502,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn replicas_converge_and_lose_no_edit(ops in proptest::collection::vec(op(), 1..60)) {
+    fn devices_converge_lose_no_edit_and_stay_readable(
+        ops in proptest::collection::vec(op(), 1..60)
+    ) {
         run(&ops);
     }
 }
@@ -347,7 +515,7 @@ proptest! {
 mod under_wasm {
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    use super::{FIELDS, Op, RECORDS, REPLICAS, run};
+    use super::{Cut, DEVICES, FIELDS, Op, RECORDS, run};
 
     fn next(seed: &mut u64) -> usize {
         *seed ^= *seed << 13;
@@ -356,33 +524,41 @@ mod under_wasm {
         (*seed >> 11) as usize
     }
 
+    fn cut(seed: &mut u64) -> Option<Cut> {
+        (next(seed) % 5 < 2).then(|| Cut {
+            after: next(seed) % 6,
+            delivered: next(seed) % 2 == 0,
+        })
+    }
+
     #[wasm_bindgen_test]
-    fn replicas_converge_and_lose_no_edit_in_wasm() {
+    fn devices_converge_lose_no_edit_and_stay_readable_in_wasm() {
         let mut seed = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..48 {
             let len = 1 + next(&mut seed) % 60;
             let ops: Vec<Op> = (0..len)
                 .map(|_| {
-                    let replica = next(&mut seed) % REPLICAS;
+                    let device = next(&mut seed) % DEVICES;
                     match next(&mut seed) % 12 {
                         0..=3 => Op::Edit {
-                            replica,
+                            device,
                             record: next(&mut seed) % RECORDS,
                             field: next(&mut seed) % FIELDS,
                         },
                         4 => Op::Delete {
-                            replica,
+                            device,
                             record: next(&mut seed) % RECORDS,
                         },
-                        5..=7 => Op::Push {
-                            replica,
-                            lose_answer: next(&mut seed) % 4 == 0,
-                        },
-                        8..=10 => Op::Pull {
-                            replica,
+                        5..=8 => Op::Sync {
+                            device,
                             limit: 1 + next(&mut seed) % 3,
+                            cut: cut(&mut seed),
                         },
-                        _ => Op::Restart { replica },
+                        9 => Op::Rotate {
+                            device,
+                            cut: cut(&mut seed),
+                        },
+                        _ => Op::Restart { device },
                     }
                 })
                 .collect();
@@ -394,29 +570,94 @@ mod under_wasm {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn lost_answer_is_retried_without_a_false_conflict() {
-    let vault = vault();
+    let (envelope, _) = created();
     let id = RecordId::from_bytes([9; 16]);
-    let mut server = ModelServer::default();
-    let mut engine = Engine::new(vault.vault_id(), ConflictPolicy::KeepLocal);
-    engine.put(id, json!({"a": 1}), 1);
-    let first = engine
-        .prepare_push(vault, 10, &mut OsEntropy)
-        .unwrap()
-        .unwrap();
-    let _lost = server.push(&first);
+    let mut server = ModelServer::new(envelope);
+    let mut device = Device::new(envelope, 1);
+    device.engine.put(id, json!({"a": 1}), 1);
+    // The push is delivered, its answer lost.
+    let cut = Cut {
+        after: 0,
+        delivered: true,
+    };
+    assert!(!device.sync(&mut server, 10, Some(cut)));
+    assert_eq!(server.records[&id].version, 1);
     // The retry is the same bytes; the server recognises it.
-    let retry = engine
-        .prepare_push(vault, 10, &mut OsEntropy)
+    let retry = device
+        .engine
+        .prepare_push(&device.vault, 10, &mut OsEntropy)
         .unwrap()
         .unwrap();
-    assert_eq!(retry, first);
+    assert_eq!(retry.items[0].ciphertext, server.records[&id].ciphertext);
     let answer = server.push(&retry);
     assert!(matches!(
         answer.results[0],
         PushResult::Applied { version: 1, .. }
     ));
-    let events = engine.apply_push(vault, &answer).unwrap();
+    let events = device.engine.apply_push(&device.vault, &answer).unwrap();
     assert!(events.is_empty(), "{events:?}");
-    assert_eq!(engine.pending_count(), 0);
-    assert!(engine.conflicts(&id).is_empty());
+    assert_eq!(device.engine.pending_count(), 0);
+    assert!(device.engine.conflicts(&id).is_empty());
+}
+
+/// A password change meets concurrent envelope changes: a key rotation elsewhere is
+/// adopted and the change made again on top; a password change elsewhere wins and this
+/// device adopts it (`CONFLICT`).
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn password_changes_meet_concurrent_envelope_changes() {
+    use vaultsync::crypto::KdfParams;
+    use vaultsync::sync::{Event, PasswordRun};
+
+    let (envelope, _) = created();
+    let mut server = ModelServer::new(envelope);
+    let (mut a, mut b) = (Device::new(envelope, 1), Device::new(envelope, 1));
+    let id = RecordId::from_bytes([7; 16]);
+    a.engine.put(id, json!({"t": 1}), 1);
+    assert!(a.sync(&mut server, 10, None));
+    assert!(a.run(&mut RotateRun::new(), &mut server, 10, None));
+    assert_eq!(server.envelope.version, 3, "rotation started and finished");
+
+    // B, still at version 1, changes the password: the rotation is adopted on the way.
+    let change = |password: &str| {
+        let kdf = KdfParams::generate(100_000, &mut OsEntropy).unwrap();
+        let master = derive_master(&Password::from(password), &kdf);
+        PasswordRun::new(master, kdf)
+    };
+    let mut run = change("b's new password");
+    assert!(b.run(&mut run, &mut server, 10, None));
+    assert!(run.take_events().contains(&Event::EnvelopeChanged {
+        password: false,
+        keys: true
+    }));
+    assert_eq!(server.envelope.version, 4);
+    assert_eq!(b.vault.envelope(), &server.current_envelope());
+    assert_eq!(b.vault.current_key_id(), 2);
+    let master = derive_master(
+        &Password::from("b's new password"),
+        server.current_envelope().kdf_params(),
+    );
+    assert!(
+        server
+            .current_envelope()
+            .unlock_with_master(&master)
+            .is_ok()
+    );
+
+    // A changes it too from version 3: B's change won, A adopts it and is told CONFLICT.
+    let mut run = change("a's new password");
+    let mut policy = a.engine.policy();
+    let mut ctx = Ctx {
+        engine: &mut a.engine,
+        vault: &mut a.vault,
+        resolver: &mut policy,
+        entropy: &mut OsEntropy,
+    };
+    let call = run.next(&mut ctx).unwrap().unwrap();
+    let (status, body) = server.handle(&call, 10);
+    let reply = call.read_answer(status, &body).unwrap();
+    let err = run.answer(&mut ctx, reply).unwrap_err();
+    assert_eq!(err.code(), "CONFLICT");
+    assert_eq!(a.vault.envelope(), &server.current_envelope());
+    assert_eq!(a.engine.envelope_version(), 4);
 }

@@ -1,7 +1,8 @@
 //! `vaultsync`: a small command line client of a vaultsync server, for scripts, ops and
 //! load tests. The session (records, pending edits, device token) lives in one file,
 //! sealed under the vault's state key; every command needs the password
-//! (`VAULTSYNC_PASSWORD`, or one line on stdin).
+//! (`VAULTSYNC_PASSWORD`, or one line on stdin), except `recover`, which takes the
+//! recovery code and a new password instead.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use vaultsync::client::{Client, ClientError, Options};
-use vaultsync::crypto::{Password, RecordId};
-use vaultsync::sync::{ConflictPolicy, Event};
+use vaultsync::crypto::{Password, RecordId, RecoveryCode};
+use vaultsync::sync::{ConflictPolicy, Event, Progress};
 
 /// vaultsync command line client. Records are JSON values, encrypted on this machine.
 #[derive(Parser)]
@@ -20,7 +21,8 @@ struct Cli {
     #[arg(long, env = "VAULTSYNC_SESSION", global = true)]
     session: Option<PathBuf>,
 
-    /// PBKDF2 iterations of a new vault (register).
+    /// PBKDF2 iterations of a new vault (register), or of the new password (recover; never
+    /// fewer than the vault's).
     #[arg(long, default_value_t = 600_000, global = true)]
     iterations: u32,
 
@@ -59,6 +61,12 @@ enum Command {
     /// Change the password (new one from VAULTSYNC_NEW_PASSWORD or the next stdin line);
     /// other devices learn it on their next sync.
     ChangePassword,
+    /// Forgot the password: log in to SERVER with the recovery code (VAULTSYNC_RECOVERY_CODE
+    /// or a stdin line) and set a new password (VAULTSYNC_NEW_PASSWORD or the next line).
+    Recover { server: String, username: String },
+    /// Rotate the vault key: re-seal every record under a new key, then retire the old
+    /// one. Interrupted, run it again (on any device) to finish.
+    Rotate,
     /// Revoke this device's token and delete the session file.
     Logout,
 }
@@ -97,23 +105,34 @@ fn session_path(cli: &Cli) -> Result<PathBuf, Failure> {
 }
 
 fn password() -> Result<Password, Failure> {
-    if let Ok(password) = std::env::var("VAULTSYNC_PASSWORD") {
-        return Ok(Password::new(password));
+    secret("VAULTSYNC_PASSWORD", "password").map(Password::new)
+}
+
+fn new_password() -> Result<Password, Failure> {
+    secret("VAULTSYNC_NEW_PASSWORD", "new password").map(Password::new)
+}
+
+/// A secret from the environment variable `var`, or else one line of stdin.
+fn secret(var: &str, what: &str) -> Result<String, Failure> {
+    if let Ok(value) = std::env::var(var) {
+        if !value.is_empty() {
+            return Ok(value);
+        }
     }
     if std::io::stdin().is_terminal() {
-        eprint!("password: ");
+        eprint!("{what}: ");
         let _ = std::io::stderr().flush();
     }
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| Failure(format!("cannot read the password: {e}")))?;
+        .map_err(|e| Failure(format!("cannot read the {what}: {e}")))?;
     let line = line.trim_end_matches(['\r', '\n']).to_string();
     if line.is_empty() {
-        return fail("no password (set VAULTSYNC_PASSWORD or give one line on stdin)");
+        return fail(format!("no {what} (set {var} or give one line on stdin)"));
     }
-    Ok(Password::new(line))
+    Ok(line)
 }
 
 fn options(cli: &Cli) -> Result<Options, Failure> {
@@ -184,6 +203,14 @@ fn json_value(text: &str) -> Result<serde_json::Value, Failure> {
         text.to_string()
     };
     serde_json::from_str(&text).map_err(|e| Failure(format!("VALUE is not JSON: {e}")))
+}
+
+fn print_progress(progress: Progress) {
+    match progress {
+        Progress::Rotate { done, total } => eprintln!("re-sealed {done} of {total} records"),
+        Progress::Push { done, pending } => eprintln!("pushed {done}, {pending} pending"),
+        Progress::Pull { done, .. } => eprintln!("pulled {done} changes"),
+    }
 }
 
 fn print_event(event: &Event) {
@@ -276,13 +303,35 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::ChangePassword => {
             let (server, mut client) = open(&path, &options)?;
-            let new_password = match std::env::var("VAULTSYNC_NEW_PASSWORD") {
-                Ok(p) if !p.is_empty() => Password::new(p),
-                _ => password()?,
-            };
-            client.change_password(&new_password, None)?;
+            client.change_password(&new_password()?, None)?;
             store(&path, &server, &client)?;
             eprintln!("password changed; other devices learn it on their next sync");
+        }
+        Command::Recover { server, username } => {
+            let code = secret("VAULTSYNC_RECOVERY_CODE", "recovery code")?;
+            let code =
+                RecoveryCode::parse(&code).map_err(|e| Failure(format!("{e} [{}]", e.code())))?;
+            let new_password = new_password()?;
+            let mut client = Client::recover(server, username, &code, &new_password, &options)?;
+            let result = client.sync();
+            store(&path, server, &client)?;
+            result?;
+            eprintln!(
+                "recovered {username} with a new password: {} records; session saved in {}",
+                client.engine().records().count(),
+                path.display()
+            );
+        }
+        Command::Rotate => {
+            let (server, mut client) = open(&path, &options)?;
+            let result = client.rotate(&mut print_progress);
+            // Whatever happened, keep the new envelope and what was accepted.
+            store(&path, &server, &client)?;
+            result?.iter().for_each(print_event);
+            eprintln!(
+                "key rotation complete: every record is sealed under key {}",
+                client.vault().current_key_id()
+            );
         }
         Command::Logout => {
             let (_, client) = open(&path, &options)?;

@@ -168,3 +168,118 @@ fn two_machines_sync_through_the_cli() {
         "{err}"
     );
 }
+
+/// Runs the CLI with extra environment variables.
+fn cli_env(session: &Path, vars: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(CLI)
+        .arg("--session")
+        .arg(session)
+        .args(["--iterations", "100000"])
+        .args(args)
+        .envs(vars.iter().copied())
+        .env_remove("HOME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn recovery_and_a_rotation_killed_half_way_through_the_cli() {
+    use vaultsync::client::{Client, Options};
+    use vaultsync::crypto::Password;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path());
+    let (a, c) = (dir.path().join("a/session"), dir.path().join("c/session"));
+    let pw = "first horse";
+    let code = ok(cli(&a, pw, &["register", &server.1, "carol"]));
+    let code = code.trim();
+
+    // 1100 records (three push batches), written through the library into a's session.
+    let text = std::fs::read_to_string(&a).unwrap();
+    let saved = text.lines().nth(1).unwrap();
+    let options = Options::default();
+    let mut client = Client::resume(&server.1, saved, &Password::from(pw), &options).unwrap();
+    for n in 0..1100 {
+        client.put(None, serde_json::json!({ "n": n })).unwrap();
+    }
+    std::fs::write(&a, format!("{}\n{}\n", server.1, client.save().unwrap())).unwrap();
+    ok(cli(&a, pw, &["sync"]));
+
+    // The password is forgotten: machine c recovers with the code and a new password.
+    let new_pw = "recovered horse";
+    let (okay, _, err) = cli_env(
+        &c,
+        &[
+            (
+                "VAULTSYNC_RECOVERY_CODE",
+                "0000-0000-0000-0000-0000-0000-0000-0000",
+            ),
+            ("VAULTSYNC_NEW_PASSWORD", new_pw),
+        ],
+        &["recover", &server.1, "carol"],
+    );
+    assert!(!okay && err.contains("INVALID_CREDENTIALS"), "{err}");
+    let (okay, _, err) = cli_env(
+        &c,
+        &[
+            ("VAULTSYNC_RECOVERY_CODE", "not a code"),
+            ("VAULTSYNC_NEW_PASSWORD", new_pw),
+        ],
+        &["recover", &server.1, "carol"],
+    );
+    assert!(!okay && err.contains("BAD_INPUT"), "{err}");
+    let (okay, _, err) = cli_env(
+        &c,
+        &[
+            ("VAULTSYNC_RECOVERY_CODE", code),
+            ("VAULTSYNC_NEW_PASSWORD", new_pw),
+        ],
+        &["recover", &server.1, "carol"],
+    );
+    assert!(okay && err.contains("1100 records"), "{err}");
+    let events = ok(cli(&a, pw, &["sync"]));
+    assert!(events.contains(r#""password":true"#), "{events}");
+    let (okay, _, err) = cli(&a, pw, &["list"]);
+    assert!(!okay && err.contains("WRONG_PASSWORD"), "{err}");
+
+    // A rotation on machine a, killed (SIGKILL) once the first batch is re-sealed.
+    let mut rotating = Command::new(CLI)
+        .arg("--session")
+        .arg(&a)
+        .arg("rotate")
+        .env("VAULTSYNC_PASSWORD", new_pw)
+        .env_remove("HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(rotating.stderr.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .find(|line| line.starts_with("re-sealed"));
+    assert_eq!(first.as_deref(), Some("re-sealed 500 of 1100 records"));
+    rotating.kill().unwrap();
+    rotating.wait().unwrap();
+
+    // Machine c finishes it; machine a (whose session never saw the rotation) follows.
+    let (okay, _, err) = cli(&c, new_pw, &["rotate"]);
+    assert!(
+        okay && err.contains("key rotation complete: every record is sealed under key 2"),
+        "{err}"
+    );
+    assert!(err.contains("re-sealed 600 of 600 records"), "{err}");
+    let events = ok(cli(&a, new_pw, &["sync"]));
+    assert!(events.contains(r#""keys":true"#), "{events}");
+    assert_eq!(ok(cli(&a, new_pw, &["list"])).lines().count(), 1100);
+    assert_eq!(
+        ok(cli(&c, new_pw, &["list"])),
+        ok(cli(&a, new_pw, &["list"]))
+    );
+}

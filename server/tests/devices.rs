@@ -91,16 +91,25 @@ fn three_devices_converge(servers: &[&Server]) -> Client {
     let mut tablet = Client::login(&url(2), "dana", &new_pw, &options()).unwrap();
     tablet.sync().unwrap();
     assert_eq!(tablet.get(&note), Some(&expected));
-    // A second change from a stale device is a conflict, and its password stays.
+    // A second change from a stale device is a conflict: the change that won stays, the
+    // stale device adopts it (its saved session now needs that password).
     let mut stale = Client::resume(&url(0), &laptop.save().unwrap(), &new_pw, &options()).unwrap();
-    laptop
-        .change_password(&Password::from("third"), None)
-        .unwrap();
+    let third = Password::from("third");
+    laptop.change_password(&third, None).unwrap();
     let err = stale
         .change_password(&Password::from("fourth"), None)
         .unwrap_err();
     assert_eq!(err.code(), "CONFLICT");
-    assert!(Client::resume(&url(0), &stale.save().unwrap(), &new_pw, &options()).is_ok());
+    let saved = stale.save().unwrap();
+    assert!(Client::resume(&url(0), &saved, &third, &options()).is_ok());
+    let err = Client::resume(&url(0), &saved, &Password::from("fourth"), &options());
+    assert_eq!(err.err().unwrap().code(), "WRONG_PASSWORD");
+    assert_eq!(
+        Client::login(&url(0), "dana", &third, &options())
+            .unwrap()
+            .vault_id(),
+        laptop.vault_id()
+    );
     laptop
 }
 

@@ -4,7 +4,9 @@
 
 use vaultsync_wire as wire;
 
-use crate::crypto::{Envelope, KdfParams, MasterKey, NewVault, UnlockError, UnlockedVault};
+use crate::crypto::{
+    Envelope, KdfParams, MasterKey, NewVault, RecoveryCode, UnlockError, UnlockedVault,
+};
 
 /// The KDF parameters as the server stores them.
 pub fn kdf_wire(params: &KdfParams) -> wire::Kdf {
@@ -28,8 +30,39 @@ pub fn register_request(
         kdf: kdf_wire(new.envelope.kdf_params()),
         vault_id: new.vault.vault_id(),
         envelope: wire::Blob(new.envelope.to_bytes()),
+        recovery_key: wire::Blob(new.recovery_code.auth_key().to_bytes().to_vec()),
         token_label: Some(token_label.to_string()),
     }
+}
+
+/// The recovery login request (the password is forgotten).
+pub fn recover_request(
+    username: &str,
+    code: &RecoveryCode,
+    token_label: &str,
+) -> wire::RecoverRequest {
+    wire::RecoverRequest {
+        username: username.to_string(),
+        recovery_key: wire::Blob(code.auth_key().to_bytes().to_vec()),
+        token_label: Some(token_label.to_string()),
+        token_ttl_secs: None,
+    }
+}
+
+/// Checks the envelope fetched after a recovery login and unlocks it with the recovery
+/// code.
+pub fn open_recovery_envelope(
+    doc: &wire::EnvelopeDoc,
+    session: &wire::Session,
+    code: &RecoveryCode,
+) -> Result<UnlockedVault, LoginCheck> {
+    let envelope = Envelope::parse(doc.envelope.as_bytes()).map_err(LoginCheck::Unlock)?;
+    if envelope.vault_id() != session.vault_id {
+        return Err(LoginCheck::OtherVault);
+    }
+    envelope
+        .unlock_with_recovery_code(code)
+        .map_err(LoginCheck::Unlock)
 }
 
 /// The login request once the master key is derived with the prelogin parameters.
@@ -70,18 +103,4 @@ pub fn open_login_envelope(
     envelope
         .unlock_with_master(master)
         .map_err(LoginCheck::Unlock)
-}
-
-/// The envelope put of a password change made from `base_version` (the pinned version).
-pub fn password_change_request(
-    base_version: u64,
-    envelope: &Envelope,
-    master: &MasterKey,
-) -> wire::PutEnvelopeRequest {
-    wire::PutEnvelopeRequest {
-        base_version,
-        envelope: wire::Blob(envelope.to_bytes()),
-        kdf: kdf_wire(envelope.kdf_params()),
-        auth_key: Some(wire::Blob(master.auth_key().to_bytes().to_vec())),
-    }
 }

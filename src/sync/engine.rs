@@ -15,7 +15,7 @@ use super::merge::{ConflictPolicy, FieldConflict, Resolve};
 use super::replica::{Replica, Synced, reconcile};
 use crate::crypto::rand::Entropy;
 use crate::crypto::state::{open_state, seal_state};
-use crate::crypto::{RecordId, RecordMeta, UnlockedVault, VaultId};
+use crate::crypto::{Envelope, RecordId, RecordMeta, SealedRecord, UnlockedVault, VaultId};
 
 /// A write sent and not yet answered: resent byte for byte until answered, so that the
 /// server recognises a retry.
@@ -30,6 +30,18 @@ struct Sent {
     )]
     value: Option<Value>,
     ciphertext: Blob,
+}
+
+impl Sent {
+    /// The key id the write is sealed under.
+    fn key_id(&self) -> u32 {
+        key_id_of(self.ciphertext.as_bytes())
+    }
+}
+
+/// The key id of a sealed record (0 if it does not parse: never one of a keyring's ids).
+fn key_id_of(sealed: &[u8]) -> u32 {
+    SealedRecord::parse(sealed).map_or(0, |s| s.key_id)
 }
 
 /// The sync engine of one vault.
@@ -131,15 +143,49 @@ impl Engine {
                 got: iterations,
             });
         }
-        let change = vault
-            .adopt_envelope(&envelope)
-            .map_err(|_| SyncError::EnvelopeTampered)?;
-        self.envelope_version = doc.version;
-        self.kdf_floor = iterations;
+        let change = self.adopt(vault, &envelope, doc.version)?;
         Ok(Some(Event::EnvelopeChanged {
             password: change.password,
             keys: change.keys,
         }))
+    }
+
+    /// The server stored an envelope this device made (a password change, a key rotation
+    /// or retirement) as `version`: the vault adopts it and the engine pins it.
+    pub fn envelope_stored(
+        &mut self,
+        vault: &mut UnlockedVault,
+        envelope: &Envelope,
+        version: u64,
+    ) -> Result<(), SyncError> {
+        self.check_vault(vault)?;
+        self.adopt(vault, envelope, version).map(drop)
+    }
+
+    /// Adopts an envelope authenticated under the vault's root key and pins it. A write
+    /// sealed and sent under a key that is no longer the current one is forgotten (it is
+    /// still pending and is sealed again under the current key): after a rotation no
+    /// write of this device under an old key can land, so retiring it is safe.
+    fn adopt(
+        &mut self,
+        vault: &mut UnlockedVault,
+        envelope: &Envelope,
+        version: u64,
+    ) -> Result<crate::crypto::EnvelopeChange, SyncError> {
+        let change = vault
+            .adopt_envelope(envelope)
+            .map_err(|_| SyncError::EnvelopeTampered)?;
+        self.envelope_version = version;
+        self.kdf_floor = envelope.kdf_params().iterations();
+        let current = vault.current_key_id();
+        if self
+            .in_flight
+            .as_ref()
+            .is_some_and(|sent| sent.iter().any(|s| s.key_id() != current))
+        {
+            self.in_flight = None;
+        }
+        Ok(change)
     }
 
     /// The vault this replica belongs to.
@@ -232,7 +278,7 @@ impl Engine {
     ) -> Result<Option<PushRequest>, SyncError> {
         self.check_vault(vault)?;
         if let Some(sent) = &self.in_flight {
-            return Ok(Some(request_of(sent)));
+            return Ok(Some(request_of(sent, self.envelope_version)));
         }
         let mut sent = Vec::new();
         let mut settled = Vec::new();
@@ -271,12 +317,72 @@ impl Engine {
             }
             self.track(id);
         }
+        Ok(self.send(sent))
+    }
+
+    /// Makes `sent` the push in flight.
+    fn send(&mut self, sent: Vec<Sent>) -> Option<PushRequest> {
         if sent.is_empty() {
-            return Ok(None);
+            return None;
         }
-        let request = request_of(&sent);
+        let request = request_of(&sent, self.envelope_version);
         self.in_flight = Some(sent);
-        Ok(Some(request))
+        Some(request)
+    }
+
+    /// Records the server holds under another key than the vault's current one (a key
+    /// rotation is under way), with or without a pending edit here: until none is left,
+    /// the old key cannot be retired.
+    pub fn reseal_count(&self, vault: &UnlockedVault) -> usize {
+        let current = vault.current_key_id();
+        self.records
+            .values()
+            .filter(|r| r.synced.as_ref().is_some_and(|s| s.key_id != current))
+            .count()
+    }
+
+    /// The next push of a key rotation: the unanswered one again, or up to `max_items`
+    /// records the server holds under an old key, sealed again unchanged under the current
+    /// key for their next version (tombstones too: a tombstone under a retired key could
+    /// not be authenticated). Records with a pending edit are left to
+    /// [`Engine::prepare_push`], which seals under the current key anyway. `None` when
+    /// every record is under the current key. Answers go to [`Engine::apply_push`].
+    pub fn prepare_reseal(
+        &mut self,
+        vault: &UnlockedVault,
+        max_items: usize,
+        entropy: &mut impl Entropy,
+    ) -> Result<Option<PushRequest>, SyncError> {
+        self.check_vault(vault)?;
+        if let Some(sent) = &self.in_flight {
+            return Ok(Some(request_of(sent, self.envelope_version)));
+        }
+        let current = vault.current_key_id();
+        let mut sent = Vec::new();
+        for (id, replica) in &self.records {
+            if sent.len() == max_items {
+                break;
+            }
+            let Some(synced) = replica
+                .synced
+                .as_ref()
+                .filter(|_| needs_reseal(replica, current))
+            else {
+                continue;
+            };
+            let meta = RecordMeta::new(*id, synced.version + 1, synced.value.is_none())?;
+            let plaintext = match &synced.value {
+                Some(value) => serde_json::to_vec(value).map_err(|_| SyncError::NotJson)?,
+                None => Vec::new(),
+            };
+            sent.push(Sent {
+                record_id: *id,
+                base_version: synced.version,
+                value: synced.value.clone(),
+                ciphertext: Blob(vault.seal(&meta, &plaintext, entropy)?),
+            });
+        }
+        Ok(self.send(sent))
     }
 
     /// Applies the server's answer to the push from [`Engine::prepare_push`]. Checks the
@@ -356,10 +462,8 @@ impl Engine {
             let replica = self.records.entry(id).or_default();
             match outcome {
                 Outcome::Applied(version) => {
-                    replica.synced = Some(Synced {
-                        version,
-                        value: item.value.clone(),
-                    });
+                    let key_id = item.key_id();
+                    replica.synced = Some(Synced::new(version, item.value.clone(), key_id));
                     replica.max_seen = replica.max_seen.max(version);
                     if replica.pending.as_ref() == Some(&item.value) {
                         replica.pending = None;
@@ -370,10 +474,7 @@ impl Engine {
                 }
                 Outcome::Gone => {
                     // The server no longer has the record (its tombstone was purged).
-                    let remote = Synced {
-                        version: 0,
-                        value: None,
-                    };
+                    let remote = Synced::new(0, None, 0);
                     events.extend(reconcile(item.record_id, replica, remote, resolver));
                     replica.synced = None;
                 }
@@ -520,10 +621,8 @@ impl Engine {
                 })?,
             )
         };
-        Ok(Synced {
-            version: record.version,
-            value,
-        })
+        let key_id = key_id_of(record.ciphertext.as_bytes());
+        Ok(Synced::new(record.version, value, key_id))
     }
 
     fn finish_resync(&mut self, seen: &BTreeSet<RecordId>) -> Vec<Event> {
@@ -550,8 +649,14 @@ enum Outcome {
     Gone,
 }
 
-fn request_of(sent: &[Sent]) -> PushRequest {
+/// A record whose server copy is under another key than `current`, with no pending edit.
+fn needs_reseal(replica: &Replica, current: u32) -> bool {
+    replica.pending.is_none() && replica.synced.as_ref().is_some_and(|s| s.key_id != current)
+}
+
+fn request_of(sent: &[Sent], envelope_version: u64) -> PushRequest {
     PushRequest {
+        envelope_version,
         items: sent
             .iter()
             .map(|s| PushItem {

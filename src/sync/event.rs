@@ -42,9 +42,9 @@ pub enum Event {
     },
 }
 
-/// Progress of a long sync (a first sync of a large vault, a big push), reported after
-/// every batch. As JSON: `{"phase": "push", "done", "pending"}` or
-/// `{"phase": "pull", "done", "more"}`.
+/// Progress of a long operation (a first sync of a large vault, a big push, a key
+/// rotation), reported after every batch. As JSON: `{"phase": "push", "done", "pending"}`,
+/// `{"phase": "pull", "done", "more"}` or `{"phase": "rotate", "done", "total"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "phase", rename_all = "camelCase")]
 pub enum Progress {
@@ -61,5 +61,12 @@ pub enum Progress {
         done: usize,
         /// More pages follow.
         more: bool,
+    },
+    /// A batch of records re-sealed under the new key was answered (key rotation).
+    Rotate {
+        /// Records re-sealed so far.
+        done: usize,
+        /// Records to re-seal in all (grows if other devices' older copies turn up).
+        total: usize,
     },
 }

@@ -7,6 +7,8 @@
 //! - [`engine`]: the replica, push and pull, conflicts, resync, state export/import.
 //! - [`event`]: events and progress for UIs.
 //! - [`merge`]: three-way JSON merge and conflict policies.
+//! - [`ops`]: the multi-step operations both clients drive over their transport: sync,
+//!   password change, key rotation.
 //! - [`session`]: a device's saved session (engine, token), sealed.
 //! - [`error`]: typed refusals; local data is unchanged whenever one is returned.
 
@@ -16,6 +18,7 @@ pub mod error;
 pub mod event;
 mod forms;
 pub mod merge;
+pub mod ops;
 mod replica;
 pub mod session;
 
@@ -23,4 +26,5 @@ pub use engine::{DEFAULT_PUSH_ITEMS, Engine};
 pub use error::SyncError;
 pub use event::{Event, Progress};
 pub use merge::{ConflictPolicy, FieldConflict, Resolve, merge3};
+pub use ops::{Call, Ctx, OpError, Operation, PasswordRun, Refusal, Reply, RotateRun, SyncRun};
 pub use session::Session;

@@ -20,6 +20,10 @@ pub(super) struct Synced {
         with = "super::forms::exact"
     )]
     pub(super) value: Option<Value>,
+    /// The key id its ciphertext is sealed under (0: not known, from a state saved before
+    /// key ids were kept; such a record is re-sealed by a key rotation to be safe).
+    #[serde(default)]
+    pub(super) key_id: u32,
 }
 
 /// One record of the replica.
@@ -37,6 +41,17 @@ pub(super) struct Replica {
     pub(super) edited_at: u64,
     /// Conflicts met on this record and not yet dismissed.
     pub(super) conflicts: Vec<FieldConflict>,
+}
+
+impl Synced {
+    /// The server's copy of a record as this device accepted it.
+    pub(super) fn new(version: u64, value: Option<Value>, key_id: u32) -> Self {
+        Self {
+            version,
+            value,
+            key_id,
+        }
+    }
 }
 
 impl Replica {
@@ -72,6 +87,9 @@ pub(super) fn reconcile(
     let base = replica.synced_value().cloned();
     let mut events = Vec::new();
     match replica.pending.take() {
+        // Nothing to tell a UI when only the version or the key changed (a re-seal by a
+        // key rotation, a retry of a write this device had already seen).
+        None if remote.value == base => {}
         None => {
             events.push(match &remote.value {
                 Some(value) => Event::Changed {

@@ -11,18 +11,24 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use super::error::{bad_input, js, js_error};
-use super::http::{call, code_of, expect_no_content, from_js, server_base, sync_error, to_js};
+use super::http::{
+    call, expect_no_content, from_js, op_error, request, server_base, sync_error, to_js,
+};
 use super::options::{JsResolver, Options, options, report};
 use super::{fresh_kdf, webcrypto, with_pool};
-use crate::crypto::{GenerateId, KdfParams, OsEntropy, Password, RecordId, UnlockedVault};
-use crate::sync::{DEFAULT_PUSH_ITEMS, Engine, Progress, Resolve, Session, SyncError, account};
+use crate::crypto::{
+    EntropyPool, GenerateId, KdfParams, OsEntropy, Password, RecordId, RecoveryCode, UnlockedVault,
+};
+use crate::sync::{
+    Ctx, Engine, Event, Operation, PasswordRun, RotateRun, Session, SyncRun, account,
+};
 use vaultsync_wire as wire;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_CLIENT: &str = r#"
-/** Options of `SyncClient.register`, `login` and `resume`. */
+/** Options of `SyncClient.register`, `login`, `recover` and `resume`. */
 export interface SyncClientOptions {
-  /** PBKDF2 iterations of a new vault (register only; default 600,000). */
+  /** PBKDF2 iterations of a new vault (register; default 600,000), or of the new password after `recover` (never fewer than the vault's). */
   iterations?: number;
   /** Label of the device token (default "vaultsync"). */
   tokenLabel?: string;
@@ -34,13 +40,14 @@ export interface SyncClientOptions {
    * still kept in `conflicts(id)`. Absent values (a removed field) are `undefined`.
    */
   onConflict?: (conflict: { path: string; local?: unknown; remote?: unknown }) => unknown;
-  /** Called after every push batch and pulled page of a sync (a first sync of a large vault). */
+  /** Called after every push batch and pulled page of a sync (a first sync of a large vault) and every re-sealed batch of a key rotation. */
   onProgress?: (progress: SyncProgress) => void;
 }
 /** Progress of a sync. */
 export type SyncProgress =
   | { phase: "push"; done: number; pending: number }
-  | { phase: "pull"; done: number; more: boolean };
+  | { phase: "pull"; done: number; more: boolean }
+  | { phase: "rotate"; done: number; total: number };
 /** What a sync changed. */
 export type SyncEvent =
   | { type: "changed"; id: string; value: unknown }
@@ -68,12 +75,10 @@ struct Inner {
 }
 
 impl Inner {
-    /// Runs an engine step that may meet conflicts, decided by the application's
-    /// `onConflict` when it gave one, by the engine's policy otherwise.
-    fn resolving<T>(
-        &mut self,
-        step: impl FnOnce(&mut Engine, &UnlockedVault, &mut dyn Resolve) -> Result<T, SyncError>,
-    ) -> Result<T, JsValue> {
+    /// Runs one step of an operation on this client's engine and vault, with conflicts
+    /// decided by the application's `onConflict` when it gave one, by the engine's policy
+    /// otherwise.
+    fn with_ctx<T>(&mut self, step: impl FnOnce(&mut Ctx<'_, EntropyPool>) -> T) -> T {
         let Inner {
             engine,
             vault,
@@ -81,11 +86,72 @@ impl Inner {
             ..
         } = self;
         let mut policy = engine.policy();
-        match on_conflict {
-            Some(decide) => step(engine, vault, &mut JsResolver { decide }),
-            None => step(engine, vault, &mut policy),
+        with_pool(|entropy| match on_conflict {
+            Some(decide) => step(&mut Ctx {
+                engine,
+                vault,
+                resolver: &mut JsResolver { decide },
+                entropy,
+            }),
+            None => step(&mut Ctx {
+                engine,
+                vault,
+                resolver: &mut policy,
+                entropy,
+            }),
+        })
+    }
+}
+
+/// Runs an operation to completion with `fetch`. The client is not borrowed across an
+/// `await` or while `onProgress` runs, so the application may use it meanwhile.
+async fn drive(inner: &Rc<RefCell<Inner>>, op: &mut impl Operation) -> Result<Vec<Event>, JsValue> {
+    let (server, token, vault_id, on_progress) = {
+        let i = inner.borrow();
+        (
+            i.server.clone(),
+            i.token.clone(),
+            i.vault.vault_id(),
+            i.on_progress.clone(),
+        )
+    };
+    loop {
+        let call = inner
+            .borrow_mut()
+            .with_ctx(|ctx| op.next(ctx))
+            .map_err(op_error)?;
+        let Some(call) = call else {
+            return Ok(op.take_events());
+        };
+        let (status, text) = request(
+            &server,
+            call.method(),
+            &call.path(&vault_id),
+            Some(&token),
+            call.body(),
+        )
+        .await?;
+        let reply = call.read_answer(status, &text).map_err(sync_error)?;
+        let progress = inner
+            .borrow_mut()
+            .with_ctx(|ctx| op.answer(ctx, reply))
+            .map_err(op_error)?;
+        if let Some(progress) = progress {
+            report(&on_progress, progress);
         }
-        .map_err(sync_error)
+    }
+}
+
+fn login_check(e: account::LoginCheck) -> JsValue {
+    match e {
+        account::LoginCheck::Unlock(e) => js(e),
+        account::LoginCheck::KdfMismatch => js_error(
+            "KDF_MISMATCH",
+            "the envelope's KDF parameters differ from the ones prelogin answered",
+        ),
+        account::LoginCheck::OtherVault => {
+            js_error("TAMPERED", "the envelope belongs to another vault")
+        }
     }
 }
 
@@ -201,21 +267,54 @@ impl SyncClient {
         )
         .await?;
         let vault =
-            account::open_login_envelope(&doc, &session, &kdf, &master).map_err(|e| match e {
-                account::LoginCheck::Unlock(e) => js(e),
-                account::LoginCheck::KdfMismatch => js_error(
-                    "KDF_MISMATCH",
-                    "the envelope's KDF parameters differ from the ones prelogin answered",
-                ),
-                account::LoginCheck::OtherVault => {
-                    js_error("TAMPERED", "the envelope belongs to another vault")
-                }
-            })?;
+            account::open_login_envelope(&doc, &session, &kdf, &master).map_err(login_check)?;
         let mut engine = Engine::new(vault.vault_id(), options.policy.unwrap_or_default());
         engine.pin_envelope(doc.version, kdf.iterations());
         Ok(SyncClient::from_parts(
             server, username, token, vault, engine, options,
         ))
+    }
+
+    /// Recovers an account whose password is forgotten: logs in with the recovery code
+    /// (shown at register), unlocks the vault with it and sets `newPassword` (with at least
+    /// the vault's iterations). Other devices get `envelopeChanged` on their next sync; the
+    /// recovery code stays valid. Call `sync()` next. Throws `INVALID_CREDENTIALS` (unknown
+    /// user or wrong code, not told apart), `BAD_INPUT` (not a recovery code),
+    /// `WRONG_RECOVERY_CODE`, `TAMPERED`, `RATE_LIMITED`, `NETWORK`, ….
+    pub async fn recover(
+        server: String,
+        username: String,
+        #[wasm_bindgen(js_name = "recoveryCode")] recovery_code: String,
+        #[wasm_bindgen(js_name = "newPassword")] new_password: String,
+        #[wasm_bindgen(unchecked_param_type = "SyncClientOptions")] options: Option<Object>,
+    ) -> Result<SyncClient, JsValue> {
+        let server = server_base(&server)?;
+        let options = self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
+        let code = RecoveryCode::parse(&recovery_code).map_err(js)?;
+        let body = account::recover_request(&username, &code, &options.token_label);
+        let session: wire::Session =
+            call(&server, "POST", "/v1/recover", None, Some(&body)).await?;
+        let token = session.token.secret.clone();
+        let doc: wire::EnvelopeDoc = call(
+            &server,
+            "GET",
+            &format!("/v1/vaults/{}/envelope", session.vault_id),
+            Some(&token),
+            None::<&()>,
+        )
+        .await?;
+        let vault = account::open_recovery_envelope(&doc, &session, &code).map_err(login_check)?;
+        let pinned = vault.envelope().kdf_params().iterations();
+        let iterations = options.iterations.map_or(pinned, |n| n.max(pinned));
+        let mut engine = Engine::new(vault.vault_id(), options.policy.unwrap_or_default());
+        engine.pin_envelope(doc.version, pinned);
+        let client = SyncClient::from_parts(server, username, token, vault, engine, options);
+        if let Err(e) = client.change_password(new_password, Some(iterations)).await {
+            // Do not leave a token behind that nobody holds.
+            let _ = client.logout().await;
+            return Err(e);
+        }
+        Ok(client)
     }
 
     /// Reopens a session stored with `save()`: unlocks with the password (one PBKDF2, no
@@ -365,146 +464,57 @@ impl SyncClient {
     /// On `NETWORK` errors nothing is lost: unanswered pushes are resent as they were, so
     /// the server recognises them. A server that sends anything that fails authentication
     /// or goes back in version is refused (`TAMPERED`, `ROLLBACK`) and nothing local
-    /// changes.
+    /// changes. When another device changed the password or the keys, its envelope is
+    /// adopted first (`envelopeChanged`).
     #[wasm_bindgen(unchecked_return_type = "SyncEvent[]")]
     pub async fn sync(&self) -> Result<JsValue, JsValue> {
-        let inner = self.inner.clone();
-        let (server, token, vault_id) = {
-            let i = inner.borrow();
-            (i.server.clone(), i.token.clone(), i.vault.vault_id())
-        };
-        let mut events = Vec::new();
-        // Push until nothing is pending: every batch, plus a few rounds for merged edits
-        // that conflicts leave behind (bounded, in case another device keeps writing).
-        let rounds = inner.borrow().engine.pending_count() / DEFAULT_PUSH_ITEMS + 8;
-        let (mut pushed, mut pulled) = (0, 0);
-        for _ in 0..rounds {
-            let request = {
-                let mut i = inner.borrow_mut();
-                let Inner { engine, vault, .. } = &mut *i;
-                with_pool(|pool| engine.prepare_push(vault, DEFAULT_PUSH_ITEMS, pool))
-                    .map_err(sync_error)?
-            };
-            let Some(request) = request else { break };
-            let answer: wire::PushResponse = call(
-                &server,
-                "POST",
-                &format!("/v1/vaults/{vault_id}/push"),
-                Some(&token),
-                Some(&request),
-            )
-            .await?;
-            let mut i = inner.borrow_mut();
-            events.extend(i.resolving(|e, v, r| e.apply_push_with(v, &answer, r))?);
-            pushed += answer.results.len();
-            let progress = Progress::Push {
-                done: pushed,
-                pending: i.engine.pending_count(),
-            };
-            report(&i.on_progress, progress);
-        }
-        // Pull every page.
-        loop {
-            let since = inner.borrow().engine.cursor();
-            let page: Result<wire::ChangesResponse, JsValue> = call(
-                &server,
-                "GET",
-                &format!("/v1/vaults/{vault_id}/changes?since={since}"),
-                Some(&token),
-                None::<&()>,
-            )
-            .await;
-            let page = match page {
-                Err(e) if code_of(&e).as_deref() == Some("RESYNC_REQUIRED") => {
-                    inner.borrow_mut().engine.start_resync();
-                    continue;
-                }
-                other => other?,
-            };
-            if page.envelope_version != inner.borrow().engine.envelope_version() {
-                // Another device changed the password or the keys: adopt the envelope
-                // first (records may be sealed under a new key).
-                let doc: wire::EnvelopeDoc = call(
-                    &server,
-                    "GET",
-                    &format!("/v1/vaults/{vault_id}/envelope"),
-                    Some(&token),
-                    None::<&()>,
-                )
-                .await?;
-                let mut i = inner.borrow_mut();
-                let Inner { engine, vault, .. } = &mut *i;
-                events.extend(engine.check_envelope(vault, &doc).map_err(sync_error)?);
-            }
-            let mut i = inner.borrow_mut();
-            events.extend(i.resolving(|e, v, r| e.apply_changes_with(v, &page, r))?);
-            pulled += page.changes.len();
-            let progress = Progress::Pull {
-                done: pulled,
-                more: page.more,
-            };
-            report(&i.on_progress, progress);
-            if !page.more {
-                break;
-            }
-        }
-        to_js(&events)
+        let mut run = SyncRun::new(&self.inner.borrow().engine);
+        to_js(&drive(&self.inner, &mut run).await?)
     }
 
     /// Changes the password (same iterations as now unless given): re-wraps the vault's
-    /// root key and uploads the envelope with the new auth key; other devices learn it on
-    /// their next sync (`envelopeChanged` with `password: true`). On any failure the local
-    /// vault keeps the old password; `CONFLICT` means another device changed it first:
-    /// sync, then try again.
+    /// root key, uploads the envelope with the new auth key, and adopts it once the server
+    /// stored it; other devices learn it on their next sync (`envelopeChanged` with
+    /// `password: true`). On any failure the local vault keeps the old password;
+    /// `CONFLICT` means another device changed the password first (this device adopted
+    /// that envelope): change it again to set yours.
     #[wasm_bindgen(js_name = changePassword)]
     pub async fn change_password(
         &self,
         #[wasm_bindgen(js_name = "newPassword")] new_password: String,
         iterations: Option<u32>,
     ) -> Result<(), JsValue> {
-        let inner = self.inner.clone();
         let new_password = Password::new(new_password);
-        let iterations =
-            iterations.unwrap_or_else(|| inner.borrow().vault.envelope().kdf_params().iterations());
+        let iterations = iterations.unwrap_or_else(|| {
+            self.inner
+                .borrow()
+                .vault
+                .envelope()
+                .kdf_params()
+                .iterations()
+        });
         let kdf = fresh_kdf(Some(iterations))?;
         let (master, _) = webcrypto::pbkdf2(&new_password, &kdf).await;
-        let (server, token, vault_id, old, body) = {
-            let mut i = inner.borrow_mut();
-            let old = i.vault.envelope().clone();
-            let envelope = i
-                .vault
-                .change_password_with_master(&master, kdf, &mut OsEntropy)
-                .map_err(js)?;
-            let body =
-                account::password_change_request(i.engine.envelope_version(), &envelope, &master);
-            (
-                i.server.clone(),
-                i.token.clone(),
-                i.vault.vault_id(),
-                old,
-                body,
-            )
-        };
-        let answer: Result<wire::PutEnvelopeResponse, JsValue> = call(
-            &server,
-            "PUT",
-            &format!("/v1/vaults/{vault_id}/envelope"),
-            Some(&token),
-            Some(&body),
-        )
-        .await;
-        let mut i = inner.borrow_mut();
-        match answer {
-            Ok(answer) => {
-                let iterations = i.vault.envelope().kdf_params().iterations();
-                i.engine.pin_envelope(answer.version, iterations);
-                Ok(())
-            }
-            Err(e) => {
-                i.vault.adopt_envelope(&old).map_err(js)?;
-                Err(e)
-            }
-        }
+        let mut run = PasswordRun::new(master, kdf);
+        drive(&self.inner, &mut run).await.map(drop)
+    }
+
+    /// Rotates the vault key: a new key for everything written from now on, every record
+    /// re-sealed under it in batches (`onProgress` reports `{phase: "rotate", done,
+    /// total}`), then the old key retired. The vault stays readable throughout.
+    /// Resumable: if it was interrupted (`NETWORK`, a closed page), call it again, on this
+    /// or another device (`rotationPending` says one is under way). Returns what its
+    /// catch-up syncs changed here.
+    #[wasm_bindgen(js_name = rotateKeys, unchecked_return_type = "SyncEvent[]")]
+    pub async fn rotate_keys(&self) -> Result<JsValue, JsValue> {
+        to_js(&drive(&self.inner, &mut RotateRun::new()).await?)
+    }
+
+    /// A key rotation is under way (the keyring still holds an old key): `rotateKeys()`
+    /// finishes it.
+    #[wasm_bindgen(getter, js_name = rotationPending)]
+    pub fn rotation_pending(&self) -> bool {
+        !self.inner.borrow().vault.old_key_ids().is_empty()
     }
 
     /// The account's device tokens.

@@ -30,10 +30,12 @@ export interface VaultsyncError extends Error {
     | "WRONG_VAULT"
     | "NOT_JSON"
     | "NETWORK"
+    | "KDF_DOWNGRADE"
+    | "ROTATION_INCOMPLETE"
     // the server's codes (PROTOCOL.md), with `status` set
     | "MALFORMED_JSON" | "INVALID_FIELD" | "INVALID_CURSOR" | "DUPLICATE_RECORD"
     | "UNAUTHENTICATED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "NOT_FOUND"
-    | "METHOD_NOT_ALLOWED" | "USERNAME_TAKEN" | "VAULT_EXISTS" | "CONFLICT"
+    | "METHOD_NOT_ALLOWED" | "USERNAME_TAKEN" | "VAULT_EXISTS" | "CONFLICT" | "ENVELOPE_CHANGED"
     | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_ITEMS"
     | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "STORAGE_UNAVAILABLE" | "UNKNOWN";
   /** The HTTP status, on errors answered by the server. */

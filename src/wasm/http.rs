@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::error::{bad_input, js_error};
-use crate::sync::SyncError;
+use crate::sync::{OpError, SyncError};
 
 pub(super) fn server_base(server: &str) -> Result<String, JsValue> {
     let base = server.trim_end_matches('/');
@@ -25,6 +25,15 @@ pub(super) fn server_base(server: &str) -> Result<String, JsValue> {
 
 pub(super) fn sync_error(e: SyncError) -> JsValue {
     js_error(e.code(), &e.to_string())
+}
+
+/// An operation's error as a coded JS error (with `status` when the server refused).
+pub(super) fn op_error(e: OpError) -> JsValue {
+    let error = js_error(e.code(), &e.to_string());
+    if let OpError::Refused(refusal) = &e {
+        let _ = Reflect::set(&error, &"status".into(), &f64::from(refusal.status).into());
+    }
+    error
 }
 
 /// A request to the server through `fetch`. Errors: the server's own `{error: {code,
@@ -119,10 +128,6 @@ pub(super) fn server_error(status: u16, text: &str) -> JsValue {
     };
     let _ = Reflect::set(&error, &"status".into(), &f64::from(status).into());
     error
-}
-
-pub(super) fn code_of(error: &JsValue) -> Option<String> {
-    Reflect::get(error, &"code".into()).ok()?.as_string()
 }
 
 pub(super) fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
