@@ -11,9 +11,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use super::error::{bad_input, js, js_error};
-use super::http::{
-    call, expect_no_content, from_js, op_error, request, server_base, sync_error, to_js,
-};
+use super::http::{Remote, call, expect_no_content, from_js, op_error, request, sync_error, to_js};
 use super::options::{JsResolver, Options, options, report};
 use super::{fresh_kdf, webcrypto, with_pool};
 use crate::crypto::{
@@ -42,6 +40,11 @@ export interface SyncClientOptions {
   onConflict?: (conflict: { path: string; local?: unknown; remote?: unknown }) => unknown;
   /** Called after every push batch and pulled page of a sync (a first sync of a large vault) and every re-sealed batch of a key rotation. */
   onProgress?: (progress: SyncProgress) => void;
+  /**
+   * The `fetch` to reach the server with (default: the runtime's `globalThis.fetch`): to add
+   * headers, go through a proxy, or observe the requests. A throw or a rejection is `NETWORK`.
+   */
+  fetch?: (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<Response>;
 }
 /** Progress of a sync. */
 export type SyncProgress =
@@ -65,7 +68,7 @@ export interface TokenInfo {
 "#;
 
 struct Inner {
-    server: String,
+    server: Remote,
     username: String,
     token: Zeroizing<String>,
     vault: UnlockedVault,
@@ -201,8 +204,8 @@ impl SyncClient {
         password: String,
         #[wasm_bindgen(unchecked_param_type = "SyncClientOptions")] options: Option<Object>,
     ) -> Result<Registered, JsValue> {
-        let server = server_base(&server)?;
         let options = self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
+        let server = Remote::new(&server, options.fetch.clone())?;
         let password = Password::new(password);
         let kdf = fresh_kdf(options.iterations)?;
         let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
@@ -239,8 +242,8 @@ impl SyncClient {
         password: String,
         #[wasm_bindgen(unchecked_param_type = "SyncClientOptions")] options: Option<Object>,
     ) -> Result<SyncClient, JsValue> {
-        let server = server_base(&server)?;
         let options = self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
+        let server = Remote::new(&server, options.fetch.clone())?;
         let password = Password::new(password);
         let pre: wire::PreloginResponse = call(
             &server,
@@ -288,8 +291,8 @@ impl SyncClient {
         #[wasm_bindgen(js_name = "newPassword")] new_password: String,
         #[wasm_bindgen(unchecked_param_type = "SyncClientOptions")] options: Option<Object>,
     ) -> Result<SyncClient, JsValue> {
-        let server = server_base(&server)?;
         let options = self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
+        let server = Remote::new(&server, options.fetch.clone())?;
         let code = RecoveryCode::parse(&recovery_code).map_err(js)?;
         let body = account::recover_request(&username, &code, &options.token_label);
         let session: wire::Session =
@@ -326,8 +329,8 @@ impl SyncClient {
         password: String,
         #[wasm_bindgen(unchecked_param_type = "SyncClientOptions")] options: Option<Object>,
     ) -> Result<SyncClient, JsValue> {
-        let server = server_base(&server)?;
         let options = self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
+        let server = Remote::new(&server, options.fetch.clone())?;
         let (envelope, blob) = Session::parse(&saved).map_err(sync_error)?;
         let password = Password::new(password);
         let (master, _) = webcrypto::pbkdf2(&password, envelope.kdf_params()).await;
@@ -348,7 +351,7 @@ impl SyncClient {
     }
 
     fn from_parts(
-        server: String,
+        server: Remote,
         username: String,
         token: String,
         vault: UnlockedVault,
@@ -539,7 +542,7 @@ impl SyncClient {
         expect_no_content(&server, "DELETE", "/v1/tokens/current", &token).await
     }
 
-    fn endpoint(&self) -> (String, Zeroizing<String>) {
+    fn endpoint(&self) -> (Remote, Zeroizing<String>) {
         let i = self.inner.borrow();
         (i.server.clone(), i.token.clone())
     }

@@ -13,14 +13,27 @@ use wasm_bindgen_futures::JsFuture;
 use super::error::{bad_input, js_error};
 use crate::sync::{OpError, SyncError};
 
-pub(super) fn server_base(server: &str) -> Result<String, JsValue> {
-    let base = server.trim_end_matches('/');
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(bad_input(
-            "the server URL must start with http:// or https://",
-        ));
+/// Where requests go: the server's base URL, and the application's own `fetch` if it gave
+/// one (the runtime's otherwise).
+#[derive(Clone)]
+pub(super) struct Remote {
+    base: String,
+    fetch: Option<Function>,
+}
+
+impl Remote {
+    pub(super) fn new(server: &str, fetch: Option<Function>) -> Result<Self, JsValue> {
+        let base = server.trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(bad_input(
+                "the server URL must start with http:// or https://",
+            ));
+        }
+        Ok(Self {
+            base: base.to_string(),
+            fetch,
+        })
     }
-    Ok(base.to_string())
 }
 
 pub(super) fn sync_error(e: SyncError) -> JsValue {
@@ -40,16 +53,19 @@ pub(super) fn op_error(e: OpError) -> JsValue {
 /// message}}` as a coded error (with `status`), `NETWORK` when no answer came,
 /// `BAD_ANSWER` when the answer is not the expected JSON.
 pub(super) async fn request(
-    server: &str,
+    server: &Remote,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<String>,
 ) -> Result<(u16, String), JsValue> {
     let global = js_sys::global();
-    let fetch: Function = Reflect::get(&global, &"fetch".into())?
-        .dyn_into()
-        .map_err(|_| js_error("NETWORK", "this runtime has no fetch()"))?;
+    let fetch: Function = match &server.fetch {
+        Some(fetch) => fetch.clone(),
+        None => Reflect::get(&global, &"fetch".into())?
+            .dyn_into()
+            .map_err(|_| js_error("NETWORK", "this runtime has no fetch()"))?,
+    };
     let init = Object::new();
     let headers = Object::new();
     Reflect::set(&init, &"method".into(), &method.into())?;
@@ -65,15 +81,16 @@ pub(super) async fn request(
         Reflect::set(&init, &"body".into(), &body.into())?;
     }
     Reflect::set(&init, &"headers".into(), &headers)?;
-    let url = format!("{server}{path}");
+    let url = format!("{}{path}", server.base);
     let promise: Promise = fetch
-        .call2(&global, &url.into(), &init)?
+        .call2(&global, &url.into(), &init)
+        .map_err(|e| js_error("NETWORK", &format!("fetch() threw: {}", describe(&e))))?
         .dyn_into()
         .map_err(|_| js_error("NETWORK", "fetch() did not return a promise"))?;
     let response = JsFuture::from(promise).await.map_err(|e| {
         js_error(
             "NETWORK",
-            &format!("no answer from {server}: {}", describe(&e)),
+            &format!("no answer from {}: {}", server.base, describe(&e)),
         )
     })?;
     let status = Reflect::get(&response, &"status".into())?
@@ -98,7 +115,7 @@ pub(super) fn describe(value: &JsValue) -> String {
 
 /// A JSON request whose successful answer parses as `T`.
 pub(super) async fn call<T: DeserializeOwned>(
-    server: &str,
+    server: &Remote,
     method: &str,
     path: &str,
     token: Option<&str>,
@@ -146,7 +163,7 @@ pub(super) fn from_js(value: &JsValue) -> Result<Value, JsValue> {
 }
 
 pub(super) async fn expect_no_content(
-    server: &str,
+    server: &Remote,
     method: &str,
     path: &str,
     token: &str,

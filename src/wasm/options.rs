@@ -10,7 +10,7 @@ use super::error::bad_input;
 use super::http::{from_js, to_js};
 use crate::sync::{ConflictPolicy, Progress, Resolve};
 
-/// Options of register, login and resume.
+/// Options of register, login, recover and resume.
 pub(super) struct Options {
     pub(super) iterations: Option<u32>,
     pub(super) token_label: String,
@@ -19,6 +19,7 @@ pub(super) struct Options {
     pub(super) policy: Option<ConflictPolicy>,
     pub(super) on_conflict: Option<Function>,
     pub(super) on_progress: Option<Function>,
+    pub(super) fetch: Option<Function>,
 }
 
 /// Reads the options object (`undefined` gives the defaults).
@@ -58,26 +59,23 @@ pub(super) fn options(value: &JsValue) -> Result<Options, JsValue> {
             ));
         }
     };
-    let on_conflict = match get("onConflict") {
-        None => None,
-        Some(f) => Some(
-            f.dyn_into::<Function>()
-                .map_err(|_| bad_input("options.onConflict must be a function"))?,
-        ),
+    let function = |name: &str| match get(name) {
+        None => Ok(None),
+        Some(f) => f
+            .dyn_into::<Function>()
+            .map(Some)
+            .map_err(|_| bad_input(&format!("options.{name} must be a function"))),
     };
-    let on_progress = match get("onProgress") {
-        None => None,
-        Some(f) => Some(
-            f.dyn_into::<Function>()
-                .map_err(|_| bad_input("options.onProgress must be a function"))?,
-        ),
-    };
+    let on_conflict = function("onConflict")?;
+    let on_progress = function("onProgress")?;
+    let fetch = function("fetch")?;
     Ok(Options {
         iterations,
         token_label,
         policy,
         on_conflict,
         on_progress,
+        fetch,
     })
 }
 

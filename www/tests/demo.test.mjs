@@ -1,6 +1,7 @@
-// The demo web vault end to end: the real server serves the page and the package, two
-// separate Chromium profiles register, log in, add, edit and delete notes, and each sees
-// the other's changes; the server only ever holds ciphertext.
+// The demo web vault end to end: the real server serves the page and the package, separate
+// Chromium profiles register, log in, add, edit and delete notes, and each sees the
+// other's changes; a conflict keeps both values; a key rotation, a password change and a
+// recovery reach every browser; the server only ever holds ciphertext.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
@@ -48,7 +49,7 @@ async function act(page, selector, pattern) {
   );
 }
 
-test("demo: two browsers register, log in, sync notes both ways; the server holds ciphertext only", async () => {
+test("demo: browsers register, log in, sync notes both ways, merge a conflict, rotate keys, change the password and recover; the server holds ciphertext only", async () => {
   const a = await openDemo();
   await a.fill("#username", "demo-user");
   await a.fill("#password", "demo password 1");
@@ -81,17 +82,45 @@ test("demo: two browsers register, log in, sync notes both ways; the server hold
   await act(a, "#sync", /Synced/);
   assert.match(await a.locator("#notes .text").first().textContent(), /bread/);
 
-  // A concurrent edit on both sides: nothing is lost (one becomes a conflict copy).
+  // A concurrent edit of one field on both sides: B keeps its own value and shows A's
+  // beside it, so nothing is lost; A then gets B's merged note.
   await a.click("#notes .edit");
   await a.fill("#note-text", "from A");
   await b.click("#notes .edit");
   await b.fill("#note-text", "from B");
   await act(a, "#save", /Synced/);
   await act(b, "#save", /Synced/);
+  assert.deepEqual(await titles(b), ["Groceries"]);
+  const conflict = await b.locator("#notes .conflict").textContent();
+  assert.match(conflict, /\/text: kept "from B"; the other device's "from A"/);
+  await b.click("#notes .dismiss");
+  assert.equal(await b.locator("#notes .conflict").count(), 0);
   await act(a, "#sync", /Synced/);
-  assert.deepEqual((await titles(a)).sort(), ["Groceries", "Groceries (conflict copy)"]);
-  const texts = await a.locator("#notes .text").allTextContents();
-  assert.ok(texts.includes("from A") && texts.includes("from B"), texts.join(" | "));
+  assert.deepEqual(await a.locator("#notes .text").allTextContents(), ["from B"]);
+
+  // A rotates the keys: every note is re-sealed under key 2; B follows on its next sync.
+  await act(a, "#rotate", /Keys rotated/);
+  const keyIds = await a.locator("#server-view td:nth-child(4)").allTextContents();
+  assert.ok(keyIds.length > 0 && keyIds.every((k) => k === "2"), keyIds.join(","));
+  await act(b, "#sync", /another device rotated the keys/);
+  assert.deepEqual(await b.locator("#notes .text").allTextContents(), ["from B"]);
+
+  // A changes the password; B learns it on its next sync.
+  await a.fill("#new-password", "demo password 2");
+  await act(a, "#change-password", /Password changed/);
+  await act(b, "#sync", /another device changed the password/);
+
+  // The password is forgotten: a third browser recovers with the code and a new one.
+  const code = await a.locator("#recovery-code").textContent();
+  const c = await openDemo();
+  await c.fill("#username", "demo-user");
+  await c.fill("#recover-code", "0000-0000-0000-0000-0000-0000-0000-0000");
+  await c.fill("#recover-password", "demo password 3");
+  await act(c, "#recover", /INVALID_CREDENTIALS/);
+  await c.fill("#recover-code", code);
+  await act(c, "#recover", /Synced/);
+  assert.deepEqual(await titles(c), ["Groceries"]);
+  await act(a, "#sync", /another device changed the password/);
 
   while ((await titles(a)).length) await act(a, "#notes .delete", /Synced/);
   assert.deepEqual(await titles(a), []);
@@ -99,12 +128,14 @@ test("demo: two browsers register, log in, sync notes both ways; the server hold
   assert.deepEqual(await titles(b), []);
 
   await act(a, "#logout", /Logged out/);
-  assert.deepEqual([...a.errors, ...b.errors], []);
+  assert.deepEqual([...a.errors, ...b.errors, ...c.errors], []);
 
   // The database file never held the plaintext.
   const db = await readFile(join(server.dir, "vaultsync.db"));
   let wal = Buffer.alloc(0);
   try { wal = await readFile(join(server.dir, "vaultsync.db-wal")); } catch {}
   assert.ok(!Buffer.concat([db, wal]).includes("SECRET-MARKER"), "no plaintext in the database");
-  assert.ok(!Buffer.concat([db, wal]).includes("demo password"), "no password in the database");
+  for (const secret of ["demo password", code]) {
+    assert.ok(!Buffer.concat([db, wal]).includes(secret), "no password or recovery code in the database");
+  }
 });

@@ -202,3 +202,103 @@ test("an application callback decides conflicting fields", async () => {
   assert.deepEqual(a.get(id), { title: "from B + from A", n: 3 });
   assert.equal(await codeOf(SyncClient.login(server.url, "gina", "pw", { onConflict: 5 })), "BAD_INPUT");
 });
+
+/** The key id of a sealed record (FORMAT.md: format byte, then key id u32). */
+const keyIdOf = (ciphertext) => Buffer.from(ciphertext, "base64url").readUInt32BE(1);
+
+test("recovery on a new device, and a key rotation cut off half-way and finished by another device", async () => {
+  const { client: a, recoveryCode } = await SyncClient.register(server.url, "hana", "forgotten", FAST);
+  const n = 1200; // three re-seal batches of 500
+  const ids = [];
+  for (let i = 0; i < n; i++) ids.push(a.put({ i }));
+  await a.sync();
+  const b = await SyncClient.login(server.url, "hana", "forgotten");
+  await b.sync();
+
+  // Recovery: the password is forgotten; the code (typed in lower case) sets a new one.
+  assert.equal(await codeOf(SyncClient.recover(server.url, "hana", "not a code", "x")), "BAD_INPUT");
+  const wrong = "0000-0000-0000-0000-0000-0000-0000-0000";
+  assert.equal(await codeOf(SyncClient.recover(server.url, "hana", wrong, "x")), "INVALID_CREDENTIALS");
+  const c = await SyncClient.recover(server.url, "hana", recoveryCode.toLowerCase(), "recovered", {
+    tokenLabel: "recovered",
+  });
+  await c.sync();
+  assert.deepEqual(c.records(), a.records());
+  assert.equal(await codeOf(SyncClient.login(server.url, "hana", "forgotten")), "INVALID_CREDENTIALS");
+  assert.deepEqual(await b.sync(), [{ type: "envelopeChanged", password: true, keys: false }]);
+  assert.equal(await codeOf(SyncClient.resume(server.url, b.save(), "forgotten")), "WRONG_PASSWORD");
+
+  // A rotation on device a whose network fails after the first re-sealed batch.
+  const seen = new Map(); // record id -> the ciphertext the server last sent or took
+  let pushes = 0;
+  const flaky = async (url, init) => {
+    if (init.method === "POST" && url.endsWith("/push") && ++pushes > 1) throw new TypeError("network down");
+    return fetch(url, init);
+  };
+  const progressA = [];
+  const a2 = await SyncClient.resume(server.url, a.save(), "forgotten", {
+    fetch: flaky,
+    onProgress: (p) => p.phase === "rotate" && progressA.push(p),
+  });
+  a.free();
+  assert.equal(await codeOf(a2.rotateKeys()), "NETWORK");
+  assert.deepEqual(progressA, [{ phase: "rotate", done: 500, total: n }]);
+  assert.equal(a2.rotationPending, true);
+
+  // Meanwhile device b writes offline, under the old envelope; it syncs and adopts the
+  // rotation's envelope on the way (its push sealed against the old one is refused).
+  b.put({ i: 0, by: "b" }, ids[0]);
+  const events = await b.sync();
+  assert.ok(events.some((e) => e.type === "envelopeChanged" && e.keys), JSON.stringify(events));
+  assert.equal(b.pendingCount, 0);
+  assert.equal(b.rotationPending, true);
+
+  // Device c finishes the rotation.
+  const progressC = [];
+  const observe = async (url, init) => {
+    const response = await fetch(url, init);
+    if (url.includes("/changes?")) {
+      for (const r of (await response.clone().json()).changes) seen.set(r.record_id, r.ciphertext);
+    }
+    return response;
+  };
+  const c2 = await SyncClient.resume(server.url, c.save(), "recovered", {
+    fetch: observe,
+    onProgress: (p) => progressC.push(p),
+  });
+  await c2.rotateKeys();
+  assert.equal(c2.rotationPending, false);
+  const last = progressC.filter((p) => p.phase === "rotate").at(-1);
+  assert.equal(last.done, last.total);
+  assert.ok(last.total >= n - 500 - 1 && last.total <= n - 500, JSON.stringify(last));
+
+  // Every record on the server is under key 2; every device converges on it.
+  const fresh = await SyncClient.login(server.url, "hana", "recovered", { fetch: observe });
+  seen.clear();
+  await fresh.sync();
+  assert.equal(seen.size, n);
+  assert.deepEqual([...new Set([...seen.values()].map(keyIdOf))], [2]);
+  for (const device of [b, c2, fresh]) {
+    await device.sync();
+    assert.equal(device.rotationPending, false);
+    assert.deepEqual(device.get(ids[0]), { i: 0, by: "b" });
+    assert.equal(device.records().length, n);
+  }
+  assert.deepEqual(b.records(), fresh.records());
+  for (const device of [b, c, c2, fresh, a2]) device.free();
+});
+
+test("an application's fetch that throws or is not a function is a clear error", async () => {
+  const { client } = await SyncClient.register(server.url, "ivan", "pw", FAST);
+  const saved = client.save();
+  const broken = await SyncClient.resume(server.url, saved, "pw", {
+    fetch: () => {
+      throw new Error("no route");
+    },
+  });
+  client.put({ kept: 1 });
+  assert.equal(await codeOf(broken.sync()), "NETWORK");
+  assert.equal(await codeOf(SyncClient.resume(server.url, saved, "pw", { fetch: 5 })), "BAD_INPUT");
+  client.free();
+  broken.free();
+});

@@ -7,6 +7,7 @@ import init, {
   limits,
   SyncClient,
   type SyncEvent,
+  type SyncProgress,
   type Vault,
   type VaultsyncError,
 } from "vaultsync";
@@ -55,6 +56,18 @@ async function syncing(): Promise<number> {
   // @ts-expect-error get() returns unknown, not any
   const n: number = resumed.get(id);
   void [recoveryCode, value, n];
+  // Recovery, key rotation with progress, and an application's own fetch.
+  const progress: SyncProgress[] = [];
+  const back: SyncClient = await SyncClient.recover("http://127.0.0.1:8787", "u", recoveryCode, "new", {
+    onProgress: (p) => progress.push(p),
+    fetch: (url, init) => fetch(url, init),
+  });
+  const pending: boolean = back.rotationPending;
+  const rotated: SyncEvent[] = await back.rotateKeys();
+  for (const p of progress) if (p.phase === "rotate") void (p.done / p.total);
+  // @ts-expect-error fetch must be a function
+  await SyncClient.login("http://127.0.0.1:8787", "u", "p", { fetch: "https://proxy" });
+  void [pending, rotated];
   return (await resumed.tokens()).length + resumed.pendingCount;
 }
 void syncing;
