@@ -422,4 +422,15 @@ fn newer_envelopes_are_adopted_and_bad_ones_refused() {
         .apply_changes(&phone, &page(vec![sealed], false))
         .unwrap();
     assert_eq!(engine.get(&id), Some(&json!({"k": 2})));
+
+    // The envelope from before the rotation, authentic but replayed as a newer version,
+    // would have the phone seal under the old key again: refused, nothing changes.
+    let before = engine.clone();
+    let err = engine
+        .check_envelope(&mut phone, &doc(4, &changed))
+        .unwrap_err();
+    assert_eq!(err.code(), "ROLLBACK");
+    assert_eq!(engine, before);
+    assert_eq!(phone.envelope(), &rotated);
+    assert_eq!(phone.current_key_id(), 2);
 }

@@ -1,14 +1,15 @@
 //! Untrusted server answers and saved sessions: whatever bytes arrive as a changes page, a
 //! push answer or a stored session, the engine refuses or applies them without panicking,
-//! and a refused answer leaves the engine exactly as it was.
+//! and a refused answer leaves the engine exactly as it was. The same bytes (after a
+//! two-byte status) also arrive as the HTTP answer to each request of a sync operation.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vaultsync::crypto::kdf::MIN_ITERATIONS;
-use vaultsync::crypto::{OsEntropy, Password, RecordId, UnlockedVault};
-use vaultsync::sync::{ConflictPolicy, Engine, Session};
+use vaultsync::crypto::kdf::{MIN_ITERATIONS, derive_master};
+use vaultsync::crypto::{MasterKey, OsEntropy, Password, RecordId, UnlockedVault};
+use vaultsync::sync::{Call, ConflictPolicy, Ctx, Engine, Operation, Session, SyncRun};
 use vaultsync_wire::{ChangesResponse, PushResponse};
 
 fn vault() -> &'static UnlockedVault {
@@ -18,6 +19,12 @@ fn vault() -> &'static UnlockedVault {
             .expect("create")
             .vault
     })
+}
+
+/// The password's master key for the vault's envelope (another unlocked copy per input).
+fn master() -> &'static MasterKey {
+    static MASTER: OnceLock<MasterKey> = OnceLock::new();
+    MASTER.get_or_init(|| derive_master(&Password::from("fuzz"), vault().envelope().kdf_params()))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -45,4 +52,36 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = Session::open(vault, data);
+    if let [hi, lo, body @ ..] = data {
+        if let Ok(body) = std::str::from_utf8(body) {
+            answer_to_a_sync(u16::from_be_bytes([*hi, *lo]) % 600, body, &before);
+        }
+    }
 });
+
+/// `status` and `body` as the answer to a sync's first request (a push): read and taken,
+/// or refused with the engine unchanged; and as the answer to the other requests.
+fn answer_to_a_sync(status: u16, body: &str, engine: &Engine) {
+    let mut vault = vault().envelope().unlock_with_master(master()).expect("unlock");
+    let mut engine = engine.clone();
+    let mut policy = ConflictPolicy::KeepLocal;
+    let mut ctx = Ctx {
+        engine: &mut engine,
+        vault: &mut vault,
+        resolver: &mut policy,
+        entropy: &mut OsEntropy,
+    };
+    let mut run = SyncRun::new(ctx.engine);
+    let Ok(Some(call)) = run.next(&mut ctx) else {
+        panic!("a sync with a pending edit starts with a push");
+    };
+    let sent = ctx.engine.clone();
+    if let Ok(reply) = call.read_answer(status, body) {
+        if run.answer(&mut ctx, reply).is_err() {
+            assert!(*ctx.engine == sent, "a refused answer changed the engine");
+        }
+    }
+    for other in [Call::Changes { since: 0 }, Call::GetEnvelope] {
+        let _ = other.read_answer(status, body);
+    }
+}

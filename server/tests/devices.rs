@@ -2,7 +2,7 @@
 //! package) against the real server, on a SQLite file and on PostgreSQL (each device
 //! through its own replica there). They edit offline, sync and converge; one restarts from
 //! its saved session; on SQLite, a tampered server database is refused without touching
-//! local data.
+//! local data (records, tombstones, envelopes, and a key rotation undone).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -132,6 +132,10 @@ fn sqlite_three_devices_converge() {
         .change_password(&Password::from("stronger"), Some(150_000))
         .unwrap();
     laptop.sync().unwrap();
+    let before_rotation: Vec<u8> = db
+        .query_row("SELECT envelope FROM vaults", [], |r| r.get(0))
+        .unwrap();
+    laptop.rotate(&mut |_| {}).unwrap();
     let current_envelope: Vec<u8> = db
         .query_row("SELECT envelope FROM vaults", [], |r| r.get(0))
         .unwrap();
@@ -148,14 +152,16 @@ fn sqlite_three_devices_converge() {
             "a lower version (rollback)",
             vec![
                 format!(
-                    "UPDATE records SET version = version - 1, {bump} WHERE deleted = 0 AND version > 1"
+                    "UPDATE records SET version = version - 1, {bump} WHERE record_id = X'{}'",
+                    hex(second.as_bytes())
                 ),
                 next.into(),
             ],
             "ROLLBACK",
             vec![
                 format!(
-                    "UPDATE records SET version = version + 1, {bump} WHERE deleted = 0 AND change_cursor = (SELECT next_cursor - 1 FROM vaults)"
+                    "UPDATE records SET version = version + 1, {bump} WHERE record_id = X'{}'",
+                    hex(second.as_bytes())
                 ),
                 next.into(),
             ],
@@ -197,6 +203,18 @@ fn sqlite_three_devices_converge() {
                 hex(&old_envelope)
             )],
             "KDF_DOWNGRADE",
+            vec![format!(
+                "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version - 1",
+                hex(&current_envelope)
+            )],
+        ),
+        (
+            "the envelope from before a key rotation replayed as new",
+            vec![format!(
+                "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version + 1",
+                hex(&before_rotation)
+            )],
+            "ROLLBACK",
             vec![format!(
                 "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version - 1",
                 hex(&current_envelope)

@@ -136,11 +136,22 @@ impl Engine {
         }
         let envelope = crate::crypto::Envelope::parse(doc.envelope.as_bytes())
             .map_err(|_| SyncError::EnvelopeTampered)?;
+        if envelope.vault_id() != vault.vault_id() {
+            return Err(SyncError::EnvelopeTampered);
+        }
         let iterations = envelope.kdf_params().iterations();
         if iterations < self.kdf_floor {
             return Err(SyncError::KdfDowngrade {
                 pinned: self.kdf_floor,
                 got: iterations,
+            });
+        }
+        // Key rotations only go forward: an older (authentic) envelope replayed as a newer
+        // version would have this device seal under a key the vault moved away from.
+        if envelope.current_key_id() < vault.current_key_id() {
+            return Err(SyncError::KeyRollback {
+                current: vault.current_key_id(),
+                got: envelope.current_key_id(),
             });
         }
         let change = self.adopt(vault, &envelope, doc.version)?;

@@ -37,6 +37,14 @@ pub enum SyncError {
     /// The server's envelope is not this vault's (another id, or not authenticated by this
     /// vault's root key: substituted or modified).
     EnvelopeTampered,
+    /// The server's newer envelope makes an older key current than this device's (an older
+    /// envelope replayed under a new version: a key rotation undone).
+    KeyRollback {
+        /// This device's current key id.
+        current: u32,
+        /// The envelope's current key id.
+        got: u32,
+    },
     /// The server's envelope has fewer PBKDF2 iterations than the pinned parameters.
     KdfDowngrade {
         /// The pinned iterations.
@@ -68,7 +76,9 @@ impl SyncError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Tampered { .. } => "TAMPERED",
-            Self::Rollback { .. } | Self::EnvelopeRollback { .. } => "ROLLBACK",
+            Self::Rollback { .. } | Self::EnvelopeRollback { .. } | Self::KeyRollback { .. } => {
+                "ROLLBACK"
+            }
             Self::EnvelopeTampered => "TAMPERED",
             Self::KdfDowngrade { .. } => "KDF_DOWNGRADE",
             Self::BadAnswer { .. } => "BAD_ANSWER",
@@ -101,6 +111,10 @@ impl fmt::Display for SyncError {
             Self::EnvelopeRollback { seen, got } => write!(
                 f,
                 "the server sent envelope version {got}, older than version {seen} seen before"
+            ),
+            Self::KeyRollback { current, got } => write!(
+                f,
+                "the server's envelope makes key {got} current, older than key {current} in use"
             ),
             Self::EnvelopeTampered => {
                 f.write_str("the server's envelope is not this vault's (substituted or modified)")
