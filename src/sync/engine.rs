@@ -288,8 +288,8 @@ impl Engine {
         entropy: &mut impl Entropy,
     ) -> Result<Option<PushRequest>, SyncError> {
         self.check_vault(vault)?;
-        if let Some(sent) = &self.in_flight {
-            return Ok(Some(request_of(sent, self.envelope_version)));
+        if let Some(again) = self.resend() {
+            return Ok(Some(again));
         }
         let mut sent = Vec::new();
         let mut settled = Vec::new();
@@ -331,6 +331,12 @@ impl Engine {
         Ok(self.send(sent))
     }
 
+    /// The unanswered push again, byte for byte (with the envelope version pinned now).
+    fn resend(&self) -> Option<PushRequest> {
+        let sent = self.in_flight.as_ref()?;
+        Some(request_of(sent, self.envelope_version))
+    }
+
     /// Makes `sent` the push in flight.
     fn send(&mut self, sent: Vec<Sent>) -> Option<PushRequest> {
         if sent.is_empty() {
@@ -365,8 +371,8 @@ impl Engine {
         entropy: &mut impl Entropy,
     ) -> Result<Option<PushRequest>, SyncError> {
         self.check_vault(vault)?;
-        if let Some(sent) = &self.in_flight {
-            return Ok(Some(request_of(sent, self.envelope_version)));
+        if let Some(again) = self.resend() {
+            return Ok(Some(again));
         }
         let current = vault.current_key_id();
         let mut sent = Vec::new();

@@ -26,7 +26,7 @@ use vaultsync_wire as wire;
 const TS_CLIENT: &str = r#"
 /** Options of `SyncClient.register`, `login`, `recover` and `resume`. */
 export interface SyncClientOptions {
-  /** PBKDF2 iterations of a new vault (register; default 600,000), or of the new password after `recover` (never fewer than the vault's). */
+  /** PBKDF2 iterations of a new vault (register) or of the new password (`recover`; never fewer than the vault's); default 600,000. */
   iterations?: number;
   /** Label of the device token (default "vaultsync"). */
   tokenLabel?: string;
@@ -145,6 +145,22 @@ async fn drive(inner: &Rc<RefCell<Inner>>, op: &mut impl Operation) -> Result<Ve
     }
 }
 
+/// The envelope of the vault a login (or recovery login) answered, with its new token.
+async fn envelope_of(
+    server: &Remote,
+    session: &wire::Session,
+) -> Result<wire::EnvelopeDoc, JsValue> {
+    let path = format!("/v1/vaults/{}/envelope", session.vault_id);
+    call(
+        server,
+        "GET",
+        &path,
+        Some(&session.token.secret),
+        None::<&()>,
+    )
+    .await
+}
+
 fn login_check(e: account::LoginCheck) -> JsValue {
     match e {
         account::LoginCheck::Unlock(e) => js(e),
@@ -261,14 +277,7 @@ impl SyncClient {
         let body = account::login_request(&username, &master, &options.token_label);
         let session: wire::Session = call(&server, "POST", "/v1/login", None, Some(&body)).await?;
         let token = session.token.secret.clone();
-        let doc: wire::EnvelopeDoc = call(
-            &server,
-            "GET",
-            &format!("/v1/vaults/{}/envelope", session.vault_id),
-            Some(&token),
-            None::<&()>,
-        )
-        .await?;
+        let doc = envelope_of(&server, &session).await?;
         let vault =
             account::open_login_envelope(&doc, &session, &kdf, &master).map_err(login_check)?;
         let mut engine = Engine::new(vault.vault_id(), options.policy.unwrap_or_default());
@@ -279,9 +288,10 @@ impl SyncClient {
     }
 
     /// Recovers an account whose password is forgotten: logs in with the recovery code
-    /// (shown at register), unlocks the vault with it and sets `newPassword` (with at least
-    /// the vault's iterations). Other devices get `envelopeChanged` on their next sync; the
-    /// recovery code stays valid. Call `sync()` next. Throws `INVALID_CREDENTIALS` (unknown
+    /// (shown at register), unlocks the vault with it and sets `newPassword` (with
+    /// `options.iterations`, default 600,000, but never fewer than the vault's). Other
+    /// devices get `envelopeChanged` on their next sync; the recovery code stays valid.
+    /// Call `sync()` next. Throws `INVALID_CREDENTIALS` (unknown
     /// user or wrong code, not told apart), `BAD_INPUT` (not a recovery code),
     /// `WRONG_RECOVERY_CODE`, `TAMPERED`, `RATE_LIMITED`, `NETWORK`, ….
     pub async fn recover(
@@ -298,17 +308,12 @@ impl SyncClient {
         let session: wire::Session =
             call(&server, "POST", "/v1/recover", None, Some(&body)).await?;
         let token = session.token.secret.clone();
-        let doc: wire::EnvelopeDoc = call(
-            &server,
-            "GET",
-            &format!("/v1/vaults/{}/envelope", session.vault_id),
-            Some(&token),
-            None::<&()>,
-        )
-        .await?;
+        let doc = envelope_of(&server, &session).await?;
         let vault = account::open_recovery_envelope(&doc, &session, &code).map_err(login_check)?;
         let pinned = vault.envelope().kdf_params().iterations();
-        let iterations = options.iterations.map_or(pinned, |n| n.max(pinned));
+        // The new password gets today's default (or the given) iterations, never fewer
+        // than the vault's: other devices refuse a weaker KDF.
+        let iterations = super::iterations_arg(options.iterations).max(pinned);
         let mut engine = Engine::new(vault.vault_id(), options.policy.unwrap_or_default());
         engine.pin_envelope(doc.version, pinned);
         let client = SyncClient::from_parts(server, username, token, vault, engine, options);

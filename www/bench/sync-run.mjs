@@ -1,7 +1,8 @@
 // Sync benchmark (figures, not pass/fail), in one run against the release server on a
 // fresh SQLite file: initial sync of 10,000 x 1 KiB records in Node and headless Chromium,
 // delta sync (1 change) vs an empty sync in a 100,000-record vault, export/import of the
-// 10,000-record session, and the WASM memory after the initial sync in Chromium.
+// 10,000-record session, the WASM memory after the initial sync in Chromium, and a key
+// rotation of the 10,000-record vault against its first push.
 // Usage: node bench/sync-run.mjs [--reps N]   (scripts/bench-sync.sh builds first)
 import { join } from "node:path";
 import init, { SyncClient, deriveKeys } from "vaultsync";
@@ -68,6 +69,15 @@ try {
   log("Node: delta sync");
   const delta = await deltaSync(reader, big, 20);
 
+  log("Node: key rotation of the 10,000-record vault");
+  let batches = 0;
+  const rotator = await SyncClient.resume(server.url, seed.save(), password, {
+    onProgress: (p) => p.phase === "rotate" && batches++,
+  });
+  t = now();
+  await rotator.rotateKeys();
+  const rotate10k = now() - t;
+
   const f = (x) => x.toFixed(x < 10 ? 2 : 0);
   console.log("vaultsync sync benchmark (release server on SQLite, package in Node and headless Chromium)");
   console.log(`push 10,000 x 1 KiB from one device: ${f(push10k)} ms`);
@@ -76,7 +86,8 @@ try {
   console.log(`save() of the 10,000-record session: Node ${f(nodeIo.save)} ms, Chromium ${f(chromium.io.save)} ms (${(nodeIo.bytes / 1048576).toFixed(1)} MiB); resume(): Node ${f(nodeIo.resume)} ms, Chromium ${f(chromium.io.resume)} ms, of which PBKDF2 100,000 Node ${f(nodePbkdf2)} ms, Chromium ${f(chromium.pbkdf2)} ms`);
   console.log(`100,000-record vault (256 B records): push ${f(push100k)} ms, initial sync ${f(initial100k)} ms`);
   console.log(`sync with 1 change in the 100,000-record vault: ${f(delta.one)} ms vs empty sync ${f(delta.empty)} ms = ${(delta.one / delta.empty).toFixed(2)}x (target < 2x)`);
-  console.log(JSON.stringify({ push10k, nodeInitial, chromium, nodeIo, nodePbkdf2, push100k, initial100k, delta }));
+  console.log(`key rotation of the 10,000 x 1 KiB vault (re-seal and push every record in ${batches} batches, retire the old key): ${f(rotate10k)} ms = ${(rotate10k / push10k).toFixed(2)}x the first push of the same records`);
+  console.log(JSON.stringify({ push10k, nodeInitial, chromium, nodeIo, nodePbkdf2, push100k, initial100k, delta, rotate10k }));
 } finally {
   await server.stop();
 }
