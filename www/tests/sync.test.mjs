@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import init, { SyncClient } from "vaultsync";
-import { startServer } from "../lib/server.mjs";
+import { startPostgres, startServer } from "../lib/server.mjs";
 
 await init();
 let server;
@@ -301,4 +301,45 @@ test("an application's fetch that throws or is not a function is a clear error",
   assert.equal(await codeOf(SyncClient.resume(server.url, saved, "pw", { fetch: 5 })), "BAD_INPUT");
   client.free();
   broken.free();
+});
+
+test("on PostgreSQL through two server replicas: devices converge, and a password change and a key rotation reach the other", async () => {
+  const pg = await startPostgres();
+  const replicas = [];
+  try {
+    for (let i = 0; i < 2; i++) replicas.push(await startServer([], { database: pg.url }));
+    const [one, two] = replicas.map((r) => r.url);
+    const { client: a } = await SyncClient.register(one, "jo", "pw", FAST);
+    const shared = a.put({ title: "shared", n: 0 });
+    await a.sync();
+    const b = await SyncClient.login(two, "jo", "pw");
+    await b.sync();
+
+    // Offline on both, different fields of one record and a new record each: all converge.
+    a.put({ title: "shared (a)", n: 0 }, shared);
+    b.put({ title: "shared", n: 1 }, shared);
+    const fromA = a.put({ from: "a" });
+    const fromB = b.put({ from: "b" });
+    await Promise.all([a.sync(), b.sync()]);
+    await a.sync();
+    await b.sync();
+    assert.deepEqual(a.get(shared), { title: "shared (a)", n: 1 });
+    assert.deepEqual(a.records(), b.records());
+    assert.deepEqual([a.get(fromB), b.get(fromA)], [{ from: "b" }, { from: "a" }]);
+
+    // A password change through one replica, a key rotation through the other.
+    await b.changePassword("pw 2");
+    assert.deepEqual(await a.sync(), [{ type: "envelopeChanged", password: true, keys: false }]);
+    await a.rotateKeys();
+    const events = await b.sync();
+    assert.deepEqual(events, [{ type: "envelopeChanged", password: false, keys: true }]);
+    assert.equal(b.rotationPending, false);
+    const c = await SyncClient.login(one, "jo", "pw 2");
+    await c.sync();
+    assert.deepEqual(c.records(), a.records());
+    for (const device of [a, b, c]) device.free();
+  } finally {
+    for (const r of replicas) await r.stop();
+    await pg.stop();
+  }
 });
