@@ -534,11 +534,19 @@ impl SyncClient {
         to_js(&list.tokens)
     }
 
-    /// Revokes one of the account's tokens (another device is logged out at once).
+    /// Revokes one of the account's tokens (another device is logged out at once). Throws
+    /// `BAD_INPUT` for an id that is not a whole number, `NOT_FOUND` for one the account
+    /// has no live token with.
     #[wasm_bindgen(js_name = revokeToken)]
     pub async fn revoke_token(&self, id: f64) -> Result<(), JsValue> {
+        if !(id.fract() == 0.0 && (1.0..=wire::MAX_VERSION as f64).contains(&id)) {
+            return Err(bad_input(
+                "a token id is a whole number from the token list",
+            ));
+        }
         let (server, token) = self.endpoint();
-        expect_no_content(&server, "DELETE", &format!("/v1/tokens/{id}"), &token).await
+        let path = format!("/v1/tokens/{}", id as u64);
+        expect_no_content(&server, "DELETE", &path, &token).await
     }
 
     /// Logs out: revokes this device's token. The local keys stay until `free()`.

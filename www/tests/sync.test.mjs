@@ -81,6 +81,8 @@ test("two devices edit offline, sync and converge; nothing is lost", async () =>
   const tokens = await a.tokens();
   assert.deepEqual(tokens.map((t) => t.label).sort(), ["laptop", "phone"]);
   const phone = tokens.find((t) => t.label === "phone");
+  assert.equal(await codeOf(a.revokeToken(phone.id + 0.5)), "BAD_INPUT");
+  assert.equal(await codeOf(a.revokeToken(-1)), "BAD_INPUT");
   await a.revokeToken(phone.id);
   assert.equal(await codeOf(b2.sync()), "INVALID_TOKEN");
   await a.logout();
