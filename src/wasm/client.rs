@@ -5,9 +5,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Object};
+use js_sys::{Function, Object, Promise};
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use zeroize::Zeroizing;
 
 use super::error::{bad_input, js, js_error};
@@ -75,6 +76,8 @@ struct Inner {
     engine: Engine,
     on_conflict: Option<Function>,
     on_progress: Option<Function>,
+    /// Settles when the operation under way ends (operations of one client take turns).
+    running: Option<Promise>,
 }
 
 impl Inner {
@@ -106,9 +109,48 @@ impl Inner {
     }
 }
 
-/// Runs an operation to completion with `fetch`. The client is not borrowed across an
-/// `await` or while `onProgress` runs, so the application may use it meanwhile.
+/// The turn of one operation: operations of one client run one after another (a sync
+/// started from a timer while another runs from a button waits for it), so they never
+/// interleave their requests. Ends, and lets the next one run, when dropped.
+struct Turn {
+    inner: Rc<RefCell<Inner>>,
+    done: Option<Function>,
+}
+
+impl Turn {
+    async fn take(inner: &Rc<RefCell<Inner>>) -> Self {
+        loop {
+            let running = inner.borrow().running.clone();
+            match running {
+                // Whoever resumes first takes the next turn; the others wait again.
+                Some(running) => drop(JsFuture::from(running).await),
+                None => break,
+            }
+        }
+        let mut done = None;
+        let promise = Promise::new(&mut |resolve, _| done = Some(resolve));
+        inner.borrow_mut().running = Some(promise);
+        Self {
+            inner: inner.clone(),
+            done,
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.inner.borrow_mut().running = None;
+        if let Some(done) = self.done.take() {
+            let _ = done.call0(&JsValue::NULL);
+        }
+    }
+}
+
+/// Runs an operation to completion with `fetch`, in its turn. The client is not borrowed
+/// across an `await` or while `onProgress` runs, so the application may use it meanwhile
+/// (edit, read, save).
 async fn drive(inner: &Rc<RefCell<Inner>>, op: &mut impl Operation) -> Result<Vec<Event>, JsValue> {
+    let _turn = Turn::take(inner).await;
     let (server, token, vault_id, on_progress) = {
         let i = inner.borrow();
         (
@@ -372,6 +414,7 @@ impl SyncClient {
                 engine,
                 on_conflict: options.on_conflict,
                 on_progress: options.on_progress,
+                running: None,
             })),
         }
     }

@@ -345,3 +345,20 @@ test("on PostgreSQL through two server replicas: devices converge, and a passwor
     await pg.stop();
   }
 });
+
+test("operations of one client take turns: overlapping syncs and a rotation all succeed", async () => {
+  const { client: a } = await SyncClient.register(server.url, "kim", "pw", FAST);
+  for (let i = 0; i < 1200; i++) a.put({ i });
+  const results = await Promise.allSettled([a.sync(), a.sync(), a.rotateKeys(), a.sync()]);
+  assert.deepEqual(
+    results.filter((r) => r.status === "rejected").map((r) => `${r.reason.code}: ${r.reason.message}`),
+    [],
+  );
+  assert.equal(a.pendingCount, 0);
+  assert.equal(a.rotationPending, false);
+  const b = await SyncClient.login(server.url, "kim", "pw");
+  await b.sync();
+  assert.equal(b.records().length, 1200);
+  a.free();
+  b.free();
+});
