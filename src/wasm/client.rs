@@ -2,7 +2,7 @@
 //! in a page, an MV3 service worker and Node >= 18. Requests and answers are the
 //! `vaultsync-wire` types, serialised with serde: one definition shared with the server.
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise};
@@ -118,9 +118,9 @@ struct Turn {
 }
 
 impl Turn {
-    async fn take(inner: &Rc<RefCell<Inner>>) -> Self {
+    async fn take(inner: &Rc<RefCell<Inner>>) -> Result<Self, JsValue> {
         loop {
-            let running = inner.borrow().running.clone();
+            let running = read(inner)?.running.clone();
             match running {
                 // Whoever resumes first takes the next turn; the others wait again.
                 Some(running) => drop(JsFuture::from(running).await),
@@ -129,17 +129,19 @@ impl Turn {
         }
         let mut done = None;
         let promise = Promise::new(&mut |resolve, _| done = Some(resolve));
-        inner.borrow_mut().running = Some(promise);
-        Self {
+        write(inner)?.running = Some(promise);
+        Ok(Self {
             inner: inner.clone(),
             done,
-        }
+        })
     }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        self.inner.borrow_mut().running = None;
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            inner.running = None;
+        }
         if let Some(done) = self.done.take() {
             let _ = done.call0(&JsValue::NULL);
         }
@@ -150,9 +152,9 @@ impl Drop for Turn {
 /// across an `await` or while `onProgress` runs, so the application may use it meanwhile
 /// (edit, read, save).
 async fn drive(inner: &Rc<RefCell<Inner>>, op: &mut impl Operation) -> Result<Vec<Event>, JsValue> {
-    let _turn = Turn::take(inner).await;
+    let _turn = Turn::take(inner).await?;
     let (server, token, vault_id, on_progress) = {
-        let i = inner.borrow();
+        let i = read(inner)?;
         (
             i.server.clone(),
             i.token.clone(),
@@ -161,8 +163,7 @@ async fn drive(inner: &Rc<RefCell<Inner>>, op: &mut impl Operation) -> Result<Ve
         )
     };
     loop {
-        let call = inner
-            .borrow_mut()
+        let call = write(inner)?
             .with_ctx(|ctx| op.next(ctx))
             .map_err(op_error)?;
         let Some(call) = call else {
@@ -177,8 +178,7 @@ async fn drive(inner: &Rc<RefCell<Inner>>, op: &mut impl Operation) -> Result<Ve
         )
         .await?;
         let reply = call.read_answer(status, &text).map_err(sync_error)?;
-        let progress = inner
-            .borrow_mut()
+        let progress = write(inner)?
             .with_ctx(|ctx| op.answer(ctx, reply))
             .map_err(op_error)?;
         if let Some(progress) = progress {
@@ -201,6 +201,23 @@ async fn envelope_of(
         None::<&()>,
     )
     .await
+}
+
+/// The client is borrowed by the engine while `onConflict` runs: a callback that calls
+/// back into the client gets this error (it already has both values).
+fn busy() -> JsValue {
+    js_error(
+        "BUSY",
+        "the client is deciding a conflict: onConflict must not call it (it gets both values)",
+    )
+}
+
+fn read(inner: &RefCell<Inner>) -> Result<Ref<'_, Inner>, JsValue> {
+    inner.try_borrow().map_err(|_| busy())
+}
+
+fn write(inner: &RefCell<Inner>) -> Result<RefMut<'_, Inner>, JsValue> {
+    inner.try_borrow_mut().map_err(|_| busy())
 }
 
 fn login_check(e: account::LoginCheck) -> JsValue {
@@ -423,7 +440,7 @@ impl SyncClient {
     /// (chrome.storage, IndexedDB, a file): the token and records are sealed under the
     /// vault's state key; `resume(server, saved, password)` reopens it.
     pub fn save(&self) -> Result<String, JsValue> {
-        let inner = self.inner.borrow();
+        let inner = read(&self.inner)?;
         let session = Session {
             username: inner.username.clone(),
             token: inner.token.to_string(),
@@ -434,20 +451,20 @@ impl SyncClient {
 
     /// The vault id.
     #[wasm_bindgen(getter, js_name = vaultId)]
-    pub fn vault_id(&self) -> String {
-        self.inner.borrow().vault.vault_id().to_string()
+    pub fn vault_id(&self) -> Result<String, JsValue> {
+        Ok(read(&self.inner)?.vault.vault_id().to_string())
     }
 
     /// The account's username.
     #[wasm_bindgen(getter)]
-    pub fn username(&self) -> String {
-        self.inner.borrow().username.clone()
+    pub fn username(&self) -> Result<String, JsValue> {
+        Ok(read(&self.inner)?.username.clone())
     }
 
     /// Local edits not yet accepted by the server.
     #[wasm_bindgen(getter, js_name = pendingCount)]
-    pub fn pending_count(&self) -> usize {
-        self.inner.borrow().engine.pending_count()
+    pub fn pending_count(&self) -> Result<usize, JsValue> {
+        Ok(read(&self.inner)?.engine.pending_count())
     }
 
     /// Creates (without `id`) or replaces a record; works offline. Returns its id.
@@ -463,7 +480,7 @@ impl SyncClient {
                 .map_err(|e| js_error("RANDOM_UNAVAILABLE", &e.to_string()))?,
         };
         let now = js_sys::Date::now() as u64;
-        self.inner.borrow_mut().engine.put(id, value, now);
+        write(&self.inner)?.engine.put(id, value, now);
         Ok(id.to_string())
     }
 
@@ -471,7 +488,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "unknown")]
     pub fn get(&self, id: &str) -> Result<JsValue, JsValue> {
         let id = record_id(id)?;
-        match self.inner.borrow().engine.get(&id) {
+        match read(&self.inner)?.engine.get(&id) {
             Some(value) => to_js(value),
             None => Ok(JsValue::UNDEFINED),
         }
@@ -481,13 +498,13 @@ impl SyncClient {
     pub fn delete(&self, id: &str) -> Result<bool, JsValue> {
         let id = record_id(id)?;
         let now = js_sys::Date::now() as u64;
-        Ok(self.inner.borrow_mut().engine.delete(&id, now))
+        Ok(write(&self.inner)?.engine.delete(&id, now))
     }
 
     /// Every record: `[{ id, value }]`.
     #[wasm_bindgen(unchecked_return_type = "Array<{ id: string; value: unknown }>")]
     pub fn records(&self) -> Result<JsValue, JsValue> {
-        let inner = self.inner.borrow();
+        let inner = read(&self.inner)?;
         let list: Vec<Value> = inner
             .engine
             .records()
@@ -500,14 +517,14 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "FieldConflict[]")]
     pub fn conflicts(&self, id: &str) -> Result<JsValue, JsValue> {
         let id = record_id(id)?;
-        to_js(&self.inner.borrow().engine.conflicts(&id))
+        to_js(&read(&self.inner)?.engine.conflicts(&id))
     }
 
     /// Forgets the conflicts of a record.
     #[wasm_bindgen(js_name = dismissConflicts)]
     pub fn dismiss_conflicts(&self, id: &str) -> Result<(), JsValue> {
         let id = record_id(id)?;
-        self.inner.borrow_mut().engine.dismiss_conflicts(&id);
+        write(&self.inner)?.engine.dismiss_conflicts(&id);
         Ok(())
     }
 
@@ -519,7 +536,7 @@ impl SyncClient {
     /// adopted first (`envelopeChanged`).
     #[wasm_bindgen(unchecked_return_type = "SyncEvent[]")]
     pub async fn sync(&self) -> Result<JsValue, JsValue> {
-        let mut run = SyncRun::new(&self.inner.borrow().engine);
+        let mut run = SyncRun::new(&read(&self.inner)?.engine);
         to_js(&drive(&self.inner, &mut run).await?)
     }
 
@@ -536,14 +553,12 @@ impl SyncClient {
         iterations: Option<u32>,
     ) -> Result<(), JsValue> {
         let new_password = Password::new(new_password);
-        let iterations = iterations.unwrap_or_else(|| {
-            self.inner
-                .borrow()
-                .vault
-                .envelope()
-                .kdf_params()
-                .iterations()
-        });
+        let current = read(&self.inner)?
+            .vault
+            .envelope()
+            .kdf_params()
+            .iterations();
+        let iterations = iterations.unwrap_or(current);
         let kdf = fresh_kdf(Some(iterations))?;
         let (master, _) = webcrypto::pbkdf2(&new_password, &kdf).await;
         let mut run = PasswordRun::new(master, kdf);
@@ -564,14 +579,14 @@ impl SyncClient {
     /// A key rotation is under way (the keyring still holds an old key): `rotateKeys()`
     /// finishes it.
     #[wasm_bindgen(getter, js_name = rotationPending)]
-    pub fn rotation_pending(&self) -> bool {
-        !self.inner.borrow().vault.old_key_ids().is_empty()
+    pub fn rotation_pending(&self) -> Result<bool, JsValue> {
+        Ok(!read(&self.inner)?.vault.old_key_ids().is_empty())
     }
 
     /// The account's device tokens.
     #[wasm_bindgen(unchecked_return_type = "TokenInfo[]")]
     pub async fn tokens(&self) -> Result<JsValue, JsValue> {
-        let (server, token) = self.endpoint();
+        let (server, token) = self.endpoint()?;
         let list: wire::TokenList =
             call(&server, "GET", "/v1/tokens", Some(&token), None::<&()>).await?;
         to_js(&list.tokens)
@@ -587,19 +602,19 @@ impl SyncClient {
                 "a token id is a whole number from the token list",
             ));
         }
-        let (server, token) = self.endpoint();
+        let (server, token) = self.endpoint()?;
         let path = format!("/v1/tokens/{}", id as u64);
         expect_no_content(&server, "DELETE", &path, &token).await
     }
 
     /// Logs out: revokes this device's token. The local keys stay until `free()`.
     pub async fn logout(&self) -> Result<(), JsValue> {
-        let (server, token) = self.endpoint();
+        let (server, token) = self.endpoint()?;
         expect_no_content(&server, "DELETE", "/v1/tokens/current", &token).await
     }
 
-    fn endpoint(&self) -> (Remote, Zeroizing<String>) {
-        let i = self.inner.borrow();
-        (i.server.clone(), i.token.clone())
+    fn endpoint(&self) -> Result<(Remote, Zeroizing<String>), JsValue> {
+        let i = read(&self.inner)?;
+        Ok((i.server.clone(), i.token.clone()))
     }
 }

@@ -32,6 +32,7 @@ export interface VaultsyncError extends Error {
     | "NETWORK"
     | "KDF_DOWNGRADE"
     | "ROTATION_INCOMPLETE"
+    | "BUSY"
     // the server's codes (PROTOCOL.md), with `status` set
     | "MALFORMED_JSON" | "INVALID_FIELD" | "INVALID_CURSOR" | "DUPLICATE_RECORD"
     | "UNAUTHENTICATED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "NOT_FOUND"

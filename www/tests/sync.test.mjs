@@ -362,3 +362,36 @@ test("operations of one client take turns: overlapping syncs and a rotation all 
   a.free();
   b.free();
 });
+
+test("callbacks may use the client: onProgress freely, onConflict gets BUSY (it has both values) and the sync goes on", async () => {
+  const { client: a } = await SyncClient.register(server.url, "lee", "pw", FAST);
+  const id = a.put({ title: "base" });
+  await a.sync();
+  const codes = [];
+  let seenDuringProgress = 0;
+  let b;
+  b = await SyncClient.login(server.url, "lee", "pw", {
+    onConflict: () => {
+      try {
+        b.get(id);
+      } catch (e) {
+        codes.push(e.code);
+      }
+      return undefined;
+    },
+    onProgress: () => {
+      seenDuringProgress = b.records().length;
+    },
+  });
+  await b.sync();
+  assert.equal(seenDuringProgress, 1);
+  a.put({ title: "from a" }, id);
+  await a.sync();
+  b.put({ title: "from b" }, id);
+  await b.sync();
+  assert.deepEqual(codes, ["BUSY"]);
+  assert.deepEqual(b.get(id), { title: "from b" });
+  assert.equal(b.pendingCount, 0);
+  a.free();
+  b.free();
+});
