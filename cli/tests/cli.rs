@@ -42,21 +42,7 @@ fn server(dir: &Path) -> Server {
 
 /// Runs the CLI as one machine; returns (success, stdout, stderr).
 fn cli(session: &Path, password: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(CLI)
-        .arg("--session")
-        .arg(session)
-        .args(["--iterations", "100000"])
-        .args(args)
-        .env("VAULTSYNC_PASSWORD", password)
-        .env_remove("HOME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    cli_env(session, &[("VAULTSYNC_PASSWORD", password)], args)
 }
 
 #[track_caller]

@@ -71,7 +71,7 @@ fn answer_to_a_sync(status: u16, body: &str, engine: &Engine) {
         resolver: &mut policy,
         entropy: &mut OsEntropy,
     };
-    let mut run = SyncRun::new(ctx.engine);
+    let mut run = SyncRun::new();
     let Ok(Some(call)) = run.next(&mut ctx) else {
         panic!("a sync with a pending edit starts with a push");
     };

@@ -2,25 +2,23 @@
 //! in a page, an MV3 service worker and Node >= 18. Requests and answers are the
 //! `vaultsync-wire` types, serialised with serde: one definition shared with the server.
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise};
+use js_sys::Object;
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use zeroize::Zeroizing;
 
 use super::error::{bad_input, js, js_error};
-use super::http::{Remote, call, expect_no_content, from_js, op_error, request, sync_error, to_js};
-use super::options::{JsResolver, Options, options, report};
+use super::http::{Remote, call, expect_no_content, from_js, sync_error, to_js};
+use super::options::{Options, options};
+use super::run::{Inner, drive, read, write};
 use super::{fresh_kdf, webcrypto, with_pool};
 use crate::crypto::{
-    EntropyPool, GenerateId, KdfParams, OsEntropy, Password, RecordId, RecoveryCode, UnlockedVault,
+    GenerateId, KdfParams, OsEntropy, Password, RecordId, RecoveryCode, UnlockedVault,
 };
-use crate::sync::{
-    Ctx, Engine, Event, Operation, PasswordRun, RotateRun, Session, SyncRun, account,
-};
+use crate::sync::{Engine, PasswordRun, RotateRun, Session, SyncRun, account};
 use vaultsync_wire as wire;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -68,125 +66,6 @@ export interface TokenInfo {
 }
 "#;
 
-struct Inner {
-    server: Remote,
-    username: String,
-    token: Zeroizing<String>,
-    vault: UnlockedVault,
-    engine: Engine,
-    on_conflict: Option<Function>,
-    on_progress: Option<Function>,
-    /// Settles when the operation under way ends (operations of one client take turns).
-    running: Option<Promise>,
-}
-
-impl Inner {
-    /// Runs one step of an operation on this client's engine and vault, with conflicts
-    /// decided by the application's `onConflict` when it gave one, by the engine's policy
-    /// otherwise.
-    fn with_ctx<T>(&mut self, step: impl FnOnce(&mut Ctx<'_, EntropyPool>) -> T) -> T {
-        let Inner {
-            engine,
-            vault,
-            on_conflict,
-            ..
-        } = self;
-        let mut policy = engine.policy();
-        with_pool(|entropy| match on_conflict {
-            Some(decide) => step(&mut Ctx {
-                engine,
-                vault,
-                resolver: &mut JsResolver { decide },
-                entropy,
-            }),
-            None => step(&mut Ctx {
-                engine,
-                vault,
-                resolver: &mut policy,
-                entropy,
-            }),
-        })
-    }
-}
-
-/// The turn of one operation: operations of one client run one after another (a sync
-/// started from a timer while another runs from a button waits for it), so they never
-/// interleave their requests. Ends, and lets the next one run, when dropped.
-struct Turn {
-    inner: Rc<RefCell<Inner>>,
-    done: Option<Function>,
-}
-
-impl Turn {
-    async fn take(inner: &Rc<RefCell<Inner>>) -> Result<Self, JsValue> {
-        loop {
-            let running = read(inner)?.running.clone();
-            match running {
-                // Whoever resumes first takes the next turn; the others wait again.
-                Some(running) => drop(JsFuture::from(running).await),
-                None => break,
-            }
-        }
-        let mut done = None;
-        let promise = Promise::new(&mut |resolve, _| done = Some(resolve));
-        write(inner)?.running = Some(promise);
-        Ok(Self {
-            inner: inner.clone(),
-            done,
-        })
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        if let Ok(mut inner) = self.inner.try_borrow_mut() {
-            inner.running = None;
-        }
-        if let Some(done) = self.done.take() {
-            let _ = done.call0(&JsValue::NULL);
-        }
-    }
-}
-
-/// Runs an operation to completion with `fetch`, in its turn. The client is not borrowed
-/// across an `await` or while `onProgress` runs, so the application may use it meanwhile
-/// (edit, read, save).
-async fn drive(inner: &Rc<RefCell<Inner>>, op: &mut impl Operation) -> Result<Vec<Event>, JsValue> {
-    let _turn = Turn::take(inner).await?;
-    let (server, token, vault_id, on_progress) = {
-        let i = read(inner)?;
-        (
-            i.server.clone(),
-            i.token.clone(),
-            i.vault.vault_id(),
-            i.on_progress.clone(),
-        )
-    };
-    loop {
-        let call = write(inner)?
-            .with_ctx(|ctx| op.next(ctx))
-            .map_err(op_error)?;
-        let Some(call) = call else {
-            return Ok(op.take_events());
-        };
-        let (status, text) = request(
-            &server,
-            call.method(),
-            &call.path(&vault_id),
-            Some(&token),
-            call.body(),
-        )
-        .await?;
-        let reply = call.read_answer(status, &text).map_err(sync_error)?;
-        let progress = write(inner)?
-            .with_ctx(|ctx| op.answer(ctx, reply))
-            .map_err(op_error)?;
-        if let Some(progress) = progress {
-            report(&on_progress, progress);
-        }
-    }
-}
-
 /// The envelope of the vault a login (or recovery login) answered, with its new token.
 async fn envelope_of(
     server: &Remote,
@@ -201,23 +80,6 @@ async fn envelope_of(
         None::<&()>,
     )
     .await
-}
-
-/// The client is borrowed by the engine while `onConflict` runs: a callback that calls
-/// back into the client gets this error (it already has both values).
-fn busy() -> JsValue {
-    js_error(
-        "BUSY",
-        "the client is deciding a conflict: onConflict must not call it (it gets both values)",
-    )
-}
-
-fn read(inner: &RefCell<Inner>) -> Result<Ref<'_, Inner>, JsValue> {
-    inner.try_borrow().map_err(|_| busy())
-}
-
-fn write(inner: &RefCell<Inner>) -> Result<RefMut<'_, Inner>, JsValue> {
-    inner.try_borrow_mut().map_err(|_| busy())
 }
 
 fn login_check(e: account::LoginCheck) -> JsValue {
@@ -536,7 +398,7 @@ impl SyncClient {
     /// adopted first (`envelopeChanged`).
     #[wasm_bindgen(unchecked_return_type = "SyncEvent[]")]
     pub async fn sync(&self) -> Result<JsValue, JsValue> {
-        let mut run = SyncRun::new(&read(&self.inner)?.engine);
+        let mut run = SyncRun::new();
         to_js(&drive(&self.inner, &mut run).await?)
     }
 

@@ -6,6 +6,7 @@ mod client;
 mod error;
 mod http;
 mod options;
+mod run;
 #[cfg(test)]
 mod tests;
 mod webcrypto;

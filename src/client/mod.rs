@@ -17,23 +17,25 @@
 //! # Ok::<(), vaultsync::client::ClientError>(())
 //! ```
 
-use core::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use vaultsync_wire as wire;
 
 use crate::crypto::kdf::{DEFAULT_ITERATIONS, derive_master};
 use crate::crypto::{
-    GenerateId, KdfError, KdfParams, KeyringError, OsEntropy, Password, RecordId, RecoveryCode,
-    UnlockError, UnlockedVault,
+    GenerateId, KdfParams, OsEntropy, Password, RecordId, RecoveryCode, UnlockedVault,
 };
-use crate::sync::account::{self, LoginCheck};
+use crate::sync::account;
+mod error;
+mod http;
+
+pub use error::ClientError;
+use http::Http;
+
 use crate::sync::{
-    ConflictPolicy, Ctx, Engine, Event, OpError, Operation, PasswordRun, Progress, RotateRun,
-    Session, SyncError, SyncRun,
+    ConflictPolicy, Ctx, Engine, Event, Operation, PasswordRun, Progress, RotateRun, Session,
+    SyncError, SyncRun,
 };
 
 /// Options of register, login, recover and resume.
@@ -58,215 +60,6 @@ impl Default for Options {
             policy: ConflictPolicy::KeepLocal,
             timeout: Duration::from_secs(60),
         }
-    }
-}
-
-/// Why a client operation failed. Local data is consistent whenever one is returned:
-/// nothing is half-applied, and the operation can be called again.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The server refused the request with a code (PROTOCOL.md).
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// The stable code.
-        code: wire::ErrorCode,
-        /// The server's message.
-        message: String,
-    },
-    /// No answer from the server (unreachable, timed out).
-    Network(String),
-    /// The server answered something that is not the protocol.
-    BadAnswer(String),
-    /// The envelope did not unlock (wrong password, tampered, …).
-    Unlock(UnlockError),
-    /// The server offered KDF parameters outside the client's bounds.
-    Kdf(KdfError),
-    /// The envelope's KDF parameters differ from the ones prelogin answered.
-    KdfMismatch,
-    /// The engine refused an answer or the saved session.
-    Sync(SyncError),
-    /// A key rotation could not change the keyring.
-    Keyring(KeyringError),
-    /// A key rotation met other devices' writes in every pass; rotate again to finish.
-    RotationIncomplete,
-    /// The server URL is not `http://` or `https://`.
-    BadServerUrl,
-}
-
-impl ClientError {
-    /// A stable code, the same strings as the npm package's errors.
-    pub fn code(&self) -> &str {
-        match self {
-            Self::Server { code, .. } => code.as_str(),
-            Self::Network(_) => "NETWORK",
-            Self::BadAnswer(_) => "BAD_ANSWER",
-            Self::Unlock(e) => e.code(),
-            Self::Kdf(e) => e.code(),
-            Self::KdfMismatch => "KDF_MISMATCH",
-            Self::Sync(e) => e.code(),
-            Self::Keyring(e) => e.code(),
-            Self::RotationIncomplete => "ROTATION_INCOMPLETE",
-            Self::BadServerUrl => "BAD_INPUT",
-        }
-    }
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Server {
-                status,
-                code,
-                message,
-            } => write!(f, "the server refused ({status} {code}): {message}"),
-            Self::Network(e) => write!(f, "no answer from the server: {e}"),
-            Self::BadAnswer(e) => write!(f, "unexpected answer from the server: {e}"),
-            Self::Unlock(e) => write!(f, "{e}"),
-            Self::Kdf(e) => write!(f, "{e}"),
-            Self::KdfMismatch => {
-                f.write_str("the envelope's KDF parameters differ from the ones prelogin answered")
-            }
-            Self::Sync(e) => write!(f, "{e}"),
-            Self::Keyring(e) => write!(f, "{e}"),
-            Self::RotationIncomplete => f.write_str(&OpError::RotationIncomplete.to_string()),
-            Self::BadServerUrl => f.write_str("the server URL must start with http:// or https://"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-impl From<SyncError> for ClientError {
-    fn from(e: SyncError) -> Self {
-        Self::Sync(e)
-    }
-}
-
-impl From<UnlockError> for ClientError {
-    fn from(e: UnlockError) -> Self {
-        Self::Unlock(e)
-    }
-}
-
-impl From<LoginCheck> for ClientError {
-    fn from(e: LoginCheck) -> Self {
-        match e {
-            LoginCheck::Unlock(e) => Self::Unlock(e),
-            LoginCheck::KdfMismatch => Self::KdfMismatch,
-            LoginCheck::OtherVault => Self::Unlock(UnlockError::Tampered),
-        }
-    }
-}
-
-impl From<OpError> for ClientError {
-    fn from(e: OpError) -> Self {
-        match e {
-            OpError::Sync(e) => Self::Sync(e),
-            OpError::Refused(r) if r.code == wire::ErrorCode::Unknown => Self::BadAnswer(r.message),
-            OpError::Refused(r) => Self::Server {
-                status: r.status,
-                code: r.code,
-                message: r.message,
-            },
-            OpError::Keyring(e) => Self::Keyring(e),
-            OpError::Unlock(e) => Self::Unlock(e),
-            _ => Self::RotationIncomplete,
-        }
-    }
-}
-
-struct Http {
-    agent: reqwest::blocking::Client,
-    server: String,
-}
-
-impl Http {
-    fn new(server: &str, timeout: Duration) -> Result<Self, ClientError> {
-        let server = server.trim_end_matches('/');
-        if !(server.starts_with("http://") || server.starts_with("https://")) {
-            return Err(ClientError::BadServerUrl);
-        }
-        let agent = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| ClientError::Network(e.to_string()))?;
-        Ok(Self {
-            agent,
-            server: server.to_string(),
-        })
-    }
-
-    /// One request; any answer (success or error) as status and body.
-    fn exchange(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<String>,
-    ) -> Result<(u16, String), ClientError> {
-        let method = reqwest::Method::from_bytes(method.as_bytes())
-            .map_err(|e| ClientError::Network(e.to_string()))?;
-        let mut request = self.agent.request(method, format!("{}{path}", self.server));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-        }
-        let response = request
-            .send()
-            .map_err(|e| ClientError::Network(e.without_url().to_string()))?;
-        let status = response.status().as_u16();
-        let text = response
-            .text()
-            .map_err(|e| ClientError::Network(e.without_url().to_string()))?;
-        Ok((status, text))
-    }
-
-    /// A request outside the operations (accounts, tokens): a success body parsed as `T`,
-    /// or the server's refusal.
-    fn call<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&impl Serialize>,
-    ) -> Result<T, ClientError> {
-        let body = body
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| ClientError::BadAnswer(e.to_string()))?;
-        let (status, text) = self.exchange(method, path, token, body)?;
-        if !(200..300).contains(&status) {
-            return Err(refusal(status, &text));
-        }
-        serde_json::from_str(&text).map_err(|e| ClientError::BadAnswer(e.to_string()))
-    }
-
-    /// A request answered with no content (204).
-    fn no_content(&self, method: &str, path: &str, token: &str) -> Result<(), ClientError> {
-        let (status, text) = self.exchange(method, path, Some(token), None)?;
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(refusal(status, &text))
-        }
-    }
-}
-
-/// The server's error answer as a [`ClientError`].
-fn refusal(status: u16, text: &str) -> ClientError {
-    match serde_json::from_str::<wire::ErrorBody>(text) {
-        Ok(body) => ClientError::Server {
-            status,
-            code: body.error.code,
-            message: body.error.message,
-        },
-        Err(_) => ClientError::BadAnswer(format!("status {status}")),
     }
 }
 
@@ -459,7 +252,7 @@ impl Client {
         &mut self,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<Event>, ClientError> {
-        let mut run = SyncRun::new(&self.session.engine);
+        let mut run = SyncRun::new();
         self.drive(&mut run, progress)
     }
 
@@ -550,17 +343,5 @@ impl Client {
     pub fn logout(&self) -> Result<(), ClientError> {
         self.http
             .no_content("DELETE", "/v1/tokens/current", &self.session.token)
-    }
-}
-
-impl Http {
-    /// The envelope of the vault a login answered, with its new token.
-    fn envelope(&self, answer: &wire::Session) -> Result<wire::EnvelopeDoc, ClientError> {
-        self.call(
-            "GET",
-            &format!("/v1/vaults/{}/envelope", answer.vault_id),
-            Some(&answer.token.secret),
-            None::<&()>,
-        )
     }
 }
