@@ -1,7 +1,7 @@
 //! Where randomness comes from. Production code uses [`OsEntropy`]; tests and the
 //! known-answer vectors supply their own deterministic source through the same trait.
 
-use super::error::RandomError;
+use crate::error::RandomError;
 
 /// A source of random bytes.
 pub trait Entropy {
@@ -21,7 +21,7 @@ impl Entropy for OsEntropy {
 
 /// Returns an array of random bytes.
 pub(crate) fn random_array<const N: usize>(
-    entropy: &mut impl Entropy,
+    entropy: &mut (impl Entropy + ?Sized),
 ) -> Result<[u8; N], RandomError> {
     let mut out = [0u8; N];
     entropy.fill(&mut out)?;

@@ -102,8 +102,15 @@ impl Password {
         Self(password.into_bytes())
     }
 
-    /// The password bytes, for the KDF.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    /// Another copy (zeroized on drop too), for an operation that takes the password
+    /// while the caller keeps its own.
+    pub fn duplicate(&self) -> Self {
+        Self(self.0.clone())
+    }
+
+    /// The password's bytes: only to hand them to a platform KDF (the npm package gives
+    /// them to WebCrypto's PBKDF2, then wipes its copy).
+    pub fn expose(&self) -> &[u8] {
         &self.0
     }
 }

@@ -4,14 +4,10 @@ use core::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::error::{RandomError, UnlockError};
-use super::kdf::hkdf32;
-use super::rand::Entropy;
-use super::secret::AuthKey;
-
-/// HKDF label of the recovery auth key (no salt: the code alone, before the vault id is
-/// known).
-pub const LABEL_RECOVERY_AUTH: &[u8] = b"vaultsync/v1/recovery-auth";
+use crate::error::{RandomError, UnlockError};
+use crate::rand::Entropy;
+use crate::schedule::recovery_auth_key;
+use crate::secret::AuthKey;
 
 /// Bytes of entropy in a recovery code.
 pub const RECOVERY_CODE_LEN: usize = 20;
@@ -26,7 +22,7 @@ pub struct RecoveryCode([u8; RECOVERY_CODE_LEN]);
 
 impl RecoveryCode {
     /// A fresh random code.
-    pub fn generate(entropy: &mut impl Entropy) -> Result<Self, RandomError> {
+    pub fn generate(entropy: &mut (impl Entropy + ?Sized)) -> Result<Self, RandomError> {
         let mut bytes = [0u8; RECOVERY_CODE_LEN];
         entropy.fill(&mut bytes)?;
         Ok(Self(bytes))
@@ -92,7 +88,13 @@ impl RecoveryCode {
     /// server at registration (which stores only its SHA-256) and by a recovery login
     /// (`POST /v1/recover`). One-way: it reveals nothing of the recovery slot's keys.
     pub fn auth_key(&self) -> AuthKey {
-        AuthKey::from_bytes(hkdf32(&self.0, None, LABEL_RECOVERY_AUTH))
+        recovery_auth_key(&self.0)
+    }
+
+    /// Another copy (zeroized on drop too), for an operation that takes the code while
+    /// the caller keeps its own.
+    pub fn duplicate(&self) -> Self {
+        Self(self.0)
     }
 
     pub(crate) fn expose(&self) -> &[u8; RECOVERY_CODE_LEN] {

@@ -1,6 +1,6 @@
 //! A small reader over untrusted bytes: every read is bounds-checked and typed.
 
-use super::error::FormatError;
+use crate::error::FormatError;
 
 /// Reads fields front to back from a byte slice.
 pub(crate) struct Reader<'a> {

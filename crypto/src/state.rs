@@ -4,11 +4,11 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 
-use super::codec::{Reader, expect_format};
-use super::error::{FormatError, RandomError};
-use super::ids::VaultId;
-use super::rand::{Entropy, random_array};
-use super::secret::StateKey;
+use crate::codec::{Reader, expect_format};
+use crate::error::{FormatError, RandomError};
+use crate::ids::VaultId;
+use crate::rand::{Entropy, random_array};
+use crate::secret::StateKey;
 
 /// Format byte of a version 1 state blob.
 pub const STATE_FORMAT_V1: u8 = 0x5E;
@@ -25,6 +25,13 @@ pub enum StateError {
     Tampered,
 }
 
+impl StateError {
+    /// Stable code: `STATE_TAMPERED` whatever the reason.
+    pub fn code(&self) -> crate::code::Code {
+        crate::code::Code::StateTampered
+    }
+}
+
 impl core::fmt::Display for StateError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -34,7 +41,14 @@ impl core::fmt::Display for StateError {
     }
 }
 
-impl std::error::Error for StateError {}
+impl std::error::Error for StateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Format(e) => Some(e),
+            Self::Tampered => None,
+        }
+    }
+}
 
 fn ad(vault_id: &VaultId) -> Vec<u8> {
     let mut ad = Vec::with_capacity(STATE_AD_LABEL.len() + 1 + 16);
@@ -50,7 +64,7 @@ pub fn seal_state(
     key: &StateKey,
     vault_id: &VaultId,
     plaintext: &[u8],
-    entropy: &mut impl Entropy,
+    entropy: &mut (impl Entropy + ?Sized),
 ) -> Result<Vec<u8>, RandomError> {
     let nonce: [u8; 12] = random_array(entropy)?;
     let cipher = Aes256Gcm::new(key.expose().into());

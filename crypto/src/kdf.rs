@@ -1,12 +1,11 @@
-//! Password key derivation: PBKDF2-HMAC-SHA256, then HKDF-SHA256 subkeys.
+//! Password key derivation: validated PBKDF2-HMAC-SHA256 parameters and the PBKDF2 itself.
+//! (The HKDF subkeys of the master key are in [`crate::schedule`].)
 
-use hkdf::Hkdf;
 use sha2::Sha256;
 
-use super::error::KdfError;
-use super::rand::Entropy;
-use super::secret::{AuthKey, CheckKey, KEY_LEN, Kek, MasterKey, Password};
-use crate::crypto::error::RandomError;
+use crate::error::{KdfError, NewKdfError};
+use crate::rand::Entropy;
+use crate::secret::{KEY_LEN, MasterKey, Password};
 
 /// Algorithm identifier of PBKDF2-HMAC-SHA256 in binary formats.
 pub const ALG_PBKDF2_SHA256: u8 = 1;
@@ -15,13 +14,6 @@ pub use vaultsync_wire::kdf::{
     DEFAULT_ITERATIONS, DEFAULT_SALT_LEN, MAX_ITERATIONS, MAX_SALT_LEN, MIN_ITERATIONS,
     MIN_SALT_LEN,
 };
-
-/// HKDF info label of the key-encryption key.
-pub const LABEL_KEK: &[u8] = b"vaultsync/v1/kek";
-/// HKDF info label of the auth key.
-pub const LABEL_AUTH: &[u8] = b"vaultsync/v1/auth";
-/// HKDF info label of the password slot's check key.
-pub const LABEL_PASSWORD_CHECK: &[u8] = b"vaultsync/v1/password-check";
 
 /// Validated PBKDF2-HMAC-SHA256 parameters. Holding one means the floor, the ceiling and
 /// the salt length have been checked: nothing re-checks them.
@@ -47,13 +39,20 @@ impl KdfParams {
             });
         }
         if !(MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()) {
-            return Err(KdfError::SaltLength { len: salt.len() });
+            return Err(KdfError::SaltLength {
+                len: salt.len(),
+                min: MIN_SALT_LEN,
+                max: MAX_SALT_LEN,
+            });
         }
         Ok(Self { iterations, salt })
     }
 
     /// Fresh parameters with a random salt of [`DEFAULT_SALT_LEN`] bytes.
-    pub fn generate(iterations: u32, entropy: &mut impl Entropy) -> Result<Self, NewKdfError> {
+    pub fn generate(
+        iterations: u32,
+        entropy: &mut (impl Entropy + ?Sized),
+    ) -> Result<Self, NewKdfError> {
         let mut salt = vec![0u8; DEFAULT_SALT_LEN];
         entropy.fill(&mut salt).map_err(NewKdfError::Random)?;
         Self::new(iterations, salt).map_err(NewKdfError::Kdf)
@@ -70,21 +69,11 @@ impl KdfParams {
     }
 }
 
-/// Fresh KDF parameters could not be made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum NewKdfError {
-    /// The iteration count was refused.
-    Kdf(KdfError),
-    /// No randomness was available.
-    Random(RandomError),
-}
-
 /// Runs PBKDF2-HMAC-SHA256 over the password. This is the slow step (hundreds of ms).
 pub fn derive_master(password: &Password, params: &KdfParams) -> MasterKey {
     let mut out = zeroize::Zeroizing::new([0u8; KEY_LEN]);
     pbkdf2_sha256(
-        password.as_bytes(),
+        password.expose(),
         params.salt(),
         params.iterations(),
         &mut out[..],
@@ -95,34 +84,6 @@ pub fn derive_master(password: &Password, params: &KdfParams) -> MasterKey {
 /// Raw PBKDF2-HMAC-SHA256 with any output length (no parameter checks: known-answer tests).
 pub(crate) fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
     pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, out);
-}
-
-/// HKDF-SHA256 (no salt means the empty salt), one 32-byte output for one label.
-pub(crate) fn hkdf32(ikm: &[u8], salt: Option<&[u8]>, label: &[u8]) -> [u8; KEY_LEN] {
-    let mut out = [0u8; KEY_LEN];
-    // 32 bytes is far below HKDF-SHA256's 255 * 32 byte limit, so expand cannot fail.
-    #[allow(clippy::expect_used)]
-    Hkdf::<Sha256>::new(salt, ikm)
-        .expand(label, &mut out)
-        .expect("32-byte HKDF output is always valid");
-    out
-}
-
-impl MasterKey {
-    /// The key-encryption key of the password slot.
-    pub(crate) fn kek(&self) -> Kek {
-        Kek::from_bytes(hkdf32(self.expose(), None, LABEL_KEK))
-    }
-
-    /// The HMAC key of the password slot's check value.
-    pub(crate) fn check_key(&self) -> CheckKey {
-        CheckKey::from_bytes(hkdf32(self.expose(), None, LABEL_PASSWORD_CHECK))
-    }
-
-    /// The auth key: the only password-derived value the server ever receives.
-    pub fn auth_key(&self) -> AuthKey {
-        AuthKey::from_bytes(hkdf32(self.expose(), None, LABEL_AUTH))
-    }
 }
 
 #[cfg(test)]
@@ -144,11 +105,11 @@ mod tests {
         ));
         assert!(matches!(
             KdfParams::new(DEFAULT_ITERATIONS, vec![0; 15]),
-            Err(KdfError::SaltLength { len: 15 })
+            Err(KdfError::SaltLength { len: 15, .. })
         ));
         assert!(matches!(
             KdfParams::new(DEFAULT_ITERATIONS, vec![0; 65]),
-            Err(KdfError::SaltLength { len: 65 })
+            Err(KdfError::SaltLength { len: 65, .. })
         ));
     }
 
@@ -180,17 +141,5 @@ mod tests {
         pbkdf2_sha256(b"pw", params.salt(), MIN_ITERATIONS, &mut long);
         let master = derive_master(&Password::from("pw"), &params);
         assert_eq!(master.expose()[..], long[..32]);
-    }
-
-    #[test]
-    fn subkeys_are_distinct() {
-        let master = MasterKey::from_bytes([7; KEY_LEN]);
-        let kek = *master.kek().expose();
-        let auth = *master.auth_key().expose();
-        let check = *master.check_key().expose();
-        assert_ne!(kek, auth);
-        assert_ne!(kek, check);
-        assert_ne!(auth, check);
-        assert_ne!(&kek, master.expose());
     }
 }
