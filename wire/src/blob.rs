@@ -28,14 +28,33 @@ impl Blob {
 
     /// The text form.
     pub fn to_base64url(&self) -> String {
-        URL_SAFE_NO_PAD.encode(&self.0)
+        encode(&self.0)
     }
 
     /// Parses the text form: canonical unpadded base64url only (no padding, no other
-    /// alphabet, no stray trailing bits).
+    /// alphabet, no stray trailing bits). Not constant-time: blobs are public (ciphertext,
+    /// envelopes, salts), and decoding every pulled record is the hot path of a sync
+    /// (the constant-time decoder is 4x slower). Secrets are [`crate::SecretBlob`]s.
     pub fn from_base64url(text: &str) -> Option<Self> {
         URL_SAFE_NO_PAD.decode(text).ok().map(Self)
     }
+}
+
+/// Unpadded base64url of public bytes.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Unpadded base64url of secret bytes, in constant time.
+pub(crate) fn encode_secret(bytes: &[u8]) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    Base64UrlUnpadded::encode_string(bytes)
+}
+
+/// Parses secret bytes from unpadded base64url, in constant time (canonical only).
+pub(crate) fn decode_secret(text: &str) -> Option<Vec<u8>> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    Base64UrlUnpadded::decode_vec(text).ok()
 }
 
 impl From<Vec<u8>> for Blob {
@@ -71,9 +90,7 @@ impl<'de> serde::Deserialize<'de> for Blob {
                 f.write_str("an unpadded base64url string")
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Blob, E> {
-                // The message never echoes the input: it may be a secret. (Blobs are not
-                // secret-independent: ciphertext and auth keys are decoded with the fast
-                // `base64` crate; ids and client-side secrets use constant-time base64ct.)
+                // The message never echoes the input: it may be a secret.
                 Blob::from_base64url(text)
                     .ok_or_else(|| E::custom("not canonical unpadded base64url"))
             }

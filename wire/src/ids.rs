@@ -57,6 +57,18 @@ macro_rules! opaque_id {
 
             /// Parses the text form (22 characters of unpadded base64url).
             pub fn parse(text: &str) -> Result<Self, IdError> {
+                if text.len() == 22 {
+                    // The common case, without an allocation (ids are parsed per record).
+                    let mut id = [0u8; ID_LEN];
+                    let decoded = Base64UrlUnpadded::decode(text, &mut id)
+                        .map_err(|_| IdError::Base64)?
+                        .len();
+                    return if decoded == ID_LEN {
+                        Ok(Self(id))
+                    } else {
+                        Err(IdError::Length { len: decoded })
+                    };
+                }
                 let bytes = Base64UrlUnpadded::decode_vec(text).map_err(|_| IdError::Base64)?;
                 Self::from_slice(&bytes)
             }

@@ -12,12 +12,15 @@ mod api;
 mod blob;
 mod error;
 mod ids;
+pub mod json;
 pub mod kdf;
+mod secret;
 
 pub use api::*;
 pub use blob::Blob;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use ids::{ID_LEN, IdError, RecordId, VaultId};
+pub use secret::{BearerToken, SecretBlob};
 
 /// The largest record version, cursor or envelope version: 2^53 - 1, the largest integer a
 /// JavaScript number holds exactly.
