@@ -35,7 +35,7 @@ fn seal_open(vault: &UnlockedVault, count: usize, size: usize) -> f64 {
             )
             .unwrap();
             let mut plain = vec![0u8; size];
-            getrandom::fill(&mut plain).unwrap();
+            vaultsync::crypto::Entropy::fill(&mut OsEntropy, &mut plain).unwrap();
             (meta, plain)
         })
         .collect();

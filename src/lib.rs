@@ -17,8 +17,8 @@
 
 #[cfg(all(feature = "http", not(target_arch = "wasm32")))]
 pub mod client;
-pub mod crypto;
+/// The client's cryptography: the `vaultsync-crypto` crate (FORMAT.md).
+pub use vaultsync_crypto as crypto;
 pub mod sync;
 
-#[cfg(target_arch = "wasm32")]
-mod wasm;
+pub use vaultsync_crypto::{Code, code};

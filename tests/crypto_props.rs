@@ -56,6 +56,8 @@ proptest! {
         seed in 1u64..,
     ) {
         let vault = vault();
+        // A tombstone's plaintext is empty (FORMAT.md).
+        let plain = if deleted { Vec::new() } else { plain };
         let m = meta(id, version, deleted);
         let sealed = vault.seal(&m, &plain, &mut TestEntropy(seed)).unwrap();
         prop_assert_eq!(sealed.len(), plain.len() + vaultsync::crypto::record::RECORD_OVERHEAD);
@@ -90,7 +92,8 @@ proptest! {
         prop_assume!(id != other_id);
         let vault = vault();
         let m = meta(id, version, deleted);
-        let sealed = vault.seal(&m, b"{\"secret\":1}", &mut OsEntropy).unwrap();
+        let plain: &[u8] = if deleted { b"" } else { b"{\"secret\":1}" };
+        let sealed = vault.seal(&m, plain, &mut OsEntropy).unwrap();
         for wrong in [
             meta(other_id, version, deleted),
             meta(id, version + 1, deleted),
@@ -204,7 +207,11 @@ fn weak_or_absurd_kdf_parameters_are_refused_before_any_work() {
     b.drain(iter_at + 5 + 8..iter_at + 5 + 16);
     assert_eq!(
         Envelope::parse(&b).unwrap_err(),
-        UnlockError::Kdf(KdfError::SaltLength { len: 8 })
+        UnlockError::Kdf(KdfError::SaltLength {
+            len: 8,
+            min: 16,
+            max: 64
+        })
     );
 }
 
@@ -387,16 +394,18 @@ fn moving_a_record_to_another_key_id_is_refused() {
 #[test]
 fn keyring_is_bounded_and_failures_leave_it_intact() {
     let mut vault = vault();
-    for _ in 1..vaultsync::crypto::envelope::MAX_KEYS {
+    for _ in 1..vaultsync::crypto::keyring::MAX_KEYS {
         vault.rotate(&mut OsEntropy).unwrap();
     }
     assert_eq!(
         vault.rotate(&mut OsEntropy).unwrap_err(),
-        KeyringError::Full
+        KeyringError::Full {
+            max: vaultsync::crypto::keyring::MAX_KEYS
+        }
     );
     let before = vault.envelope().clone();
     assert!(vault.retire_key(1, &mut BrokenEntropy).is_err());
-    assert_eq!(vault.key_ids().len(), vaultsync::crypto::envelope::MAX_KEYS);
+    assert_eq!(vault.key_ids().len(), vaultsync::crypto::keyring::MAX_KEYS);
     assert_eq!(vault.envelope(), &before);
 }
 
@@ -415,4 +424,14 @@ fn bad_record_input_is_refused() {
         vault.open(&meta([0; 16], 1, false), &[0xD1, 0, 0]),
         Err(RecordError::Format(_))
     ));
+    // A tombstone's plaintext is empty (FORMAT.md): sealing anything else is refused, and
+    // a tombstone that opens to a non-empty plaintext is refused like a forgery.
+    assert_eq!(
+        vault.seal(&meta([0; 16], 2, true), b"x", &mut OsEntropy),
+        Err(RecordError::TombstoneNotEmpty)
+    );
+    let live = vault
+        .seal(&meta([0; 16], 2, false), b"x", &mut OsEntropy)
+        .unwrap();
+    assert!(vault.open(&meta([0; 16], 2, false), &live).is_ok());
 }

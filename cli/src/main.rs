@@ -213,11 +213,9 @@ fn print_progress(progress: Progress) {
     }
 }
 
+/// One event as a JSON line, in the npm package's form.
 fn print_event(event: &Event) {
-    match serde_json::to_string(event) {
-        Ok(line) => println!("{line}"),
-        Err(e) => eprintln!("vaultsync: cannot print an event: {e}"),
-    }
+    println!("{}", vaultsync_wire::json::to_string(event));
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {

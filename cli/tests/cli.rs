@@ -139,7 +139,10 @@ fn two_machines_sync_through_the_cli() {
     );
     let events = ok(cli(&b, pw, &["sync"]));
     assert!(
-        events.contains(r#""type":"envelopeChanged","password":true"#),
+        events.lines().any(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            event["type"] == "envelopeChanged" && event["password"] == true
+        }),
         "{events}"
     );
     let (okay, _, err) = cli(&b, pw, &["list"]);

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use vaultsync::crypto::kdf::{MIN_ITERATIONS, derive_master};
 use vaultsync::crypto::{MasterKey, OsEntropy, Password, RecordId, UnlockedVault};
-use vaultsync::sync::{Call, ConflictPolicy, Ctx, Engine, Operation, Session, SyncRun};
+use vaultsync::sync::{Call, ConflictPolicy, Ctx, Engine, Input, Operation, Session, Step, SyncRun};
 use vaultsync_wire::{ChangesResponse, PushResponse};
 
 fn vault() -> &'static UnlockedVault {
@@ -72,16 +72,27 @@ fn answer_to_a_sync(status: u16, body: &str, engine: &Engine) {
         entropy: &mut OsEntropy,
     };
     let mut run = SyncRun::new();
-    let Ok(Some(call)) = run.next(&mut ctx) else {
+    let Ok(Some(Step::Send(send))) = run.next(&mut ctx) else {
         panic!("a sync with a pending edit starts with a push");
     };
     let sent = ctx.engine.clone();
-    if let Ok(reply) = call.read_answer(status, body) {
-        if run.answer(&mut ctx, reply).is_err() {
+    if let Ok(reply) = send.call.read_answer(status, body) {
+        if run.answer(&mut ctx, Input::Reply(reply)).is_err() {
             assert!(*ctx.engine == sent, "a refused answer changed the engine");
         }
     }
-    for other in [Call::Changes { since: 0 }, Call::GetEnvelope] {
+    let vault_id = ctx.vault.vault_id();
+    for other in [
+        Call::Changes {
+            vault: vault_id,
+            since: 0,
+        },
+        Call::GetEnvelope(vault_id),
+        Call::Tokens,
+        Call::Prelogin(vaultsync_wire::PreloginRequest {
+            username: "u".into(),
+        }),
+    ] {
         let _ = other.read_answer(status, body);
     }
 }

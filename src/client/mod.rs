@@ -26,7 +26,6 @@ use crate::crypto::kdf::{DEFAULT_ITERATIONS, derive_master};
 use crate::crypto::{
     GenerateId, KdfParams, OsEntropy, Password, RecordId, RecoveryCode, UnlockedVault,
 };
-use crate::sync::account;
 mod error;
 mod http;
 
@@ -34,8 +33,8 @@ pub use error::ClientError;
 use http::Http;
 
 use crate::sync::{
-    ConflictPolicy, Ctx, Engine, Event, Operation, PasswordRun, Progress, RotateRun, Session,
-    SyncError, SyncRun,
+    Account, AccountOptions, AccountRun, Call, ConflictPolicy, Ctx, Engine, Event, Input, OpError,
+    Operation, PasswordRun, Progress, Reply, RotateRun, Send, Session, Step, SyncError, SyncRun,
 };
 
 /// Options of register, login, recover and resume.
@@ -63,17 +62,21 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    fn account(&self) -> AccountOptions {
+        AccountOptions {
+            iterations: self.iterations,
+            token_label: self.token_label.clone(),
+            token_ttl_secs: None,
+            policy: self.policy,
+        }
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn new_kdf(iterations: u32) -> Result<KdfParams, ClientError> {
-    KdfParams::generate(iterations, &mut OsEntropy).map_err(|e| match e {
-        crate::crypto::kdf::NewKdfError::Kdf(e) => ClientError::Kdf(e),
-        crate::crypto::kdf::NewKdfError::Random(e) => ClientError::Sync(SyncError::Random(e)),
-    })
 }
 
 /// A device's connection to one vault on a sync server.
@@ -92,16 +95,12 @@ impl Client {
         password: &Password,
         options: &Options,
     ) -> Result<(Self, RecoveryCode), ClientError> {
-        let http = Http::new(server, options.timeout)?;
-        let kdf = new_kdf(options.iterations)?;
-        let master = derive_master(password, &kdf);
-        let new = UnlockedVault::create_with_master(&master, kdf, &mut OsEntropy)?;
-        let body = account::register_request(username, &master, &new, &options.token_label);
-        let answer: wire::Session = http.call("POST", "/v1/accounts", None, Some(&body))?;
-        let mut engine = Engine::new(new.vault.vault_id(), options.policy);
-        engine.pin_envelope(answer.envelope_version, options.iterations);
-        let client = Self::from_parts(http, username, &answer, new.vault, engine);
-        Ok((client, new.recovery_code))
+        let run = AccountRun::register(username, password.duplicate(), options.account());
+        let (client, code) = Self::account(server, run, options)?;
+        let code = code.ok_or(ClientError::Op(OpError::Sync(SyncError::BadAnswer {
+            reason: "a registration without a recovery code",
+        })))?;
+        Ok((client, code))
     }
 
     /// Logs in: prelogin, one PBKDF2, login, fetch and unlock the envelope. Call
@@ -112,21 +111,8 @@ impl Client {
         password: &Password,
         options: &Options,
     ) -> Result<Self, ClientError> {
-        let http = Http::new(server, options.timeout)?;
-        let prelogin = wire::PreloginRequest {
-            username: username.to_string(),
-        };
-        let pre: wire::PreloginResponse =
-            http.call("POST", "/v1/prelogin", None, Some(&prelogin))?;
-        let kdf = KdfParams::new(pre.kdf.iterations, pre.kdf.salt.0).map_err(ClientError::Kdf)?;
-        let master = derive_master(password, &kdf);
-        let body = account::login_request(username, &master, &options.token_label);
-        let answer: wire::Session = http.call("POST", "/v1/login", None, Some(&body))?;
-        let doc = http.envelope(&answer)?;
-        let vault = account::open_login_envelope(&doc, &answer, &kdf, &master)?;
-        let mut engine = Engine::new(vault.vault_id(), options.policy);
-        engine.pin_envelope(doc.version, kdf.iterations());
-        Ok(Self::from_parts(http, username, &answer, vault, engine))
+        let run = AccountRun::login(username, password.duplicate(), options.account());
+        Ok(Self::account(server, run, options)?.0)
     }
 
     /// Recovers an account whose password is forgotten: logs in with the recovery code,
@@ -140,42 +126,57 @@ impl Client {
         new_password: &Password,
         options: &Options,
     ) -> Result<Self, ClientError> {
-        let http = Http::new(server, options.timeout)?;
-        let body = account::recover_request(username, code, &options.token_label);
-        let answer: wire::Session = http.call("POST", "/v1/recover", None, Some(&body))?;
-        let doc = http.envelope(&answer)?;
-        let vault = account::open_recovery_envelope(&doc, &answer, code)?;
-        let iterations = vault.envelope().kdf_params().iterations();
-        let mut engine = Engine::new(vault.vault_id(), options.policy);
-        engine.pin_envelope(doc.version, iterations);
-        let mut client = Self::from_parts(http, username, &answer, vault, engine);
-        if let Err(e) =
-            client.change_password(new_password, Some(options.iterations.max(iterations)))
-        {
-            // Do not leave a token behind that nobody holds.
-            let _ = client.logout();
-            return Err(e);
-        }
-        Ok(client)
+        let code = code.duplicate();
+        let run = AccountRun::recover(username, code, new_password.duplicate(), options.account());
+        Ok(Self::account(server, run, options)?.0)
     }
 
-    fn from_parts(
-        http: Http,
-        username: &str,
-        answer: &wire::Session,
-        vault: UnlockedVault,
-        engine: Engine,
-    ) -> Self {
+    /// Runs an account flow to completion; on failure, revokes the token it was issued.
+    fn account(
+        server: &str,
+        mut run: AccountRun,
+        options: &Options,
+    ) -> Result<(Self, Option<RecoveryCode>), ClientError> {
+        let http = Http::new(server, options.timeout)?;
+        let outcome = (|| {
+            while let Some(step) = run.next(&mut OsEntropy)? {
+                let input = perform(&http, step, None)?;
+                run.answer(input, &mut OsEntropy)?;
+            }
+            Ok::<(), ClientError>(())
+        })();
+        if let Err(e) = outcome {
+            if let Some(logout) = run.abandon() {
+                let _ = http.perform(&logout, None);
+            }
+            return Err(e);
+        }
+        let Some(Account {
+            username,
+            token,
+            vault,
+            engine,
+            recovery_code,
+        }) = run.into_account()
+        else {
+            return Err(OpError::Sync(SyncError::BadAnswer {
+                reason: "an account flow that did not finish",
+            })
+            .into());
+        };
         let session = Session {
-            username: username.to_string(),
-            token: answer.token.secret.clone(),
+            username,
+            token,
             engine,
         };
-        Self {
-            http,
-            vault,
-            session,
-        }
+        Ok((
+            Self {
+                http,
+                vault,
+                session,
+            },
+            recovery_code,
+        ))
     }
 
     /// Reopens a session saved with [`Client::save`] (or the npm package's `save()`).
@@ -269,9 +270,8 @@ impl Client {
     ) -> Result<(), ClientError> {
         let iterations =
             iterations.unwrap_or_else(|| self.vault.envelope().kdf_params().iterations());
-        let kdf = new_kdf(iterations)?;
-        let master = derive_master(new_password, &kdf);
-        let mut run = PasswordRun::new(master, kdf);
+        let kdf = KdfParams::generate(iterations, &mut OsEntropy)?;
+        let mut run = PasswordRun::new(new_password.duplicate(), kdf);
         self.drive(&mut run, &mut |_| {}).map(drop)
     }
 
@@ -291,57 +291,75 @@ impl Client {
     /// Runs an operation to completion over HTTP.
     fn drive(
         &mut self,
-        op: &mut impl Operation,
+        op: &mut dyn Operation,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<Event>, ClientError> {
-        let vault_id = self.vault.vault_id();
+        let mut policy = self.session.engine.policy();
         loop {
-            let mut policy = self.session.engine.policy();
             let mut ctx = Ctx {
                 engine: &mut self.session.engine,
                 vault: &mut self.vault,
                 resolver: &mut policy,
                 entropy: &mut OsEntropy,
             };
-            let Some(call) = op.next(&mut ctx)? else {
+            let Some(step) = op.next(&mut ctx)? else {
                 return Ok(op.take_events());
             };
-            let (status, body) = self.http.exchange(
-                call.method(),
-                &call.path(&vault_id),
-                Some(&self.session.token),
-                call.body(),
-            )?;
-            let reply = call.read_answer(status, &body)?;
+            let input = perform(&self.http, step, Some(&self.session.token))?;
             let mut ctx = Ctx {
                 engine: &mut self.session.engine,
                 vault: &mut self.vault,
                 resolver: &mut policy,
                 entropy: &mut OsEntropy,
             };
-            if let Some(p) = op.answer(&mut ctx, reply)? {
+            if let Some(p) = op.answer(&mut ctx, input)? {
                 progress(p);
             }
         }
     }
 
+    /// One request outside the operations, with this device's token.
+    fn request(&self, call: Call) -> Result<Reply, ClientError> {
+        let send = Send {
+            call,
+            bearer: crate::sync::Bearer::Session,
+        };
+        match self.http.perform(&send, Some(&self.session.token))? {
+            Reply::Refused(refusal) => Err(OpError::Refused(refusal).into()),
+            reply => Ok(reply),
+        }
+    }
+
     /// The account's device tokens.
     pub fn tokens(&self) -> Result<Vec<wire::TokenInfo>, ClientError> {
-        let list: wire::TokenList =
-            self.http
-                .call("GET", "/v1/tokens", Some(&self.session.token), None::<&()>)?;
-        Ok(list.tokens)
+        match self.request(Call::Tokens)? {
+            Reply::Tokens(list) => Ok(list.tokens),
+            _ => Err(SyncError::BadAnswer {
+                reason: "an answer to another request",
+            }
+            .into()),
+        }
     }
 
     /// Revokes one of the account's tokens.
     pub fn revoke_token(&self, id: u64) -> Result<(), ClientError> {
-        self.http
-            .no_content("DELETE", &format!("/v1/tokens/{id}"), &self.session.token)
+        self.request(Call::RevokeToken(id)).map(drop)
     }
 
     /// Logs out: revokes this device's token.
     pub fn logout(&self) -> Result<(), ClientError> {
-        self.http
-            .no_content("DELETE", "/v1/tokens/current", &self.session.token)
+        self.request(Call::Logout).map(drop)
     }
+}
+
+/// Performs one step of an operation: a request over HTTP, or PBKDF2 natively.
+fn perform(
+    http: &Http,
+    step: Step,
+    session: Option<&wire::BearerToken>,
+) -> Result<Input, ClientError> {
+    Ok(match step {
+        Step::Send(send) => Input::Reply(http.perform(&send, session)?),
+        Step::Derive { password, kdf } => Input::Master(derive_master(&password, &kdf)),
+    })
 }

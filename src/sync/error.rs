@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use crate::code::Code;
 use crate::crypto::RecordId;
 use crate::crypto::error::{RandomError, RecordError};
 use crate::crypto::state::StateError;
@@ -57,8 +58,6 @@ pub enum SyncError {
         /// What was wrong.
         reason: &'static str,
     },
-    /// A value could not be written as JSON.
-    NotJson,
     /// Sealing a record failed (too large, no randomness).
     Record(RecordError),
     /// The operating system's random generator failed.
@@ -73,20 +72,18 @@ pub enum SyncError {
 
 impl SyncError {
     /// A stable code for the JS boundary and logs.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Tampered { .. } => "TAMPERED",
+            Self::Tampered { .. } | Self::EnvelopeTampered => Code::Tampered,
             Self::Rollback { .. } | Self::EnvelopeRollback { .. } | Self::KeyRollback { .. } => {
-                "ROLLBACK"
+                Code::Rollback
             }
-            Self::EnvelopeTampered => "TAMPERED",
-            Self::KdfDowngrade { .. } => "KDF_DOWNGRADE",
-            Self::BadAnswer { .. } => "BAD_ANSWER",
-            Self::NotJson => "NOT_JSON",
+            Self::KdfDowngrade { .. } => Code::KdfDowngrade,
+            Self::BadAnswer { .. } => Code::BadAnswer,
             Self::Record(e) => e.code(),
-            Self::Random(_) => "RANDOM_UNAVAILABLE",
-            Self::State(_) | Self::StateCorrupt => "STATE_TAMPERED",
-            Self::WrongVault => "WRONG_VAULT",
+            Self::Random(_) => Code::RandomUnavailable,
+            Self::State(_) | Self::StateCorrupt => Code::StateTampered,
+            Self::WrongVault => Code::WrongVault,
         }
     }
 }
@@ -124,7 +121,6 @@ impl fmt::Display for SyncError {
                 "the server's envelope has {got} PBKDF2 iterations, fewer than the pinned {pinned}"
             ),
             Self::BadAnswer { reason } => write!(f, "the server's answer is invalid: {reason}"),
-            Self::NotJson => f.write_str("the value cannot be written as JSON"),
             Self::Record(e) => write!(f, "{e}"),
             Self::Random(e) => write!(f, "{e}"),
             Self::State(e) => write!(f, "{e}"),

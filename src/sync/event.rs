@@ -1,16 +1,15 @@
 //! What the engine reports to a UI: events of a sync and progress of long ones.
 
-use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use vaultsync_wire::json::{ToJson, put};
 
 use super::merge::FieldConflict;
 use crate::crypto::RecordId;
 
 /// What a sync changed, for a UI. As JSON: `{"type": "changed", "id", "value"}`,
 /// `{"type": "deleted", "id"}`, `{"type": "conflict", "id", "conflicts"}`,
-/// `{"type": "envelopeChanged", "password", "keys"}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+/// `{"type": "envelopeChanged", "password", "keys"}`. `Debug` never shows a value.
+#[derive(Clone, PartialEq)]
 pub enum Event {
     /// A record was created or changed by another device.
     Changed {
@@ -42,11 +41,25 @@ pub enum Event {
     },
 }
 
+impl core::fmt::Debug for Event {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Changed { id, .. } => write!(f, "Changed({id}, [redacted])"),
+            Self::Deleted { id } => write!(f, "Deleted({id})"),
+            Self::EnvelopeChanged { password, keys } => f
+                .debug_struct("EnvelopeChanged")
+                .field("password", password)
+                .field("keys", keys)
+                .finish(),
+            Self::Conflict { id, conflicts } => write!(f, "Conflict({id}, {conflicts:?})"),
+        }
+    }
+}
+
 /// Progress of a long operation (a first sync of a large vault, a big push, a key
 /// rotation), reported after every batch. As JSON: `{"phase": "push", "done", "pending"}`,
 /// `{"phase": "pull", "done", "more"}` or `{"phase": "rotate", "done", "total"}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "phase", rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {
     /// A push batch was answered.
     Push {
@@ -69,4 +82,56 @@ pub enum Progress {
         /// Records to re-seal in all (grows if other devices' older copies turn up).
         total: usize,
     },
+}
+
+/// An object with a tag member (`type` or `phase`) first.
+fn tagged(tag: &str, name: &str) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert(tag.into(), Value::String(name.into()));
+    o
+}
+
+impl ToJson for Event {
+    fn to_json(&self) -> Option<Value> {
+        let o = match self {
+            Self::Changed { id, value } => {
+                let mut o = tagged("type", "changed");
+                put(&mut o, "id", id);
+                put(&mut o, "value", value);
+                o
+            }
+            Self::Deleted { id } => {
+                let mut o = tagged("type", "deleted");
+                put(&mut o, "id", id);
+                o
+            }
+            Self::EnvelopeChanged { password, keys } => {
+                let mut o = tagged("type", "envelopeChanged");
+                put(&mut o, "password", password);
+                put(&mut o, "keys", keys);
+                o
+            }
+            Self::Conflict { id, conflicts } => {
+                let mut o = tagged("type", "conflict");
+                put(&mut o, "id", id);
+                put(&mut o, "conflicts", conflicts);
+                o
+            }
+        };
+        Some(Value::Object(o))
+    }
+}
+
+impl ToJson for Progress {
+    fn to_json(&self) -> Option<Value> {
+        let (phase, done, key, other) = match *self {
+            Self::Push { done, pending } => ("push", done, "pending", Value::from(pending)),
+            Self::Pull { done, more } => ("pull", done, "more", Value::Bool(more)),
+            Self::Rotate { done, total } => ("rotate", done, "total", Value::from(total)),
+        };
+        let mut o = tagged("phase", phase);
+        o.insert("done".into(), Value::from(done));
+        o.insert(key.into(), other);
+        Some(Value::Object(o))
+    }
 }

@@ -1,63 +1,98 @@
-//! How engine state keeps JSON values exact through serde: `Some(null)` apart from an
-//! absent value, and a pending delete apart from no pending edit.
+//! The JSON form of the engine's saved state (`FORMAT.md`, "Exported engine state"), read
+//! and written with the wire crate's small codec (no serde-generated code in the npm
+//! package). The form is the one earlier versions wrote with serde, byte for byte
+//! (`tests/data/engine-state-v1.json`), so saved sessions keep opening. Two details keep
+//! values exact: an optional value is absent when `None` and present (even as `null`) when
+//! `Some`, and a pending edit is `{"put": value}`, `"delete"`, or `null` for none.
 
-/// `Option<Value>` fields keep `Some(null)` apart from `None` through serde: `None` is an
-/// absent field, anything present (JSON `null` included) is `Some`.
-pub(crate) mod exact {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::Value;
+use serde_json::{Map, Value};
+use vaultsync_wire::json::{FromJson, JsonError, ToJson, field, object, put};
 
-    pub(crate) fn serialize<S: Serializer>(value: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(v) => v.serialize(s),
-            None => s.serialize_none(),
-        }
-    }
+use super::merge::{ConflictPolicy, FieldConflict};
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-        Value::deserialize(d).map(Some)
+/// An optional value kept apart from `null`: absent is `None`, anything present is `Some`.
+pub(crate) fn get_exact(object: &Map<String, Value>, name: &str) -> Option<Value> {
+    object.get(name).cloned()
+}
+
+/// Writes an optional value: nothing for `None`, the value (even `null`) for `Some`.
+pub(crate) fn put_exact(object: &mut Map<String, Value>, name: &str, value: &Option<Value>) {
+    if let Some(value) = value {
+        object.insert(name.to_string(), value.clone());
     }
 }
 
-/// A pending local edit: `Some(value)` puts, `None` deletes. Stored as `{"put": value}` or
-/// `"delete"` (a bare `Option<Option<_>>` would lose the delete through JSON).
-pub(crate) mod edit {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::Value;
-
-    #[derive(Serialize)]
-    #[serde(rename_all = "snake_case")]
-    enum EditRef<'a> {
-        Put(&'a Value),
-        Delete,
+/// Reads a pending edit: `Some(value)` puts, `None` deletes.
+pub(crate) fn get_edit(
+    object: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<Option<Value>>, JsonError> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s == "delete" => Ok(Some(None)),
+        Some(Value::Object(edit)) if edit.len() == 1 && edit.contains_key("put") => {
+            Ok(Some(edit.get("put").cloned()))
+        }
+        Some(_) => Err(JsonError {
+            at: name,
+            expected: "{\"put\": value}, \"delete\" or null",
+        }),
     }
+}
 
-    #[derive(Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    enum Edit {
-        Put(Value),
-        Delete,
+/// Writes a pending edit.
+pub(crate) fn put_edit(object: &mut Map<String, Value>, name: &str, edit: &Option<Option<Value>>) {
+    let form = match edit {
+        None => Value::Null,
+        Some(None) => Value::String("delete".into()),
+        Some(Some(value)) => {
+            let mut put = Map::new();
+            put.insert("put".into(), value.clone());
+            Value::Object(put)
+        }
+    };
+    object.insert(name.to_string(), form);
+}
+
+impl FromJson for ConflictPolicy {
+    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
+        match value.as_str() {
+            Some("keep-local") => Ok(Self::KeepLocal),
+            Some("server-wins") => Ok(Self::ServerWins),
+            Some("client-wins") => Ok(Self::ClientWins),
+            _ => Err(JsonError {
+                at,
+                expected: "keep-local, server-wins or client-wins",
+            }),
+        }
     }
+}
 
-    pub(crate) fn serialize<S: Serializer>(
-        pending: &Option<Option<Value>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        pending
-            .as_ref()
-            .map(|edit| match edit {
-                Some(value) => EditRef::Put(value),
-                None => EditRef::Delete,
-            })
-            .serialize(s)
+impl ToJson for ConflictPolicy {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.as_str().into()))
     }
+}
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<Value>>, D::Error> {
-        Ok(Option::<Edit>::deserialize(d)?.map(|edit| match edit {
-            Edit::Put(value) => Some(value),
-            Edit::Delete => None,
-        }))
+impl FromJson for FieldConflict {
+    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
+        let o = object(value, at)?;
+        Ok(Self {
+            path: field(o, "path")?,
+            local: get_exact(o, "local"),
+            remote: get_exact(o, "remote"),
+            kept: get_exact(o, "kept"),
+        })
+    }
+}
+
+impl ToJson for FieldConflict {
+    fn to_json(&self) -> Option<Value> {
+        let mut o = Map::new();
+        put(&mut o, "path", &self.path);
+        put_exact(&mut o, "local", &self.local);
+        put_exact(&mut o, "remote", &self.remote);
+        put_exact(&mut o, "kept", &self.kept);
+        Some(Value::Object(o))
     }
 }

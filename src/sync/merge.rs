@@ -9,9 +9,8 @@
 
 use serde_json::{Map, Value};
 
-/// Who wins a field both sides changed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// Who wins a field both sides changed. Named `keep-local`, `server-wins`, `client-wins`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConflictPolicy {
     /// Keep the local value; the remote value is preserved in the conflict (the default).
     #[default]
@@ -22,32 +21,36 @@ pub enum ConflictPolicy {
     ClientWins,
 }
 
+impl ConflictPolicy {
+    /// The policy's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeepLocal => "keep-local",
+            Self::ServerWins => "server-wins",
+            Self::ClientWins => "client-wins",
+        }
+    }
+}
+
 /// One field both sides changed: where, both values (`None` = absent), and what was kept.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// `Debug` shows the path only. As JSON: `{"path", "local"?, "remote"?, "kept"?}`, an
+/// absent value omitted.
+#[derive(Clone, PartialEq)]
 pub struct FieldConflict {
     /// JSON pointer of the field (`""` for the whole value).
     pub path: String,
     /// The local value.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "super::forms::exact"
-    )]
     pub local: Option<Value>,
     /// The server's value.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "super::forms::exact"
-    )]
     pub remote: Option<Value>,
     /// The value the merge kept.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "super::forms::exact"
-    )]
     pub kept: Option<Value>,
+}
+
+impl core::fmt::Debug for FieldConflict {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "FieldConflict({:?}, [redacted])", self.path)
+    }
 }
 
 /// Decides a field both sides changed; the default decides by a [`ConflictPolicy`].
@@ -111,9 +114,12 @@ fn merge_at(
             Some(Value::Object(b)) => b,
             _ => &empty,
         };
-        let mut keys: Vec<&String> = l.keys().chain(r.keys()).chain(b.keys()).collect();
-        keys.sort();
-        keys.dedup();
+        // Every key of the three sides, once, in order (inserted into a set: `collect`
+        // and `sort` would each bring a sort's code into the .wasm).
+        let mut keys = std::collections::BTreeSet::new();
+        for key in l.keys().chain(r.keys()).chain(b.keys()) {
+            keys.insert(key);
+        }
         let mut out = Map::new();
         for key in keys {
             let child = format!("{path}/{}", key.replace('~', "~0").replace('/', "~1"));

@@ -3,16 +3,14 @@
 //! send (`vaultsync-wire` messages) and events to show. The same code runs natively, in
 //! WASM and in the deterministic simulation (`tests/sync_sim.rs`).
 //!
-//! - [`account`]: request bodies of register/login and checks of the server's answers.
 //! - [`engine`]: the replica, push and pull, conflicts, resync, state export/import.
 //! - [`event`]: events and progress for UIs.
 //! - [`merge`]: three-way JSON merge and conflict policies.
-//! - [`ops`]: the multi-step operations both clients drive over their transport: sync,
-//!   password change, key rotation.
+//! - [`ops`]: the multi-step operations every client drives over its transport: register,
+//!   login, recovery, sync, password change, key rotation.
 //! - [`session`]: a device's saved session (engine, token), sealed.
 //! - [`error`]: typed refusals; local data is unchanged whenever one is returned.
 
-pub mod account;
 pub mod engine;
 pub mod error;
 pub mod event;
@@ -26,5 +24,8 @@ pub use engine::{DEFAULT_PUSH_ITEMS, Engine};
 pub use error::SyncError;
 pub use event::{Event, Progress};
 pub use merge::{ConflictPolicy, FieldConflict, Resolve, merge3};
-pub use ops::{Call, Ctx, OpError, Operation, PasswordRun, Refusal, Reply, RotateRun, SyncRun};
+pub use ops::{
+    Account, AccountOptions, AccountRun, Bearer, Call, Ctx, Input, OpError, Operation, PasswordRun,
+    Refusal, Reply, RotateRun, Send, Step, SyncRun,
+};
 pub use session::Session;

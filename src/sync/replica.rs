@@ -2,32 +2,27 @@
 //! version it has seen, its pending edit and conflicts, and how a newer server copy is
 //! taken in (merged with the pending edit).
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use vaultsync_wire::json::{FromJson, JsonError, ToJson, field, object, put};
 
 use super::event::Event;
+use super::forms::{get_edit, get_exact, put_edit, put_exact};
 use super::merge::{FieldConflict, Resolve, merge3};
 use crate::crypto::RecordId;
 
 /// The server's state of a record as this replica last accepted it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq)]
 pub(super) struct Synced {
     pub(super) version: u64,
     /// `None`: a tombstone.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "super::forms::exact"
-    )]
     pub(super) value: Option<Value>,
     /// The key id its ciphertext is sealed under (0: not known, from a state saved before
     /// key ids were kept; such a record is re-sealed by a key rotation to be safe).
-    #[serde(default)]
     pub(super) key_id: u32,
 }
 
 /// One record of the replica.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq)]
 pub(super) struct Replica {
     /// The last server version accepted: the base of a 3-way merge. `None` while the
     /// record exists only locally (or the server no longer has it).
@@ -35,12 +30,66 @@ pub(super) struct Replica {
     /// The highest version ever accepted for this record: anything lower is a rollback.
     pub(super) max_seen: u64,
     /// A local edit not yet accepted by the server: `Some(None)` deletes.
-    #[serde(default, with = "super::forms::edit")]
     pub(super) pending: Option<Option<Value>>,
     /// Local time of the pending edit (as passed in by the caller).
     pub(super) edited_at: u64,
     /// Conflicts met on this record and not yet dismissed.
     pub(super) conflicts: Vec<FieldConflict>,
+}
+
+impl FromJson for Synced {
+    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
+        let o = object(value, at)?;
+        Ok(Self {
+            version: field(o, "version")?,
+            value: get_exact(o, "value"),
+            key_id: match o.get("key_id") {
+                Some(id) => u32::from_json(id, "key_id")?,
+                None => 0,
+            },
+        })
+    }
+}
+
+impl ToJson for Synced {
+    fn to_json(&self) -> Option<Value> {
+        let mut o = Map::new();
+        put(&mut o, "version", &self.version);
+        put_exact(&mut o, "value", &self.value);
+        put(&mut o, "key_id", &self.key_id);
+        Some(Value::Object(o))
+    }
+}
+
+impl FromJson for Replica {
+    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
+        let o = object(value, at)?;
+        Ok(Self {
+            synced: field(o, "synced")?,
+            max_seen: field(o, "max_seen")?,
+            pending: get_edit(o, "pending")?,
+            edited_at: field(o, "edited_at")?,
+            conflicts: field(o, "conflicts")?,
+        })
+    }
+}
+
+impl ToJson for Replica {
+    fn to_json(&self) -> Option<Value> {
+        let mut o = Map::new();
+        o.insert(
+            "synced".into(),
+            self.synced
+                .as_ref()
+                .and_then(ToJson::to_json)
+                .unwrap_or(Value::Null),
+        );
+        put(&mut o, "max_seen", &self.max_seen);
+        put_edit(&mut o, "pending", &self.pending);
+        put(&mut o, "edited_at", &self.edited_at);
+        put(&mut o, "conflicts", &self.conflicts);
+        Some(Value::Object(o))
+    }
 }
 
 impl Synced {

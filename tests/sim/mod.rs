@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use vaultsync::crypto::kdf::derive_master;
+use vaultsync::crypto::kdf::derive_master as pbkdf2;
 use vaultsync::crypto::{Envelope, MasterKey, OsEntropy, Password, RecordId, UnlockedVault};
-use vaultsync::sync::{Call, ConflictPolicy, Ctx, Engine, Operation, SyncRun, account::kdf_wire};
+use vaultsync::sync::ops::account::kdf_wire;
+use vaultsync::sync::{Call, ConflictPolicy, Ctx, Engine, Input, Operation, Step, SyncRun};
 use vaultsync_wire::{
     ChangesResponse, EnvelopeConflict, EnvelopeDoc, ErrorCode, ErrorDetail, PushRequest,
     PushResponse, PushResult, PutEnvelopeRequest, PutEnvelopeResponse, Record,
@@ -52,16 +54,18 @@ impl ModelServer {
     pub fn handle(&mut self, call: &Call, page_limit: usize) -> (u16, String) {
         let body = call.body();
         match (call.method(), call) {
-            ("POST", Call::Push(_)) => {
+            ("POST", Call::Push(..)) => {
                 let request: PushRequest = serde_json::from_str(&body.unwrap()).unwrap();
                 if request.envelope_version != self.envelope.version {
                     return self.refuse(ErrorCode::EnvelopeChanged);
                 }
                 (200, json_of(&self.push(&request)))
             }
-            ("GET", Call::Changes { since }) => (200, json_of(&self.changes(*since, page_limit))),
-            ("GET", Call::GetEnvelope) => (200, json_of(&self.envelope)),
-            ("PUT", Call::PutEnvelope(_)) => {
+            ("GET", Call::Changes { since, .. }) => {
+                (200, json_of(&self.changes(*since, page_limit)))
+            }
+            ("GET", Call::GetEnvelope(_)) => (200, json_of(&self.envelope)),
+            ("PUT", Call::PutEnvelope(..)) => {
                 let request: PutEnvelopeRequest = serde_json::from_str(&body.unwrap()).unwrap();
                 if request.base_version != self.envelope.version {
                     return self.refuse(ErrorCode::Conflict);
@@ -194,8 +198,15 @@ impl Device {
                 resolver: &mut policy,
                 entropy: &mut OsEntropy,
             };
-            let Some(call) = op.next(&mut ctx).unwrap() else {
-                return true;
+            let call = match op.next(&mut ctx).unwrap() {
+                None => return true,
+                Some(Step::Send(send)) => send.call,
+                Some(Step::Derive { password, kdf }) => {
+                    op.answer(&mut ctx, Input::Master(pbkdf2(&password, &kdf)))
+                        .unwrap();
+                    continue;
+                }
+                Some(other) => panic!("a step the simulation cannot take: {other:?}"),
             };
             if let Some(cut) = cut.filter(|c| c.after == answered) {
                 if cut.delivered {
@@ -205,7 +216,7 @@ impl Device {
             }
             let (status, body) = server.handle(&call, limit);
             let reply = call.read_answer(status, &body).unwrap();
-            op.answer(&mut ctx, reply).unwrap();
+            op.answer(&mut ctx, Input::Reply(reply)).unwrap();
             answered += 1;
         }
     }

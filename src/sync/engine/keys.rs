@@ -129,7 +129,7 @@ impl Engine {
         &mut self,
         vault: &UnlockedVault,
         max_items: usize,
-        entropy: &mut impl Entropy,
+        entropy: &mut (impl Entropy + ?Sized),
     ) -> Result<Option<PushRequest>, SyncError> {
         self.check_vault(vault)?;
         if let Some(again) = self.resend() {

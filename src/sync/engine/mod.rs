@@ -7,8 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use vaultsync_wire::json::{FromJson, JsonError, ToJson, field, object, put};
 use vaultsync_wire::{ChangesResponse, Record};
 
 use super::error::SyncError;
@@ -29,8 +29,8 @@ fn key_id_of(sealed: &[u8]) -> u32 {
     SealedRecord::parse(sealed).map_or(0, |s| s.key_id)
 }
 
-/// The sync engine of one vault.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The sync engine of one vault. Its `Debug` shows counts, never a record's value.
+#[derive(Clone, PartialEq)]
 pub struct Engine {
     vault_id: VaultId,
     policy: ConflictPolicy,
@@ -45,8 +45,82 @@ pub struct Engine {
     kdf_floor: u32,
     /// The records with a pending edit (an index: a sync does not scan every record).
     /// Not stored; rebuilt on load.
-    #[serde(skip)]
     dirty: BTreeSet<RecordId>,
+}
+
+/// The engine's saved form (`src/sync/forms.rs`): every field but the pending index.
+impl ToJson for Engine {
+    fn to_json(&self) -> Option<Value> {
+        let mut o = Map::new();
+        put(&mut o, "vault_id", &self.vault_id);
+        put(&mut o, "policy", &self.policy);
+        put(&mut o, "cursor", &self.cursor);
+        // Maps are filled by insert, never collected: `collect` into a B-tree sorts first,
+        // and the sort's code cost the .wasm 30 KB.
+        let mut records = Map::new();
+        for (id, replica) in &self.records {
+            records.insert(id.to_string(), replica.to_json().unwrap_or(Value::Null));
+        }
+        o.insert("records".into(), Value::Object(records));
+        let or_null = |v: Option<Value>| v.unwrap_or(Value::Null);
+        o.insert("in_flight".into(), or_null(self.in_flight.to_json()));
+        let seen = self
+            .resync_seen
+            .as_ref()
+            .map(|seen| seen.iter().copied().collect::<Vec<_>>());
+        o.insert("resync_seen".into(), or_null(seen.to_json()));
+        put(&mut o, "envelope_version", &self.envelope_version);
+        put(&mut o, "kdf_floor", &self.kdf_floor);
+        Some(Value::Object(o))
+    }
+}
+
+impl FromJson for Engine {
+    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
+        let o = object(value, at)?;
+        let mut records = BTreeMap::new();
+        for (id, replica) in object(o.get("records").unwrap_or(&Value::Null), "records")? {
+            let id = RecordId::parse(id).map_err(|_| JsonError {
+                at: "records",
+                expected: "record ids as keys",
+            })?;
+            records.insert(id, Replica::from_json(replica, "records")?);
+        }
+        let seen: Option<Vec<RecordId>> = field(o, "resync_seen")?;
+        let mut engine = Self {
+            vault_id: field(o, "vault_id")?,
+            policy: field(o, "policy")?,
+            cursor: field(o, "cursor")?,
+            records,
+            in_flight: field(o, "in_flight")?,
+            resync_seen: seen.map(|ids| {
+                let mut set = BTreeSet::new();
+                for id in ids {
+                    set.insert(id);
+                }
+                set
+            }),
+            envelope_version: field(o, "envelope_version")?,
+            kdf_floor: field(o, "kdf_floor")?,
+            dirty: BTreeSet::new(),
+        };
+        engine.after_load();
+        Ok(engine)
+    }
+}
+
+impl core::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine")
+            .field("vault_id", &self.vault_id)
+            .field("cursor", &self.cursor)
+            .field("envelope_version", &self.envelope_version)
+            .field("records", &self.records.len())
+            .field("pending", &self.dirty.len())
+            .field("in_flight", &self.in_flight.as_ref().map(Vec::len))
+            .field("resyncing", &self.resync_seen.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// How many writes one push carries at most (the server's default limit is 1000).
@@ -70,12 +144,12 @@ impl Engine {
 
     /// Rebuilds what is not stored (the pending index) after deserialising.
     pub(crate) fn after_load(&mut self) {
-        self.dirty = self
-            .records
-            .iter()
-            .filter(|(_, r)| r.pending.is_some())
-            .map(|(id, _)| *id)
-            .collect();
+        self.dirty.clear();
+        for (id, replica) in &self.records {
+            if replica.pending.is_some() {
+                self.dirty.insert(*id);
+            }
+        }
     }
 
     /// Keeps the pending index in step with one record.
@@ -117,11 +191,6 @@ impl Engine {
         self.records
             .iter()
             .filter_map(|(id, r)| r.view().map(|v| (id, v)))
-    }
-
-    /// The highest version accepted for a record (0 if none).
-    pub fn version(&self, id: &RecordId) -> u64 {
-        self.records.get(id).map_or(0, |r| r.max_seen)
     }
 
     /// How many local edits wait for the server.
@@ -238,10 +307,10 @@ impl Engine {
     pub fn export(
         &self,
         vault: &UnlockedVault,
-        entropy: &mut impl Entropy,
+        entropy: &mut (impl Entropy + ?Sized),
     ) -> Result<Vec<u8>, SyncError> {
         self.check_vault(vault)?;
-        let json = serde_json::to_vec(self).map_err(|_| SyncError::NotJson)?;
+        let json = vaultsync_wire::json::to_string(self).into_bytes();
         Ok(seal_state(
             &vault.state_key(),
             &self.vault_id,
@@ -254,9 +323,10 @@ impl Engine {
     /// is refused.
     pub fn import(vault: &UnlockedVault, blob: &[u8]) -> Result<Self, SyncError> {
         let json = open_state(&vault.state_key(), &vault.vault_id(), blob)?;
-        let mut engine: Self =
-            serde_json::from_slice(&json).map_err(|_| SyncError::StateCorrupt)?;
-        engine.after_load();
+        let engine: Self = std::str::from_utf8(&json)
+            .ok()
+            .and_then(|text| vaultsync_wire::json::from_str(text).ok())
+            .ok_or(SyncError::StateCorrupt)?;
         engine.check_vault(vault)?;
         Ok(engine)
     }
@@ -298,7 +368,7 @@ impl Engine {
             None
         } else {
             Some(
-                serde_json::from_slice(&plaintext).map_err(|_| SyncError::Tampered {
+                vaultsync_wire::json::parse(&plaintext).ok_or(SyncError::Tampered {
                     record_id: record.record_id,
                 })?,
             )

@@ -2,8 +2,8 @@
 //! answered, so the server recognises a retry) and the server's answer applied, checked
 //! whole first.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use vaultsync_wire::json::{FromJson, JsonError, ToJson, field, object, put};
 use vaultsync_wire::{Blob, PushItem, PushRequest, PushResponse, PushResult};
 
 use super::{Engine, key_id_of};
@@ -11,22 +11,41 @@ use crate::crypto::rand::Entropy;
 use crate::crypto::{RecordId, RecordMeta, UnlockedVault};
 use crate::sync::error::SyncError;
 use crate::sync::event::Event;
+use crate::sync::forms::{get_exact, put_exact};
 use crate::sync::merge::Resolve;
 use crate::sync::replica::{Synced, reconcile};
 
 /// A write sent and not yet answered: resent byte for byte until answered, so that the
 /// server recognises a retry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq)]
 pub(super) struct Sent {
     record_id: RecordId,
     base_version: u64,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::sync::forms::exact"
-    )]
     value: Option<Value>,
     ciphertext: Blob,
+}
+
+impl FromJson for Sent {
+    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
+        let o = object(value, at)?;
+        Ok(Self {
+            record_id: field(o, "record_id")?,
+            base_version: field(o, "base_version")?,
+            value: get_exact(o, "value"),
+            ciphertext: field(o, "ciphertext")?,
+        })
+    }
+}
+
+impl ToJson for Sent {
+    fn to_json(&self) -> Option<Value> {
+        let mut o = Map::new();
+        put(&mut o, "record_id", &self.record_id);
+        put(&mut o, "base_version", &self.base_version);
+        put_exact(&mut o, "value", &self.value);
+        put(&mut o, "ciphertext", &self.ciphertext);
+        Some(Value::Object(o))
+    }
 }
 
 impl Sent {
@@ -37,11 +56,11 @@ impl Sent {
         record_id: RecordId,
         base_version: u64,
         value: Option<Value>,
-        entropy: &mut impl Entropy,
+        entropy: &mut (impl Entropy + ?Sized),
     ) -> Result<Self, SyncError> {
         let meta = RecordMeta::new(record_id, base_version + 1, value.is_none())?;
         let plaintext = match &value {
-            Some(value) => serde_json::to_vec(value).map_err(|_| SyncError::NotJson)?,
+            Some(value) => vaultsync_wire::json::write(value),
             None => Vec::new(),
         };
         let ciphertext = Blob(vault.seal(&meta, &plaintext, entropy)?);
@@ -67,7 +86,7 @@ impl Engine {
         &mut self,
         vault: &UnlockedVault,
         max_items: usize,
-        entropy: &mut impl Entropy,
+        entropy: &mut (impl Entropy + ?Sized),
     ) -> Result<Option<PushRequest>, SyncError> {
         self.check_vault(vault)?;
         if let Some(again) = self.resend() {

@@ -1,35 +1,107 @@
-//! What an operation asks the transport to send, and how the server's answer is read.
+//! What an operation asks the transport to do, and how the server's answer is read. [`Call`]
+//! is the client's one table of the server's routes (`PROTOCOL.md`): every request any
+//! client sends is a `Call`, and only [`Call::path`] spells a path.
 
-use serde::Deserialize;
+use vaultsync_wire::json::{self, FromJson};
 use vaultsync_wire::{
-    self as wire, ChangesResponse, EnvelopeDoc, ErrorCode, PushResponse, PutEnvelopeRequest,
-    PutEnvelopeResponse,
+    self as wire, BearerToken, ChangesResponse, EnvelopeDoc, ErrorCode, PushResponse,
+    PutEnvelopeRequest, PutEnvelopeResponse, VaultId,
 };
 
-use crate::crypto::VaultId;
+use crate::crypto::{KdfParams, MasterKey, Password};
 use crate::sync::error::SyncError;
 
-/// A request for the transport, sent with the session's bearer token.
+/// One request to the server.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Call {
+    /// `POST /v1/accounts`: create an account and its vault.
+    Register(wire::RegisterRequest),
+    /// `POST /v1/prelogin`: the KDF parameters of a username.
+    Prelogin(wire::PreloginRequest),
+    /// `POST /v1/login`.
+    Login(wire::LoginRequest),
+    /// `POST /v1/recover`: log in with the recovery code.
+    Recover(wire::RecoverRequest),
+    /// `GET /v1/tokens`.
+    Tokens,
+    /// `DELETE /v1/tokens/{id}`.
+    RevokeToken(u64),
+    /// `DELETE /v1/tokens/current`: log out.
+    Logout,
+    /// `GET /v1/vaults/{vault}/envelope`.
+    GetEnvelope(VaultId),
+    /// `PUT /v1/vaults/{vault}/envelope`.
+    PutEnvelope(VaultId, PutEnvelopeRequest),
     /// `POST /v1/vaults/{vault}/push`.
-    Push(wire::PushRequest),
+    Push(VaultId, wire::PushRequest),
     /// `GET /v1/vaults/{vault}/changes?since=…`.
     Changes {
+        /// The vault.
+        vault: VaultId,
         /// The cursor to pull from.
         since: u64,
     },
-    /// `GET /v1/vaults/{vault}/envelope`.
-    GetEnvelope,
-    /// `PUT /v1/vaults/{vault}/envelope`.
-    PutEnvelope(PutEnvelopeRequest),
+}
+
+/// Which token a request is sent with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bearer {
+    /// None (register, prelogin, login, recovery login).
+    None,
+    /// The device's own session token, which the transport holds.
+    Session,
+    /// A token just issued to an account flow (a login fetching its envelope).
+    Issued(BearerToken),
+}
+
+/// A request for the transport: the call and the token to send it with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Send {
+    /// What to send.
+    pub call: Call,
+    /// With which token.
+    pub bearer: Bearer,
+}
+
+/// The next thing an operation needs from its driver.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Step {
+    /// Send a request; answer with [`Input::Reply`].
+    Send(Send),
+    /// Run PBKDF2 over `password` with `kdf` (the one slow step, which a browser does with
+    /// WebCrypto); answer with [`Input::Master`].
+    Derive {
+        /// The password, handed over for this one derivation.
+        password: Password,
+        /// The parameters.
+        kdf: KdfParams,
+    },
+}
+
+/// What the driver hands back for a [`Step`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Input {
+    /// The server's reply to [`Step::Send`].
+    Reply(Reply),
+    /// The PBKDF2 output of [`Step::Derive`].
+    Master(MasterKey),
 }
 
 /// The server's reply to a [`Call`].
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Reply {
+    /// Register, login or recovery login succeeded: a new device token.
+    Session(wire::Session),
+    /// The KDF parameters to derive the auth key with.
+    Prelogin(wire::PreloginResponse),
+    /// The account's tokens.
+    Tokens(wire::TokenList),
+    /// Done, nothing to say (204).
+    Done,
     /// The answer to a push.
     Pushed(PushResponse),
     /// A page of changes.
@@ -55,90 +127,163 @@ pub struct Refusal {
     pub current: Option<EnvelopeDoc>,
 }
 
-impl Refusal {
-    /// The stable code as a string: the server's, or `BAD_ANSWER` for an error answer
-    /// without one.
-    pub fn code_str(&self) -> &'static str {
-        match self.code {
-            ErrorCode::Unknown => "BAD_ANSWER",
-            code => code.as_str(),
-        }
-    }
-}
-
 /// An error answer as sent (`{"error": …}` and, for two codes, `"current"`).
-#[derive(Deserialize)]
 struct ErrorAnswer {
     error: wire::ErrorDetail,
-    #[serde(default)]
     current: Option<EnvelopeDoc>,
 }
+
+wire::json_struct!(ErrorAnswer { error, current });
 
 impl Call {
     /// The HTTP method.
     pub fn method(&self) -> &'static str {
         match self {
-            Self::Push(_) => "POST",
-            Self::Changes { .. } | Self::GetEnvelope => "GET",
-            Self::PutEnvelope(_) => "PUT",
+            Self::Register(_)
+            | Self::Prelogin(_)
+            | Self::Login(_)
+            | Self::Recover(_)
+            | Self::Push(..) => "POST",
+            Self::Tokens | Self::GetEnvelope(_) | Self::Changes { .. } => "GET",
+            Self::RevokeToken(_) | Self::Logout => "DELETE",
+            Self::PutEnvelope(..) => "PUT",
         }
     }
 
     /// The path (with its query) on the server.
-    pub fn path(&self, vault_id: &VaultId) -> String {
+    pub fn path(&self) -> String {
         match self {
-            Self::Push(_) => format!("/v1/vaults/{vault_id}/push"),
-            Self::Changes { since } => format!("/v1/vaults/{vault_id}/changes?since={since}"),
-            Self::GetEnvelope | Self::PutEnvelope(_) => format!("/v1/vaults/{vault_id}/envelope"),
+            Self::Register(_) => "/v1/accounts".into(),
+            Self::Prelogin(_) => "/v1/prelogin".into(),
+            Self::Login(_) => "/v1/login".into(),
+            Self::Recover(_) => "/v1/recover".into(),
+            Self::Tokens => "/v1/tokens".into(),
+            Self::RevokeToken(id) => format!("/v1/tokens/{id}"),
+            Self::Logout => "/v1/tokens/current".into(),
+            Self::GetEnvelope(vault) | Self::PutEnvelope(vault, _) => {
+                format!("/v1/vaults/{vault}/envelope")
+            }
+            Self::Push(vault, _) => format!("/v1/vaults/{vault}/push"),
+            Self::Changes { vault, since } => format!("/v1/vaults/{vault}/changes?since={since}"),
         }
     }
 
     /// The JSON body, if the call has one.
     pub fn body(&self) -> Option<String> {
-        // These structs hold only strings, numbers and booleans: they always serialise.
         match self {
-            Self::Push(request) => serde_json::to_string(request).ok(),
-            Self::PutEnvelope(request) => serde_json::to_string(request).ok(),
-            Self::Changes { .. } | Self::GetEnvelope => None,
+            Self::Register(r) => Some(json::to_string(r)),
+            Self::Prelogin(r) => Some(json::to_string(r)),
+            Self::Login(r) => Some(json::to_string(r)),
+            Self::Recover(r) => Some(json::to_string(r)),
+            Self::PutEnvelope(_, r) => Some(json::to_string(r)),
+            Self::Push(_, r) => Some(json::to_string(r)),
+            Self::Tokens
+            | Self::RevokeToken(_)
+            | Self::Logout
+            | Self::GetEnvelope(_)
+            | Self::Changes { .. } => None,
         }
     }
 
     /// Reads the server's answer to this call: a success body of the expected shape, or an
     /// error answer as a [`Reply::Refused`]. Anything else is `BAD_ANSWER`.
     pub fn read_answer(&self, status: u16, body: &str) -> Result<Reply, SyncError> {
-        let bad = |reason| SyncError::BadAnswer { reason };
         if !(200..300).contains(&status) {
-            return Ok(Reply::Refused(
-                match serde_json::from_str::<ErrorAnswer>(body) {
-                    Ok(answer) => Refusal {
-                        status,
-                        code: answer.error.code,
-                        message: answer.error.message,
-                        current: answer.current,
-                    },
-                    Err(_) => Refusal {
-                        status,
-                        code: ErrorCode::Unknown,
-                        message: format!("the server answered {status} without an error code"),
-                        current: None,
-                    },
-                },
-            ));
+            return Ok(Reply::Refused(refusal(status, body)));
+        }
+        fn parse<T: FromJson>(body: &str, what: &'static str) -> Result<T, SyncError> {
+            json::from_str(body).map_err(|_| SyncError::BadAnswer { reason: what })
         }
         Ok(match self {
-            Self::Push(_) => Reply::Pushed(
-                serde_json::from_str(body).map_err(|_| bad("a push answer that does not parse"))?,
-            ),
-            Self::Changes { .. } => Reply::Page(
-                serde_json::from_str(body).map_err(|_| bad("a page that does not parse"))?,
-            ),
-            Self::GetEnvelope => Reply::Envelope(
-                serde_json::from_str(body).map_err(|_| bad("an envelope that does not parse"))?,
-            ),
-            Self::PutEnvelope(_) => Reply::Stored(
-                serde_json::from_str(body)
-                    .map_err(|_| bad("an envelope put answer that does not parse"))?,
-            ),
+            Self::Register(_) | Self::Login(_) | Self::Recover(_) => {
+                Reply::Session(parse(body, "a session that does not parse")?)
+            }
+            Self::Prelogin(_) => {
+                Reply::Prelogin(parse(body, "a prelogin answer that does not parse")?)
+            }
+            Self::Tokens => Reply::Tokens(parse(body, "a token list that does not parse")?),
+            Self::RevokeToken(_) | Self::Logout => Reply::Done,
+            Self::Push(..) => Reply::Pushed(parse(body, "a push answer that does not parse")?),
+            Self::Changes { .. } => Reply::Page(parse(body, "a page that does not parse")?),
+            Self::GetEnvelope(_) => {
+                Reply::Envelope(parse(body, "an envelope that does not parse")?)
+            }
+            Self::PutEnvelope(..) => {
+                Reply::Stored(parse(body, "an envelope put answer that does not parse")?)
+            }
         })
+    }
+}
+
+/// The server's error answer, or an error without a code (`Unknown`) for anything else.
+fn refusal(status: u16, body: &str) -> Refusal {
+    match json::from_str::<ErrorAnswer>(body) {
+        Ok(answer) => Refusal {
+            status,
+            code: answer.error.code,
+            message: answer.error.message,
+            current: answer.current,
+        },
+        Err(_) => Refusal {
+            status,
+            code: ErrorCode::Unknown,
+            message: format!("the server answered {status} without an error code"),
+            current: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_the_protocols() {
+        let vault = VaultId::from_bytes([0; 16]);
+        let cases = [
+            (Call::Tokens, "GET", "/v1/tokens".to_string()),
+            (Call::RevokeToken(7), "DELETE", "/v1/tokens/7".into()),
+            (Call::Logout, "DELETE", "/v1/tokens/current".into()),
+            (
+                Call::GetEnvelope(vault),
+                "GET",
+                format!("/v1/vaults/{vault}/envelope"),
+            ),
+            (
+                Call::Changes { vault, since: 9 },
+                "GET",
+                format!("/v1/vaults/{vault}/changes?since=9"),
+            ),
+        ];
+        for (call, method, path) in cases {
+            assert_eq!((call.method(), call.path()), (method, path));
+            assert_eq!(call.body(), None);
+        }
+    }
+
+    #[test]
+    fn error_answers_are_refusals_and_garbage_is_a_bad_answer() {
+        let call = Call::Tokens;
+        let refused = call
+            .read_answer(401, r#"{"error":{"code":"INVALID_TOKEN","message":"no"}}"#)
+            .unwrap();
+        assert!(matches!(
+            refused,
+            Reply::Refused(Refusal {
+                status: 401,
+                code: ErrorCode::InvalidToken,
+                ..
+            })
+        ));
+        let odd = call.read_answer(502, "<html>").unwrap();
+        assert!(matches!(
+            odd,
+            Reply::Refused(Refusal {
+                code: ErrorCode::Unknown,
+                ..
+            })
+        ));
+        assert!(call.read_answer(200, "[]").is_err());
+        assert_eq!(Call::Logout.read_answer(204, "").unwrap(), Reply::Done);
     }
 }

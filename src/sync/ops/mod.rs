@@ -1,14 +1,22 @@
-//! The protocol's multi-step operations, sans-IO: a sync (push every pending edit, pull
-//! every page, adopting a newer envelope on the way), a password change, and a key
-//! rotation (resumable). Each is a state machine over the [`Engine`] and the unlocked
-//! vault: [`Operation::next`] says what to send, [`Operation::answer`] takes the server's
-//! reply. The transports (`fetch` in the npm package, reqwest natively, an in-memory model
-//! server in the simulation) only move bytes, so every client runs the same logic:
+//! The protocol's multi-step operations, sans-IO: registering, logging in and recovering
+//! an account ([`AccountRun`]), a sync (push every pending edit, pull every page, adopting
+//! a newer envelope on the way), a password change, and a key rotation (resumable). Each is
+//! a state machine: `next` says what it needs ([`Step`]: a request to send, or the one
+//! slow step, PBKDF2, which a browser runs with WebCrypto), `answer` takes the result
+//! ([`Input`]). The drivers (`fetch` in the npm package, reqwest natively, an in-memory
+//! model server in the simulation) only move bytes and run PBKDF2, so every client runs the
+//! same logic:
 //!
 //! ```text
-//! while let Some(call) = op.next(&mut ctx)? {
-//!     let (status, body) = send(call.method(), call.path(vault_id), call.body())?;
-//!     if let Some(progress) = op.answer(&mut ctx, call.read_answer(status, &body)?)? {
+//! while let Some(step) = op.next(&mut ctx)? {
+//!     let input = match step {
+//!         Step::Send(send) => {
+//!             let (status, body) = http(send.call.method(), &send.call.path(), token, send.call.body())?;
+//!             Input::Reply(send.call.read_answer(status, &body)?)
+//!         }
+//!         Step::Derive { password, kdf } => Input::Master(pbkdf2(&password, &kdf)),
+//!     };
+//!     if let Some(progress) = op.answer(&mut ctx, input)? {
 //!         show(progress);
 //!     }
 //! }
@@ -23,34 +31,38 @@
 
 //!
 //! - this module: the context, the [`Operation`] trait, errors;
-//! - [`call`]: requests ([`Call`]) and the server's replies ([`Reply`]);
-//! - [`sync`], [`password`], [`rotate`]: the operations.
+//! - [`call`]: requests ([`Call`], the client's one table of routes), steps, inputs and
+//!   the server's replies ([`Reply`]);
+//! - [`account`]: register, login, recovery;
+//! - [`sync`], [`password`], [`rotate`]: the operations on a logged-in replica.
 
 use core::fmt;
 
 use vaultsync_wire::{self as wire, PutEnvelopeRequest};
 
-use super::account;
 use super::engine::Engine;
 use super::error::SyncError;
 use super::event::{Event, Progress};
 use super::merge::Resolve;
+use crate::code::Code;
 use crate::crypto::rand::Entropy;
 use crate::crypto::{Envelope, KeyringError, UnlockError, UnlockedVault};
 
+pub mod account;
 pub mod call;
 pub mod password;
 pub mod rotate;
 pub mod sync;
 
-pub use call::{Call, Refusal, Reply};
+pub use account::{Account, AccountOptions, AccountRun};
+pub use call::{Bearer, Call, Input, Refusal, Reply, Send, Step};
 pub use password::PasswordRun;
 pub use rotate::RotateRun;
 pub use sync::SyncRun;
 
 /// What an operation works on: the replica, the unlocked vault, who decides conflicts and
 /// where randomness comes from.
-pub struct Ctx<'a, E: Entropy> {
+pub struct Ctx<'a> {
     /// The replica.
     pub engine: &'a mut Engine,
     /// The unlocked vault (its envelope changes when the server stored a new one).
@@ -58,7 +70,15 @@ pub struct Ctx<'a, E: Entropy> {
     /// Decides a field both devices changed.
     pub resolver: &'a mut dyn Resolve,
     /// Randomness for nonces and keys.
-    pub entropy: &'a mut E,
+    pub entropy: &'a mut dyn Entropy,
+}
+
+/// A request of an operation on the logged-in replica (sent with the session's token).
+pub(crate) fn send(call: Call) -> Step {
+    Step::Send(Send {
+        call,
+        bearer: Bearer::Session,
+    })
 }
 
 /// Why an operation stopped. Local data is consistent whenever one is returned: what was
@@ -78,17 +98,21 @@ pub enum OpError {
     /// A key rotation met changes by other devices in every one of its passes; calling it
     /// again carries on (nothing is lost, every record stays readable).
     RotationIncomplete,
+    /// The envelope a login fetched is made with other KDF parameters than prelogin
+    /// answered (stale or substituted parameters).
+    KdfMismatch,
 }
 
 impl OpError {
-    /// A stable code, the same strings as everywhere else in vaultsync.
-    pub fn code(&self) -> &'static str {
+    /// A stable code, the same as everywhere else in vaultsync.
+    pub fn code(&self) -> Code {
         match self {
             Self::Sync(e) => e.code(),
-            Self::Refused(r) => r.code_str(),
+            Self::Refused(r) => Code::from(r.code),
             Self::Keyring(e) => e.code(),
             Self::Unlock(e) => e.code(),
-            Self::RotationIncomplete => "ROTATION_INCOMPLETE",
+            Self::RotationIncomplete => Code::RotationIncomplete,
+            Self::KdfMismatch => Code::KdfMismatch,
         }
     }
 }
@@ -101,13 +125,16 @@ impl fmt::Display for OpError {
                 f,
                 "the server refused ({} {}): {}",
                 r.status,
-                r.code_str(),
+                Code::from(r.code),
                 r.message
             ),
             Self::Keyring(e) => write!(f, "{e}"),
             Self::Unlock(e) => write!(f, "{e}"),
             Self::RotationIncomplete => {
                 f.write_str("other devices kept writing under the old key; rotate again to finish")
+            }
+            Self::KdfMismatch => {
+                f.write_str("the envelope's KDF parameters differ from the ones prelogin answered")
             }
         }
     }
@@ -119,7 +146,7 @@ impl std::error::Error for OpError {
             Self::Sync(e) => Some(e),
             Self::Keyring(e) => Some(e),
             Self::Unlock(e) => Some(e),
-            Self::Refused(_) | Self::RotationIncomplete => None,
+            Self::Refused(_) | Self::RotationIncomplete | Self::KdfMismatch => None,
         }
     }
 }
@@ -142,17 +169,14 @@ impl From<UnlockError> for OpError {
     }
 }
 
-/// A multi-step operation (see the module documentation for the loop that drives it).
+/// A multi-step operation on a logged-in replica (see the module documentation for the
+/// loop that drives it). Object-safe: a driver has one loop for every operation.
 pub trait Operation {
-    /// The next request to send, or `None` when the operation is complete.
-    fn next<E: Entropy>(&mut self, ctx: &mut Ctx<'_, E>) -> Result<Option<Call>, OpError>;
+    /// What the operation needs next, or `None` when it is complete.
+    fn next(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Step>, OpError>;
 
-    /// Takes the reply to the request [`Operation::next`] returned; may report progress.
-    fn answer<E: Entropy>(
-        &mut self,
-        ctx: &mut Ctx<'_, E>,
-        reply: Reply,
-    ) -> Result<Option<Progress>, OpError>;
+    /// Takes the result of the step [`Operation::next`] returned; may report progress.
+    fn answer(&mut self, ctx: &mut Ctx<'_>, input: Input) -> Result<Option<Progress>, OpError>;
 
     /// What the operation changed on this device, for a UI (call once it is complete).
     fn take_events(&mut self) -> Vec<Event>;
@@ -162,9 +186,17 @@ pub(super) fn bad_answer(reason: &'static str) -> OpError {
     OpError::Sync(SyncError::BadAnswer { reason })
 }
 
+/// The server's reply to a [`Step::Send`]; anything else is the driver's mistake.
+pub(super) fn reply(input: Input) -> Result<Reply, OpError> {
+    match input {
+        Input::Reply(reply) => Ok(reply),
+        Input::Master(_) => Err(bad_answer("a derived key where a reply was expected")),
+    }
+}
+
 /// The envelope of a `CONFLICT` or `ENVELOPE_CHANGED` answer, adopted if newer.
-pub(super) fn adopt_current<E: Entropy>(
-    ctx: &mut Ctx<'_, E>,
+pub(super) fn adopt_current(
+    ctx: &mut Ctx<'_>,
     refusal: &Refusal,
 ) -> Result<Option<Event>, OpError> {
     let current = refusal
@@ -183,12 +215,15 @@ pub(super) fn adopt_current<E: Entropy>(
 pub(super) fn put_envelope(
     engine: &Engine,
     envelope: &Envelope,
-    auth_key: Option<wire::Blob>,
+    auth_key: Option<wire::SecretBlob>,
 ) -> Call {
-    Call::PutEnvelope(PutEnvelopeRequest {
-        base_version: engine.envelope_version(),
-        envelope: wire::Blob(envelope.to_bytes()),
-        kdf: account::kdf_wire(envelope.kdf_params()),
-        auth_key,
-    })
+    Call::PutEnvelope(
+        engine.vault_id(),
+        PutEnvelopeRequest {
+            base_version: engine.envelope_version(),
+            envelope: wire::Blob(envelope.to_bytes()),
+            kdf: account::kdf_wire(envelope.kdf_params()),
+            auth_key,
+        },
+    )
 }

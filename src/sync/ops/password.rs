@@ -4,23 +4,27 @@ use core::fmt;
 
 use vaultsync_wire::{self as wire, ErrorCode};
 
-use super::{Call, Ctx, OpError, Operation, Reply, adopt_current, bad_answer, put_envelope};
-use crate::crypto::rand::Entropy;
-use crate::crypto::{Envelope, KdfParams, MasterKey};
+use super::{
+    Ctx, Input, OpError, Operation, Reply, Step, adopt_current, bad_answer, put_envelope, reply,
+    send,
+};
+use crate::crypto::{Envelope, KdfParams, MasterKey, Password};
 use crate::sync::event::{Event, Progress};
 
 /// How many times a password change takes the envelope of a concurrent key change and
 /// tries again before giving up.
 const ENVELOPE_RETRIES: u32 = 4;
 
-/// A password change: the vault's root key wrapped under a new password (records
-/// untouched), uploaded with the new auth key from the pinned envelope version, and
-/// adopted once the server stored it. If another device changed the envelope first
-/// (`CONFLICT`), its envelope is adopted; when it changed only the keys the change is made
-/// again on top, when it changed the password too the operation stops with `CONFLICT`
-/// (this device now uses that password; change it again to set yours).
+/// A password change: the new password derived with fresh KDF parameters (the driver runs
+/// PBKDF2), the vault's root key wrapped under it (records untouched), uploaded with the
+/// new auth key from the pinned envelope version, and adopted once the server stored it. If
+/// another device changed the envelope first (`CONFLICT`), its envelope is adopted; when it
+/// changed only the keys the change is made again on top, when it changed the password too
+/// the operation stops with `CONFLICT` (this device now uses that password; change it again
+/// to set yours).
 pub struct PasswordRun {
-    master: MasterKey,
+    password: Option<Password>,
+    master: Option<MasterKey>,
     kdf: KdfParams,
     proposed: Option<Envelope>,
     tries: u32,
@@ -38,10 +42,12 @@ impl fmt::Debug for PasswordRun {
 }
 
 impl PasswordRun {
-    /// A change to the password whose PBKDF2 output for `kdf` (fresh salt) is `master`.
-    pub fn new(master: MasterKey, kdf: KdfParams) -> Self {
+    /// A change to `password`, derived with `kdf` (fresh parameters: see
+    /// [`KdfParams::generate`]).
+    pub fn new(password: Password, kdf: KdfParams) -> Self {
         Self {
-            master,
+            password: Some(password),
+            master: None,
             kdf,
             proposed: None,
             tries: 0,
@@ -52,29 +58,43 @@ impl PasswordRun {
 }
 
 impl Operation for PasswordRun {
-    fn next<E: Entropy>(&mut self, ctx: &mut Ctx<'_, E>) -> Result<Option<Call>, OpError> {
+    fn next(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Step>, OpError> {
         if self.done {
             return Ok(None);
         }
-        let envelope =
-            ctx.vault
-                .propose_password(&self.master, self.kdf.clone(), &mut *ctx.entropy)?;
-        let auth_key = wire::Blob(self.master.auth_key().to_bytes().to_vec());
+        let Some(master) = &self.master else {
+            return match self.password.take() {
+                Some(password) => Ok(Some(Step::Derive {
+                    password,
+                    kdf: self.kdf.clone(),
+                })),
+                None => Err(bad_answer("the new password was not derived")),
+            };
+        };
+        let envelope = ctx
+            .vault
+            .propose_password(master, self.kdf.clone(), &mut *ctx.entropy)?;
+        let auth_key = wire::SecretBlob::new(master.auth_key().to_bytes().to_vec());
         let call = put_envelope(ctx.engine, &envelope, Some(auth_key));
         self.proposed = Some(envelope);
-        Ok(Some(call))
+        Ok(Some(send(call)))
     }
 
-    fn answer<E: Entropy>(
-        &mut self,
-        ctx: &mut Ctx<'_, E>,
-        reply: Reply,
-    ) -> Result<Option<Progress>, OpError> {
+    fn answer(&mut self, ctx: &mut Ctx<'_>, input: Input) -> Result<Option<Progress>, OpError> {
+        if self.master.is_none() {
+            return match input {
+                Input::Master(master) => {
+                    self.master = Some(master);
+                    Ok(None)
+                }
+                Input::Reply(_) => Err(bad_answer("a reply where a derived key was expected")),
+            };
+        }
         let proposed = self
             .proposed
             .take()
             .ok_or_else(|| bad_answer("an answer to another request"))?;
-        match reply {
+        match reply(input)? {
             Reply::Stored(stored) => {
                 ctx.engine
                     .envelope_stored(ctx.vault, &proposed, stored.version)?;

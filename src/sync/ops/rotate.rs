@@ -3,10 +3,10 @@
 use vaultsync_wire::ErrorCode;
 
 use super::{
-    Call, Ctx, OpError, Operation, Reply, SyncRun, adopt_current, bad_answer, put_envelope,
+    Call, Ctx, Input, OpError, Operation, Reply, Step, SyncRun, adopt_current, bad_answer,
+    put_envelope, reply, send,
 };
 use crate::crypto::Envelope;
-use crate::crypto::rand::Entropy;
 use crate::sync::engine::DEFAULT_PUSH_ITEMS;
 use crate::sync::event::{Event, Progress};
 
@@ -87,10 +87,12 @@ impl RotateRun {
 }
 
 impl Operation for RotateRun {
-    fn next<E: Entropy>(&mut self, ctx: &mut Ctx<'_, E>) -> Result<Option<Call>, OpError> {
+    fn next(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Step>, OpError> {
         loop {
             match &mut self.step {
-                RotateStep::Fetch => return Ok(Some(Call::GetEnvelope)),
+                RotateStep::Fetch => {
+                    return Ok(Some(send(Call::GetEnvelope(ctx.engine.vault_id()))));
+                }
                 RotateStep::Start => {
                     if !ctx.vault.old_key_ids().is_empty() {
                         // A rotation is under way (this device's or another's): resume.
@@ -100,7 +102,7 @@ impl Operation for RotateRun {
                     let envelope = ctx.vault.propose_rotation(&mut *ctx.entropy)?;
                     let call = put_envelope(ctx.engine, &envelope, None);
                     self.proposed = Some(envelope);
-                    return Ok(Some(call));
+                    return Ok(Some(send(call)));
                 }
                 RotateStep::CatchUp(sync) => {
                     if let Some(call) = sync.next(ctx)? {
@@ -123,7 +125,7 @@ impl Operation for RotateRun {
                     };
                     if let Some(request) = request {
                         *batches += 1;
-                        return Ok(Some(Call::Push(request)));
+                        return Ok(Some(send(Call::Push(ctx.engine.vault_id(), request))));
                     }
                     if ctx.engine.reseal_count(ctx.vault) == 0 {
                         self.step = RotateStep::Retire;
@@ -141,26 +143,24 @@ impl Operation for RotateRun {
                     let envelope = ctx.vault.propose_retirement(&mut *ctx.entropy)?;
                     let call = put_envelope(ctx.engine, &envelope, None);
                     self.proposed = Some(envelope);
-                    return Ok(Some(call));
+                    return Ok(Some(send(call)));
                 }
                 RotateStep::Done => return Ok(None),
             }
         }
     }
 
-    fn answer<E: Entropy>(
-        &mut self,
-        ctx: &mut Ctx<'_, E>,
-        reply: Reply,
-    ) -> Result<Option<Progress>, OpError> {
-        match (&mut self.step, reply) {
+    fn answer(&mut self, ctx: &mut Ctx<'_>, input: Input) -> Result<Option<Progress>, OpError> {
+        if let RotateStep::CatchUp(sync) = &mut self.step {
+            return sync.answer(ctx, input);
+        }
+        match (&mut self.step, reply(input)?) {
             (RotateStep::Fetch, Reply::Envelope(doc)) => {
                 let event = ctx.engine.check_envelope(ctx.vault, &doc)?;
                 self.events.extend(event);
                 self.step = RotateStep::Start;
                 Ok(None)
             }
-            (RotateStep::CatchUp(sync), reply) => sync.answer(ctx, reply),
             (RotateStep::Reseal { .. }, Reply::Pushed(answer)) => {
                 let events = ctx
                     .engine

@@ -2,8 +2,9 @@
 
 use vaultsync_wire::{ChangesResponse, ErrorCode};
 
-use super::{Call, Ctx, OpError, Operation, Reply, adopt_current, bad_answer};
-use crate::crypto::rand::Entropy;
+use super::{
+    Call, Ctx, Input, OpError, Operation, Reply, Step, adopt_current, bad_answer, reply, send,
+};
 use crate::sync::engine::DEFAULT_PUSH_ITEMS;
 use crate::sync::event::{Event, Progress};
 
@@ -47,9 +48,9 @@ impl SyncRun {
         }
     }
 
-    fn apply_page<E: Entropy>(
+    fn apply_page(
         &mut self,
-        ctx: &mut Ctx<'_, E>,
+        ctx: &mut Ctx<'_>,
         page: &ChangesResponse,
     ) -> Result<Option<Progress>, OpError> {
         let events = ctx
@@ -66,7 +67,7 @@ impl SyncRun {
 }
 
 impl Operation for SyncRun {
-    fn next<E: Entropy>(&mut self, ctx: &mut Ctx<'_, E>) -> Result<Option<Call>, OpError> {
+    fn next(&mut self, ctx: &mut Ctx<'_>) -> Result<Option<Step>, OpError> {
         if self.done {
             return Ok(None);
         }
@@ -80,25 +81,23 @@ impl Operation for SyncRun {
                         .prepare_push(ctx.vault, DEFAULT_PUSH_ITEMS, &mut *ctx.entropy)?;
                 if let Some(request) = request {
                     *rounds_left -= 1;
-                    return Ok(Some(Call::Push(request)));
+                    return Ok(Some(send(Call::Push(ctx.engine.vault_id(), request))));
                 }
             }
             self.pushing = false;
         }
-        Ok(Some(match self.held {
-            Some(_) => Call::GetEnvelope,
+        let vault = ctx.engine.vault_id();
+        Ok(Some(send(match self.held {
+            Some(_) => Call::GetEnvelope(vault),
             None => Call::Changes {
+                vault,
                 since: ctx.engine.cursor(),
             },
-        }))
+        })))
     }
 
-    fn answer<E: Entropy>(
-        &mut self,
-        ctx: &mut Ctx<'_, E>,
-        reply: Reply,
-    ) -> Result<Option<Progress>, OpError> {
-        match reply {
+    fn answer(&mut self, ctx: &mut Ctx<'_>, input: Input) -> Result<Option<Progress>, OpError> {
+        match reply(input)? {
             Reply::Pushed(answer) if self.pushing => {
                 let events = ctx
                     .engine
