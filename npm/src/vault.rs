@@ -1,106 +1,20 @@
-//! The npm package's JS API (wasm-bindgen). The only module that mentions JS: it converts
-//! arguments, calls [`crate::crypto`], and maps errors to coded JS errors. JS receives
-//! opaque handles ([`Vault`]) and sealed values, never key bytes.
-
-mod client;
-mod error;
-mod http;
-mod options;
-mod run;
-#[cfg(test)]
-mod tests;
-mod webcrypto;
+//! The crypto-only API: [`Vault`] handles, creating, unlocking and recovering vaults,
+//! and the keys a password derives for a server.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
-use crate::crypto::kdf::{DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS};
-use crate::crypto::record::MAX_VERSION;
-use crate::crypto::{
+use crate::error::{bad_input, js, js_error};
+use crate::{derive_then, fresh_kdf, kdf_object, rejected, with_pool};
+use vaultsync::code::Code;
+use vaultsync::crypto::record::MAX_VERSION;
+use vaultsync::crypto::{
     Envelope, GenerateId, KdfParams, OsEntropy, Password, RecordId, RecordMeta, RecoveryCode,
     UnlockedVault, from_base64url, to_base64url,
 };
-use error::{bad_input, js, js_error};
-
-thread_local! {
-    /// Randomness for record nonces and record ids: one `getRandomValues` call per 4 KiB
-    /// instead of one per record. Keys and salts come straight from `OsEntropy`.
-    static POOL: RefCell<crate::crypto::EntropyPool> = RefCell::default();
-}
-
-/// Runs `f` with the thread's entropy pool.
-fn with_pool<T>(f: impl FnOnce(&mut crate::crypto::EntropyPool) -> T) -> T {
-    POOL.with(|pool| f(&mut pool.borrow_mut()))
-}
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_LIMITS: &str = r#"
-/** Limits and defaults of this version of the package. */
-export interface VaultsyncLimits {
-  defaultIterations: number;
-  minIterations: number;
-  maxIterations: number;
-  maxVersion: number;
-  maxPlaintextBytes: number;
-}
-"#;
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_KDF: &str = r#"
-/** KDF parameters as the sync server stores and answers them (prelogin, envelope). */
-export interface VaultsyncKdf {
-  algorithm: "pbkdf2-sha256";
-  iterations: number;
-  /** Unpadded base64url. */
-  salt: string;
-}
-"#;
-
-/// `{algorithm, iterations, salt}` for the server.
-fn kdf_object(params: &KdfParams) -> JsValue {
-    let o = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&o, &"algorithm".into(), &"pbkdf2-sha256".into());
-    let _ = js_sys::Reflect::set(
-        &o,
-        &"iterations".into(),
-        &f64::from(params.iterations()).into(),
-    );
-    let _ = js_sys::Reflect::set(&o, &"salt".into(), &to_base64url(params.salt()).into());
-    o.into()
-}
-
-/// Limits and defaults of this version of the package.
-#[wasm_bindgen(js_name = limits, unchecked_return_type = "VaultsyncLimits")]
-pub fn limits() -> JsValue {
-    let o = js_sys::Object::new();
-    let set = |k: &str, v: f64| {
-        let _ = js_sys::Reflect::set(&o, &k.into(), &v.into());
-    };
-    set("defaultIterations", f64::from(DEFAULT_ITERATIONS));
-    set("minIterations", f64::from(MIN_ITERATIONS));
-    set("maxIterations", f64::from(MAX_ITERATIONS));
-    set("maxVersion", MAX_VERSION as f64);
-    set(
-        "maxPlaintextBytes",
-        crate::crypto::record::MAX_PLAINTEXT_LEN as f64,
-    );
-    o.into()
-}
-
-fn iterations_arg(iterations: Option<u32>) -> u32 {
-    iterations.unwrap_or(DEFAULT_ITERATIONS)
-}
-
-fn fresh_kdf(iterations: Option<u32>) -> Result<KdfParams, JsValue> {
-    KdfParams::generate(iterations_arg(iterations), &mut OsEntropy).map_err(|e| match e {
-        crate::crypto::kdf::NewKdfError::Kdf(e) => js_error(e.code(), &e.to_string()),
-        crate::crypto::kdf::NewKdfError::Random(e) => {
-            js_error("RANDOM_UNAVAILABLE", &e.to_string())
-        }
-    })
-}
 
 /// An unlocked vault. Holds its keys inside WASM memory; call `free()` to lock it (the
 /// keys are zeroized).
@@ -151,19 +65,31 @@ impl CreatedVault {
 #[wasm_bindgen]
 pub struct PasswordKeys {
     kdf: KdfParams,
-    master: crate::crypto::MasterKey,
+    master: vaultsync::crypto::MasterKey,
 }
 
 /// Derives the keys of `password` under the KDF parameters a server answered (prelogin).
 /// Refuses parameters below the client's floor (`KDF_TOO_WEAK`) or above its ceiling
 /// (`KDF_TOO_EXPENSIVE`), whatever the server says.
-#[wasm_bindgen(js_name = deriveKeys)]
-pub async fn derive_keys(
+#[wasm_bindgen(js_name = deriveKeys, unchecked_return_type = "Promise<PasswordKeys>")]
+pub fn derive_keys(
     password: String,
     #[wasm_bindgen(unchecked_param_type = "VaultsyncKdf")] kdf: JsValue,
-) -> Result<PasswordKeys, JsValue> {
+) -> Promise {
     let password = Password::new(password);
-    let get = |name: &str| js_sys::Reflect::get(&kdf, &name.into()).ok();
+    match read_kdf(&kdf) {
+        Ok(kdf) => derive_then(
+            password,
+            kdf,
+            Box::new(|master, kdf| Ok(PasswordKeys { kdf, master }.into())),
+        ),
+        Err(e) => rejected(e),
+    }
+}
+
+/// KDF parameters as the server answers them, checked against the client's bounds.
+fn read_kdf(kdf: &JsValue) -> Result<KdfParams, JsValue> {
+    let get = |name: &str| js_sys::Reflect::get(kdf, &name.into()).ok();
     if get("algorithm").and_then(|a| a.as_string()).as_deref() != Some("pbkdf2-sha256") {
         return Err(bad_input("kdf.algorithm must be \"pbkdf2-sha256\""));
     }
@@ -176,9 +102,7 @@ pub async fn derive_keys(
         .and_then(|v| v.as_string())
         .ok_or_else(|| bad_input("kdf.salt must be a base64url string"))?;
     let salt = from_base64url(&salt).map_err(js)?;
-    let kdf = KdfParams::new(iterations, salt).map_err(|e| js_error(e.code(), &e.to_string()))?;
-    let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
-    Ok(PasswordKeys { kdf, master })
+    KdfParams::new(iterations, salt).map_err(|e| js_error(e.code(), &e.to_string()))
 }
 
 #[wasm_bindgen]
@@ -196,7 +120,7 @@ impl PasswordKeys {
         let envelope = Envelope::parse_text(&envelope).map_err(js)?;
         if envelope.kdf_params() != &self.kdf {
             return Err(js_error(
-                "KDF_MISMATCH",
+                Code::KdfMismatch,
                 "the envelope's KDF parameters differ from the ones the keys were derived with",
             ));
         }
@@ -206,32 +130,45 @@ impl PasswordKeys {
 }
 
 /// Creates a new vault protected by `password`. `iterations` defaults to 600,000.
-#[wasm_bindgen(js_name = createVault)]
-pub async fn create_vault(
-    password: String,
-    iterations: Option<u32>,
-) -> Result<CreatedVault, JsValue> {
+#[wasm_bindgen(js_name = createVault, unchecked_return_type = "Promise<CreatedVault>")]
+pub fn create_vault(password: String, iterations: Option<u32>) -> Promise {
     let password = Password::new(password);
-    let kdf = fresh_kdf(iterations)?;
-    let (master, _) = webcrypto::pbkdf2(&password, &kdf).await;
-    let new = UnlockedVault::create_with_master(&master, kdf, &mut OsEntropy).map_err(js)?;
-    Ok(CreatedVault {
-        auth_key: to_base64url(&master.auth_key().to_bytes()[..]),
-        envelope: new.envelope.to_text(),
-        recovery_code: new.recovery_code.to_text().to_string(),
-        vault: Rc::new(RefCell::new(new.vault)),
-    })
+    match fresh_kdf(iterations) {
+        Ok(kdf) => derive_then(
+            password,
+            kdf,
+            Box::new(|master, kdf| {
+                let new =
+                    UnlockedVault::create_with_master(&master, kdf, &mut OsEntropy).map_err(js)?;
+                Ok(CreatedVault {
+                    auth_key: to_base64url(&master.auth_key().to_bytes()[..]),
+                    envelope: new.envelope.to_text(),
+                    recovery_code: new.recovery_code.to_text().to_string(),
+                    vault: Rc::new(RefCell::new(new.vault)),
+                }
+                .into())
+            }),
+        ),
+        Err(e) => rejected(e),
+    }
 }
 
 /// Unlocks an envelope with a password. Throws `WRONG_PASSWORD`, `TAMPERED`,
 /// `KDF_TOO_WEAK`, `KDF_TOO_EXPENSIVE`, `UNSUPPORTED_FORMAT` or `BAD_INPUT`.
-#[wasm_bindgen]
-pub async fn unlock(envelope: String, password: String) -> Result<Vault, JsValue> {
+#[wasm_bindgen(unchecked_return_type = "Promise<Vault>")]
+pub fn unlock(envelope: String, password: String) -> Promise {
     let password = Password::new(password);
-    let envelope = Envelope::parse_text(&envelope).map_err(js)?;
-    let (master, _) = webcrypto::pbkdf2(&password, envelope.kdf_params()).await;
-    let vault = envelope.unlock_with_master(&master).map_err(js)?;
-    Ok(Vault::shared(&Rc::new(RefCell::new(vault))))
+    match Envelope::parse_text(&envelope) {
+        Ok(envelope) => derive_then(
+            password,
+            envelope.kdf_params().clone(),
+            Box::new(move |master, _| {
+                let vault = envelope.unlock_with_master(&master).map_err(js)?;
+                Ok(Vault::shared(&Rc::new(RefCell::new(vault))).into())
+            }),
+        ),
+        Err(e) => rejected(js(e)),
+    }
 }
 
 /// What `recover` returns: the unlocked vault and the new envelope (new password) to upload.
@@ -258,27 +195,36 @@ impl RecoveredVault {
 
 /// Opens an envelope with its recovery code and sets a new password. The recovery code
 /// stays valid. Throws `WRONG_RECOVERY_CODE`, `BAD_INPUT` (malformed code), `TAMPERED`, ….
-#[wasm_bindgen]
-pub async fn recover(
+#[wasm_bindgen(unchecked_return_type = "Promise<RecoveredVault>")]
+pub fn recover(
     envelope: String,
     #[wasm_bindgen(js_name = "recoveryCode")] recovery_code: String,
     #[wasm_bindgen(js_name = "newPassword")] new_password: String,
     iterations: Option<u32>,
-) -> Result<RecoveredVault, JsValue> {
+) -> Promise {
     let new_password = Password::new(new_password);
-    let code = RecoveryCode::parse(&recovery_code).map_err(js)?;
+    let opened = RecoveryCode::parse(&recovery_code)
+        .and_then(|code| Envelope::parse_text(&envelope)?.unlock_with_recovery_code(&code))
+        .map_err(js)
+        .and_then(|vault| Ok((vault, fresh_kdf(iterations)?)));
     drop(recovery_code);
-    let envelope = Envelope::parse_text(&envelope).map_err(js)?;
-    let mut vault = envelope.unlock_with_recovery_code(&code).map_err(js)?;
-    let kdf = fresh_kdf(iterations)?;
-    let (master, _) = webcrypto::pbkdf2(&new_password, &kdf).await;
-    let envelope = vault
-        .change_password_with_master(&master, kdf, &mut OsEntropy)
-        .map_err(js)?;
-    Ok(RecoveredVault {
-        vault: Rc::new(RefCell::new(vault)),
-        envelope: envelope.to_text(),
-    })
+    match opened {
+        Ok((mut vault, kdf)) => derive_then(
+            new_password,
+            kdf,
+            Box::new(move |master, kdf| {
+                let envelope = vault
+                    .change_password_with_master(&master, kdf, &mut OsEntropy)
+                    .map_err(js)?;
+                Ok(RecoveredVault {
+                    vault: Rc::new(RefCell::new(vault)),
+                    envelope: envelope.to_text(),
+                }
+                .into())
+            }),
+        ),
+        Err(e) => rejected(e),
+    }
 }
 
 fn meta(record_id: &str, version: f64, deleted: bool) -> Result<RecordMeta, JsValue> {
@@ -339,7 +285,7 @@ impl Vault {
     pub fn new_record_id(&self) -> Result<String, JsValue> {
         with_pool(RecordId::generate)
             .map(|id| id.to_string())
-            .map_err(|e| js_error("RANDOM_UNAVAILABLE", &e.to_string()))
+            .map_err(|e| js_error(e.code(), &e.to_string()))
     }
 
     /// Seals bytes as record `recordId` at `version`; a tombstone has `deleted = true`.
@@ -404,21 +350,28 @@ impl Vault {
     }
 
     /// Re-wraps the vault under a new password (fresh salt). Returns the new envelope.
-    #[wasm_bindgen(js_name = changePassword)]
-    pub async fn change_password(
+    #[wasm_bindgen(js_name = changePassword, unchecked_return_type = "Promise<string>")]
+    pub fn change_password(
         &self,
         #[wasm_bindgen(js_name = "newPassword")] new_password: String,
         iterations: Option<u32>,
-    ) -> Result<String, JsValue> {
+    ) -> Promise {
         let new_password = Password::new(new_password);
-        let kdf = fresh_kdf(iterations)?;
         let inner = self.inner.clone();
-        let (master, _) = webcrypto::pbkdf2(&new_password, &kdf).await;
-        let envelope = inner
-            .borrow_mut()
-            .change_password_with_master(&master, kdf, &mut OsEntropy)
-            .map_err(js)?;
-        Ok(envelope.to_text())
+        match fresh_kdf(iterations) {
+            Ok(kdf) => derive_then(
+                new_password,
+                kdf,
+                Box::new(move |master, kdf| {
+                    let envelope = inner
+                        .borrow_mut()
+                        .change_password_with_master(&master, kdf, &mut OsEntropy)
+                        .map_err(js)?;
+                    Ok(envelope.to_text().into())
+                }),
+            ),
+            Err(e) => rejected(e),
+        }
     }
 
     /// Starts a key rotation: a new current key. Returns the new envelope; re-seal records

@@ -1,17 +1,18 @@
-//! `SyncClient`'s plumbing: HTTP through the runtime's `fetch`, JSON in and out of JS, and
-//! coded errors for the server's answers.
+//! `SyncClient`'s plumbing: the operations' requests through the runtime's `fetch`, JSON
+//! in and out of JS, and coded errors.
 
 use js_sys::{Function, JSON, Object, Promise, Reflect};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
-use vaultsync_wire as wire;
+use vaultsync_wire::BearerToken;
+use vaultsync_wire::json::ToJson;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use zeroize::Zeroizing;
 
-use super::error::{bad_input, js_error};
-use crate::sync::{OpError, SyncError};
+use crate::error::{bad_input, js_error};
+use vaultsync::code::Code;
+use vaultsync::sync::{Bearer, OpError, Reply, Send, SyncError};
 
 /// Where requests go: the server's base URL, and the application's own `fetch` if it gave
 /// one (the runtime's otherwise).
@@ -49,14 +50,31 @@ pub(super) fn op_error(e: OpError) -> JsValue {
     error
 }
 
-/// A request to the server through `fetch`. Errors: the server's own `{error: {code,
-/// message}}` as a coded error (with `status`), `NETWORK` when no answer came,
-/// `BAD_ANSWER` when the answer is not the expected JSON.
-pub(super) async fn request(
+/// Sends one request of an operation through `fetch` (with `session` for
+/// [`Bearer::Session`]) and reads the answer: a reply of the expected shape or the
+/// server's refusal. `NETWORK` when no answer came.
+pub(super) async fn perform(
+    server: &Remote,
+    send: &Send,
+    session: Option<&BearerToken>,
+) -> Result<Reply, JsValue> {
+    let token = match &send.bearer {
+        Bearer::None => None,
+        Bearer::Session => session,
+        Bearer::Issued(token) => Some(token),
+    };
+    let call = &send.call;
+    let (status, text) = fetch(server, call.method(), &call.path(), token, call.body()).await?;
+    call.read_answer(status, &text).map_err(sync_error)
+}
+
+/// One request with the runtime's (or the application's) `fetch`: the status and body of
+/// any answer, `NETWORK` when none came.
+async fn fetch(
     server: &Remote,
     method: &str,
     path: &str,
-    token: Option<&str>,
+    token: Option<&BearerToken>,
     body: Option<String>,
 ) -> Result<(u16, String), JsValue> {
     let global = js_sys::global();
@@ -64,17 +82,14 @@ pub(super) async fn request(
         Some(fetch) => fetch.clone(),
         None => Reflect::get(&global, &"fetch".into())?
             .dyn_into()
-            .map_err(|_| js_error("NETWORK", "this runtime has no fetch()"))?,
+            .map_err(|_| js_error(Code::Network, "this runtime has no fetch()"))?,
     };
     let init = Object::new();
     let headers = Object::new();
     Reflect::set(&init, &"method".into(), &method.into())?;
     if let Some(token) = token {
-        Reflect::set(
-            &headers,
-            &"authorization".into(),
-            &format!("Bearer {token}").into(),
-        )?;
+        let header = Zeroizing::new(format!("Bearer {}", token.expose()));
+        Reflect::set(&headers, &"authorization".into(), &header.as_str().into())?;
     }
     if let Some(body) = body {
         Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
@@ -84,12 +99,12 @@ pub(super) async fn request(
     let url = format!("{}{path}", server.base);
     let promise: Promise = fetch
         .call2(&global, &url.into(), &init)
-        .map_err(|e| js_error("NETWORK", &format!("fetch() threw: {}", describe(&e))))?
+        .map_err(|e| js_error(Code::Network, &format!("fetch() threw: {}", describe(&e))))?
         .dyn_into()
-        .map_err(|_| js_error("NETWORK", "fetch() did not return a promise"))?;
+        .map_err(|_| js_error(Code::Network, "fetch() did not return a promise"))?;
     let response = JsFuture::from(promise).await.map_err(|e| {
         js_error(
-            "NETWORK",
+            Code::Network,
             &format!("no answer from {}: {}", server.base, describe(&e)),
         )
     })?;
@@ -99,7 +114,7 @@ pub(super) async fn request(
     let text: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
     let text = JsFuture::from(Promise::from(text.call0(&response)?))
         .await
-        .map_err(|e| js_error("NETWORK", &describe(&e)))?
+        .map_err(|e| js_error(Code::Network, &describe(&e)))?
         .as_string()
         .unwrap_or_default();
     Ok((status, text))
@@ -113,43 +128,8 @@ pub(super) fn describe(value: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-/// A JSON request whose successful answer parses as `T`.
-pub(super) async fn call<T: DeserializeOwned>(
-    server: &Remote,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&impl Serialize>,
-) -> Result<T, JsValue> {
-    let body = body
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|_| bad_input("the request cannot be written as JSON"))?;
-    let (status, text) = request(server, method, path, token, body).await?;
-    if !(200..300).contains(&status) {
-        return Err(server_error(status, &text));
-    }
-    serde_json::from_str(&text).map_err(|e| {
-        js_error(
-            "BAD_ANSWER",
-            &format!("unexpected answer from the server: {e}"),
-        )
-    })
-}
-
-/// The server's error answer as a coded JS error with its `status`.
-pub(super) fn server_error(status: u16, text: &str) -> JsValue {
-    let error = match serde_json::from_str::<wire::ErrorBody>(text) {
-        Ok(body) => js_error(body.error.code.as_str(), &body.error.message),
-        Err(_) => js_error("BAD_ANSWER", &format!("the server answered {status}")),
-    };
-    let _ = Reflect::set(&error, &"status".into(), &f64::from(status).into());
-    error
-}
-
-pub(super) fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value).map_err(|_| bad_input("not JSON"))?;
-    JSON::parse(&text)
+pub(super) fn to_js(value: &impl ToJson) -> Result<JsValue, JsValue> {
+    JSON::parse(&vaultsync_wire::json::to_string(value))
 }
 
 pub(super) fn from_js(value: &JsValue) -> Result<Value, JsValue> {
@@ -159,19 +139,6 @@ pub(super) fn from_js(value: &JsValue) -> Result<Value, JsValue> {
     let text: String = JSON::stringify(value)
         .map_err(|_| bad_input("a record value must be JSON"))?
         .into();
-    serde_json::from_str(&text).map_err(|_| bad_input("a record value must be JSON"))
-}
-
-pub(super) async fn expect_no_content(
-    server: &Remote,
-    method: &str,
-    path: &str,
-    token: &str,
-) -> Result<(), JsValue> {
-    let (status, text) = request(server, method, path, Some(token), None).await?;
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(server_error(status, &text))
-    }
+    vaultsync_wire::json::parse(text.as_bytes())
+        .ok_or_else(|| bad_input("a record value must be JSON"))
 }

@@ -1,14 +1,14 @@
 //! PBKDF2 through the platform's WebCrypto (`crypto.subtle.deriveBits`), which runs native
 //! code with SHA instructions. Falls back to the pure-WASM PBKDF2 where WebCrypto is absent.
-//! Both give identical bits (tested in `super::tests`).
+//! Both give identical bits (tested in `crate::tests`).
 
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::crypto::kdf::derive_master;
-use crate::crypto::secret::KEY_LEN;
-use crate::crypto::{KdfParams, MasterKey, Password};
+use vaultsync::crypto::kdf::derive_master;
+use vaultsync::crypto::secret::KEY_LEN;
+use vaultsync::crypto::{KdfParams, MasterKey, Password};
 
 #[wasm_bindgen]
 extern "C" {
@@ -53,7 +53,7 @@ pub(crate) async fn pbkdf2_webcrypto(
     password: &Password,
     params: &KdfParams,
 ) -> Result<MasterKey, JsValue> {
-    let pw = Uint8Array::from(password.as_bytes());
+    let pw = Uint8Array::from(password.expose());
     let usages = Array::of1(&JsValue::from_str("deriveBits"));
     let key = JsFuture::from(subtle.import_key("raw", &pw, "PBKDF2", false, &usages)?).await;
     pw.fill(0, 0, pw.length());

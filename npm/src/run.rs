@@ -8,20 +8,22 @@ use std::rc::Rc;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use zeroize::Zeroizing;
 
-use super::error::js_error;
-use super::http::{Remote, op_error, request, sync_error};
-use super::options::{JsResolver, report};
-use super::with_pool;
-use crate::crypto::{EntropyPool, UnlockedVault};
-use crate::sync::{Ctx, Engine, Event, Operation};
+use vaultsync_wire::BearerToken;
+
+use crate::error::js_error;
+use crate::http::{Remote, op_error, perform};
+use crate::options::{JsResolver, report};
+use crate::{webcrypto, with_pool};
+use vaultsync::code::Code;
+use vaultsync::crypto::{OsEntropy, UnlockedVault};
+use vaultsync::sync::{Account, AccountRun, Ctx, Engine, Event, Input, Operation, Step};
 
 /// The state of one `SyncClient`.
 pub(super) struct Inner {
     pub(super) server: Remote,
     pub(super) username: String,
-    pub(super) token: Zeroizing<String>,
+    pub(super) token: BearerToken,
     pub(super) vault: UnlockedVault,
     pub(super) engine: Engine,
     pub(super) on_conflict: Option<Function>,
@@ -34,7 +36,7 @@ impl Inner {
     /// Runs one step of an operation on this client's engine and vault, with conflicts
     /// decided by the application's `onConflict` when it gave one, by the engine's policy
     /// otherwise.
-    fn with_ctx<T>(&mut self, step: impl FnOnce(&mut Ctx<'_, EntropyPool>) -> T) -> T {
+    fn with_ctx<T>(&mut self, step: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
         let Inner {
             engine,
             vault,
@@ -100,39 +102,26 @@ impl Drop for Turn {
 
 /// Runs an operation to completion with `fetch`, in its turn. The client is not borrowed
 /// across an `await` or while `onProgress` runs, so the application may use it meanwhile
-/// (edit, read, save).
+/// (edit, read, save). One loop (one future) serves every operation.
 pub(super) async fn drive(
     inner: &Rc<RefCell<Inner>>,
-    op: &mut impl Operation,
+    op: &mut dyn Operation,
 ) -> Result<Vec<Event>, JsValue> {
     let _turn = Turn::take(inner).await?;
-    let (server, token, vault_id, on_progress) = {
+    let (server, token, on_progress) = {
         let i = read(inner)?;
-        (
-            i.server.clone(),
-            i.token.clone(),
-            i.vault.vault_id(),
-            i.on_progress.clone(),
-        )
+        (i.server.clone(), i.token.clone(), i.on_progress.clone())
     };
     loop {
-        let call = write(inner)?
+        let step = write(inner)?
             .with_ctx(|ctx| op.next(ctx))
             .map_err(op_error)?;
-        let Some(call) = call else {
+        let Some(step) = step else {
             return Ok(op.take_events());
         };
-        let (status, text) = request(
-            &server,
-            call.method(),
-            &call.path(&vault_id),
-            Some(&token),
-            call.body(),
-        )
-        .await?;
-        let reply = call.read_answer(status, &text).map_err(sync_error)?;
+        let input = perform_step(&server, step, Some(&token)).await?;
         let progress = write(inner)?
-            .with_ctx(|ctx| op.answer(ctx, reply))
+            .with_ctx(|ctx| op.answer(ctx, input))
             .map_err(op_error)?;
         if let Some(progress) = progress {
             report(&on_progress, progress);
@@ -140,11 +129,48 @@ pub(super) async fn drive(
     }
 }
 
+/// Runs an account flow (register, login, recovery) to completion; on failure, revokes
+/// the token the server issued to it.
+pub(super) async fn drive_account(
+    server: &Remote,
+    mut run: AccountRun,
+) -> Result<Account, JsValue> {
+    let outcome: Result<(), JsValue> = async {
+        while let Some(step) = run.next(&mut OsEntropy).map_err(op_error)? {
+            let input = perform_step(server, step, None).await?;
+            run.answer(input, &mut OsEntropy).map_err(op_error)?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        if let Some(logout) = run.abandon() {
+            let _ = perform(server, &logout, None).await;
+        }
+        return Err(e);
+    }
+    run.into_account()
+        .ok_or_else(|| js_error(Code::BadAnswer, "the account flow did not finish"))
+}
+
+/// Performs one step: a request through `fetch`, or PBKDF2 (WebCrypto when present).
+async fn perform_step(
+    server: &Remote,
+    step: Step,
+    session: Option<&BearerToken>,
+) -> Result<Input, JsValue> {
+    Ok(match step {
+        Step::Send(send) => Input::Reply(perform(server, &send, session).await?),
+        Step::Derive { password, kdf } => Input::Master(webcrypto::pbkdf2(&password, &kdf).await.0),
+        _ => return Err(js_error(Code::BadAnswer, "a step this version cannot take")),
+    })
+}
+
 /// The client is borrowed by the engine while `onConflict` runs: a callback that calls
 /// back into the client gets this error (it already has both values).
 fn busy() -> JsValue {
     js_error(
-        "BUSY",
+        Code::Busy,
         "the client is deciding a conflict: onConflict must not call it (it gets both values)",
     )
 }

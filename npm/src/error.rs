@@ -3,7 +3,8 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::crypto::{FormatError, KeyringError, RecordError, UnlockError};
+use vaultsync::code::Code;
+use vaultsync::crypto::{FormatError, KeyringError, NewKdfError, RecordError, UnlockError};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_ERROR: &str = r#"
@@ -21,14 +22,12 @@ export interface VaultsyncError extends Error {
     | "UNKNOWN_KEY"
     | "KEYRING_FULL"
     | "RANDOM_UNAVAILABLE"
-    | "CRYPTO_UNAVAILABLE"
     | "KDF_MISMATCH"
     // sync engine
     | "ROLLBACK"
     | "BAD_ANSWER"
     | "STATE_TAMPERED"
     | "WRONG_VAULT"
-    | "NOT_JSON"
     | "NETWORK"
     | "KDF_DOWNGRADE"
     | "ROTATION_INCOMPLETE"
@@ -38,18 +37,22 @@ export interface VaultsyncError extends Error {
     | "UNAUTHENTICATED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "NOT_FOUND"
     | "METHOD_NOT_ALLOWED" | "USERNAME_TAKEN" | "VAULT_EXISTS" | "CONFLICT" | "ENVELOPE_CHANGED"
     | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_ITEMS"
-    | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "STORAGE_UNAVAILABLE" | "UNKNOWN";
+    | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "STORAGE_UNAVAILABLE";
   /** The HTTP status, on errors answered by the server. */
   status?: number;
 }
 "#;
 
 /// Builds the JS error value.
-pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
+pub(crate) fn js_error(code: Code, message: &str) -> JsValue {
     let error = js_sys::Error::new(message);
     error.set_name("VaultsyncError");
     // Setting a property on a fresh Error object cannot fail.
-    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
+    let _ = js_sys::Reflect::set(
+        &error,
+        &JsValue::from_str("code"),
+        &JsValue::from_str(code.as_str()),
+    );
     error.into()
 }
 
@@ -67,7 +70,13 @@ macro_rules! coded {
         }
     )*};
 }
-coded!(UnlockError, RecordError, KeyringError, FormatError);
+coded!(
+    UnlockError,
+    RecordError,
+    KeyringError,
+    FormatError,
+    NewKdfError
+);
 
 /// `map_err` helper: `result.map_err(js)?`.
 pub(crate) fn js<E: ToJsError>(error: E) -> JsValue {
@@ -76,5 +85,5 @@ pub(crate) fn js<E: ToJsError>(error: E) -> JsValue {
 
 /// A `BAD_INPUT` error about one argument.
 pub(crate) fn bad_input(message: &str) -> JsValue {
-    js_error("BAD_INPUT", message)
+    js_error(Code::BadInput, message)
 }

@@ -6,9 +6,9 @@ use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use super::error::bad_input;
-use super::http::{from_js, to_js};
-use crate::sync::{ConflictPolicy, Progress, Resolve};
+use crate::error::bad_input;
+use crate::http::{from_js, to_js};
+use vaultsync::sync::{ConflictPolicy, Progress, Resolve};
 
 /// Options of register, login, recover and resume.
 pub(super) struct Options {

@@ -4,10 +4,21 @@
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
-use super::*;
-use crate::crypto::kdf::derive_master;
+use crate::*;
+use vaultsync::crypto::kdf::derive_master;
 
 const ITER: Option<u32> = Some(MIN_ITERATIONS);
+
+/// The value of an export's promise, as the Rust type it returns.
+async fn awaited<T: wasm_bindgen::convert::TryFromJsValue>(promise: Promise) -> Result<T, JsValue> {
+    let value = wasm_bindgen_futures::JsFuture::from(promise).await?;
+    T::try_from_js_value(value)
+}
+
+async fn awaited_string(promise: Promise) -> Result<String, JsValue> {
+    let value = wasm_bindgen_futures::JsFuture::from(promise).await?;
+    value.as_string().ok_or(value)
+}
 
 fn code_of(e: JsValue) -> String {
     js_sys::Reflect::get(&e, &"code".into())
@@ -45,8 +56,12 @@ async fn webcrypto_and_wasm_pbkdf2_give_identical_bits() {
 
 #[wasm_bindgen_test]
 async fn create_unlock_seal_open() {
-    let created = create_vault("pw".into(), ITER).await.unwrap();
-    let vault = unlock(created.envelope(), "pw".into()).await.unwrap();
+    let created = awaited::<CreatedVault>(create_vault("pw".into(), ITER))
+        .await
+        .unwrap();
+    let vault = awaited::<Vault>(unlock(created.envelope(), "pw".into()))
+        .await
+        .unwrap();
     assert_eq!(vault.vault_id(), created.vault().vault_id());
     let id = vault.new_record_id().unwrap();
     let sealed = created
@@ -64,10 +79,12 @@ async fn create_unlock_seal_open() {
 
 #[wasm_bindgen_test]
 async fn errors_carry_stable_codes() {
-    let created = create_vault("pw".into(), ITER).await.unwrap();
+    let created = awaited::<CreatedVault>(create_vault("pw".into(), ITER))
+        .await
+        .unwrap();
     assert_eq!(
         code_of(
-            unlock(created.envelope(), "nope".into())
+            awaited::<Vault>(unlock(created.envelope(), "nope".into()))
                 .await
                 .err()
                 .unwrap()
@@ -75,15 +92,30 @@ async fn errors_carry_stable_codes() {
         "WRONG_PASSWORD"
     );
     assert_eq!(
-        code_of(unlock("AAAA".into(), "pw".into()).await.err().unwrap()),
+        code_of(
+            awaited::<Vault>(unlock("AAAA".into(), "pw".into()))
+                .await
+                .err()
+                .unwrap()
+        ),
         "UNSUPPORTED_FORMAT"
     );
     assert_eq!(
-        code_of(unlock("!!".into(), "pw".into()).await.err().unwrap()),
+        code_of(
+            awaited::<Vault>(unlock("!!".into(), "pw".into()))
+                .await
+                .err()
+                .unwrap()
+        ),
         "BAD_INPUT"
     );
     assert_eq!(
-        code_of(create_vault("pw".into(), Some(1000)).await.err().unwrap()),
+        code_of(
+            awaited::<CreatedVault>(create_vault("pw".into(), Some(1000)))
+                .await
+                .err()
+                .unwrap()
+        ),
         "KDF_TOO_WEAK"
     );
     let vault = created.vault();
@@ -108,26 +140,44 @@ async fn errors_carry_stable_codes() {
 
 #[wasm_bindgen_test]
 async fn recovery_password_change_and_rotation() {
-    let created = create_vault("pw".into(), ITER).await.unwrap();
+    let created = awaited::<CreatedVault>(create_vault("pw".into(), ITER))
+        .await
+        .unwrap();
     let vault = created.vault();
     let id = vault.new_record_id().unwrap();
     let sealed = vault.seal(&id, 1.0, false, b"data").unwrap();
 
-    let changed = vault.change_password("pw2".into(), ITER).await.unwrap();
-    assert_eq!(
-        code_of(unlock(changed.clone(), "pw".into()).await.err().unwrap()),
-        "WRONG_PASSWORD"
-    );
-    let recovered = recover(changed, created.recovery_code(), "pw3".into(), ITER)
+    let changed = awaited_string(vault.change_password("pw2".into(), ITER))
         .await
         .unwrap();
-    let again = unlock(recovered.envelope(), "pw3".into()).await.unwrap();
+    assert_eq!(
+        code_of(
+            awaited::<Vault>(unlock(changed.clone(), "pw".into()))
+                .await
+                .err()
+                .unwrap()
+        ),
+        "WRONG_PASSWORD"
+    );
+    let recovered = awaited::<RecoveredVault>(recover(
+        changed,
+        created.recovery_code(),
+        "pw3".into(),
+        ITER,
+    ))
+    .await
+    .unwrap();
+    let again = awaited::<Vault>(unlock(recovered.envelope(), "pw3".into()))
+        .await
+        .unwrap();
     assert_eq!(again.open(&id, 1.0, false, &sealed).unwrap(), b"data");
 
     let rotated = again.rotate().unwrap();
     assert_eq!(again.current_key_id(), 2);
     assert!(again.needs_reseal(&sealed).unwrap());
-    let other = unlock(rotated, "pw3".into()).await.unwrap();
+    let other = awaited::<Vault>(unlock(rotated, "pw3".into()))
+        .await
+        .unwrap();
     assert_eq!(other.key_ids(), vec![1, 2]);
     assert_eq!(other.open(&id, 1.0, false, &sealed).unwrap(), b"data");
     assert_eq!(code_of(other.retire_key(2).unwrap_err()), "BAD_INPUT");
@@ -138,7 +188,7 @@ async fn recovery_password_change_and_rotation() {
     );
     assert_eq!(
         code_of(
-            recover(created.envelope(), "0000".into(), "x".into(), ITER)
+            awaited::<RecoveredVault>(recover(created.envelope(), "0000".into(), "x".into(), ITER))
                 .await
                 .err()
                 .unwrap()
@@ -149,15 +199,21 @@ async fn recovery_password_change_and_rotation() {
 
 #[wasm_bindgen_test]
 async fn login_keys_match_registration_and_refuse_other_parameters() {
-    let created = create_vault("pw".into(), ITER).await.unwrap();
+    let created = awaited::<CreatedVault>(create_vault("pw".into(), ITER))
+        .await
+        .unwrap();
     let kdf = created.vault().kdf();
-    let keys = derive_keys("pw".into(), kdf.clone()).await.unwrap();
+    let keys = awaited::<PasswordKeys>(derive_keys("pw".into(), kdf.clone()))
+        .await
+        .unwrap();
     assert_eq!(keys.auth_key(), created.auth_key());
     assert_eq!(keys.auth_key().len(), 43);
     let vault = keys.unlock(created.envelope()).unwrap();
     assert_eq!(vault.vault_id(), created.vault().vault_id());
     // Another password: another auth key, and the envelope does not open.
-    let wrong = derive_keys("other".into(), kdf.clone()).await.unwrap();
+    let wrong = awaited::<PasswordKeys>(derive_keys("other".into(), kdf.clone()))
+        .await
+        .unwrap();
     assert_ne!(wrong.auth_key(), created.auth_key());
     assert_eq!(
         code_of(wrong.unlock(created.envelope()).err().unwrap()),
@@ -169,7 +225,7 @@ async fn login_keys_match_registration_and_refuse_other_parameters() {
     set("algorithm", "pbkdf2-sha256".into());
     set("iterations", f64::from(MIN_ITERATIONS).into());
     set("salt", to_base64url(&[9u8; 16]).into());
-    let keys = derive_keys("pw".into(), other.clone().into())
+    let keys = awaited::<PasswordKeys>(derive_keys("pw".into(), other.clone().into()))
         .await
         .unwrap();
     assert_eq!(
@@ -177,12 +233,15 @@ async fn login_keys_match_registration_and_refuse_other_parameters() {
         "KDF_MISMATCH"
     );
     set("iterations", f64::from(MIN_ITERATIONS - 1).into());
-    let e = derive_keys("pw".into(), other.clone().into())
+    let e = awaited::<PasswordKeys>(derive_keys("pw".into(), other.clone().into()))
         .await
         .err()
         .unwrap();
     assert_eq!(code_of(e), "KDF_TOO_WEAK");
     set("algorithm", "scrypt".into());
-    let e = derive_keys("pw".into(), other.into()).await.err().unwrap();
+    let e = awaited::<PasswordKeys>(derive_keys("pw".into(), other.into()))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(code_of(e), "BAD_INPUT");
 }

@@ -1,0 +1,287 @@
+//! `SyncClient`: the sync engine ([`vaultsync::sync`]) with its HTTP done by `fetch`, so it works
+//! in a page, an MV3 service worker and Node >= 18. Requests and answers are the
+//! `vaultsync-wire` types, written and read by its JSON codec: one definition shared with
+//! the server. Creating a client (register, login, recover, resume) is in `account.rs`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::Promise;
+use serde_json::{Value, json};
+use wasm_bindgen::prelude::*;
+
+use crate::error::{bad_input, js_error};
+use crate::http::{from_js, op_error, perform, sync_error, to_js};
+use crate::run::{Inner, drive, read, write};
+use crate::{fresh_kdf, with_pool};
+use vaultsync::crypto::{GenerateId, Password, RecordId};
+use vaultsync::sync::{
+    Bearer, Call, OpError, Operation, PasswordRun, Reply, RotateRun, Send, Session, SyncRun,
+};
+use vaultsync_wire as wire;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CLIENT: &str = r#"
+/** Options of `SyncClient.register`, `login`, `recover` and `resume`. */
+export interface SyncClientOptions {
+  /** PBKDF2 iterations of a new vault (register) or of the new password (`recover`; never fewer than the vault's); default 600,000. */
+  iterations?: number;
+  /** Label of the device token (default "vaultsync"). */
+  tokenLabel?: string;
+  /** Who wins a field both devices changed (default "keep-local"; the other value is kept in `conflicts(id)`). */
+  conflictPolicy?: "keep-local" | "server-wins" | "client-wins";
+  /**
+   * Decides a field both devices changed instead of `conflictPolicy`: return the value to
+   * keep (`undefined`, a throw or a non-JSON value keeps the local one). Both values are
+   * still kept in `conflicts(id)`. Absent values (a removed field) are `undefined`.
+   */
+  onConflict?: (conflict: { path: string; local?: unknown; remote?: unknown }) => unknown;
+  /** Called after every push batch and pulled page of a sync (a first sync of a large vault) and every re-sealed batch of a key rotation. */
+  onProgress?: (progress: SyncProgress) => void;
+  /**
+   * The `fetch` to reach the server with (default: the runtime's `globalThis.fetch`): to add
+   * headers, go through a proxy, or observe the requests. A throw or a rejection is `NETWORK`.
+   */
+  fetch?: (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<Response>;
+}
+/** Progress of a sync. */
+export type SyncProgress =
+  | { phase: "push"; done: number; pending: number }
+  | { phase: "pull"; done: number; more: boolean }
+  | { phase: "rotate"; done: number; total: number };
+/** What a sync changed. */
+export type SyncEvent =
+  | { type: "changed"; id: string; value: unknown }
+  | { type: "deleted"; id: string }
+  | { type: "conflict"; id: string; conflicts: FieldConflict[] }
+  /** Another device changed the password (the next resume needs the new one) or rotated keys. */
+  | { type: "envelopeChanged"; password: boolean; keys: boolean };
+/** A field both devices changed: both values and the one kept (absent = undefined). */
+export interface FieldConflict { path: string; local?: unknown; remote?: unknown; kept?: unknown }
+/** A device token as listed (times in Unix milliseconds). */
+export interface TokenInfo {
+  id: number; indicator: string; label: string; created_at: number;
+  last_used_at: number | null; expires_at: number | null; current: boolean;
+}
+"#;
+
+/// A device's connection to one vault on a sync server: local records (usable offline),
+/// `sync()` to exchange changes, and the account's tokens. Everything is encrypted before
+/// it leaves; the server sees ciphertext only.
+#[wasm_bindgen]
+pub struct SyncClient {
+    pub(crate) inner: Rc<RefCell<Inner>>,
+}
+
+fn record_id(text: &str) -> Result<RecordId, JsValue> {
+    RecordId::parse(text).map_err(|_| bad_input("a record id is 22 characters of base64url"))
+}
+
+#[wasm_bindgen]
+impl SyncClient {
+    /// The whole session (envelope, records, pending edits, token) as one string to store
+    /// (chrome.storage, IndexedDB, a file): the token and records are sealed under the
+    /// vault's state key; `resume(server, saved, password)` reopens it.
+    pub fn save(&self) -> Result<String, JsValue> {
+        let inner = read(&self.inner)?;
+        let session = Session {
+            username: inner.username.clone(),
+            token: inner.token.clone(),
+            engine: inner.engine.clone(),
+        };
+        with_pool(|pool| session.save(&inner.vault, pool)).map_err(sync_error)
+    }
+
+    /// The vault id.
+    #[wasm_bindgen(getter, js_name = vaultId)]
+    pub fn vault_id(&self) -> Result<String, JsValue> {
+        Ok(read(&self.inner)?.vault.vault_id().to_string())
+    }
+
+    /// The account's username.
+    #[wasm_bindgen(getter)]
+    pub fn username(&self) -> Result<String, JsValue> {
+        Ok(read(&self.inner)?.username.clone())
+    }
+
+    /// Local edits not yet accepted by the server.
+    #[wasm_bindgen(getter, js_name = pendingCount)]
+    pub fn pending_count(&self) -> Result<usize, JsValue> {
+        Ok(read(&self.inner)?.engine.pending_count())
+    }
+
+    /// Creates (without `id`) or replaces a record; works offline. Returns its id.
+    pub fn put(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+        id: Option<String>,
+    ) -> Result<String, JsValue> {
+        let value = from_js(&value)?;
+        let id = match id {
+            Some(text) => record_id(&text)?,
+            None => {
+                with_pool(RecordId::generate).map_err(|e| js_error(e.code(), &e.to_string()))?
+            }
+        };
+        let now = js_sys::Date::now() as u64;
+        write(&self.inner)?.engine.put(id, value, now);
+        Ok(id.to_string())
+    }
+
+    /// A record's value as this device sees it, or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
+    pub fn get(&self, id: &str) -> Result<JsValue, JsValue> {
+        let id = record_id(id)?;
+        match read(&self.inner)?.engine.get(&id) {
+            Some(value) => to_js(value),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// Deletes a record; works offline. False if there was no such record.
+    pub fn delete(&self, id: &str) -> Result<bool, JsValue> {
+        let id = record_id(id)?;
+        let now = js_sys::Date::now() as u64;
+        Ok(write(&self.inner)?.engine.delete(&id, now))
+    }
+
+    /// Every record: `[{ id, value }]`.
+    #[wasm_bindgen(unchecked_return_type = "Array<{ id: string; value: unknown }>")]
+    pub fn records(&self) -> Result<JsValue, JsValue> {
+        let inner = read(&self.inner)?;
+        let list: Vec<Value> = inner
+            .engine
+            .records()
+            .map(|(id, value)| json!({ "id": id.to_string(), "value": value }))
+            .collect();
+        to_js(&list)
+    }
+
+    /// Conflicts met on a record (both values of each field) and not yet dismissed.
+    #[wasm_bindgen(unchecked_return_type = "FieldConflict[]")]
+    pub fn conflicts(&self, id: &str) -> Result<JsValue, JsValue> {
+        let id = record_id(id)?;
+        to_js(&read(&self.inner)?.engine.conflicts(&id).to_vec())
+    }
+
+    /// Forgets the conflicts of a record.
+    #[wasm_bindgen(js_name = dismissConflicts)]
+    pub fn dismiss_conflicts(&self, id: &str) -> Result<(), JsValue> {
+        let id = record_id(id)?;
+        write(&self.inner)?.engine.dismiss_conflicts(&id);
+        Ok(())
+    }
+
+    /// Pushes local edits and pulls what other devices changed. Returns what changed here.
+    /// On `NETWORK` errors nothing is lost: unanswered pushes are resent as they were, so
+    /// the server recognises them. A server that sends anything that fails authentication
+    /// or goes back in version is refused (`TAMPERED`, `ROLLBACK`) and nothing local
+    /// changes. When another device changed the password or the keys, its envelope is
+    /// adopted first (`envelopeChanged`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncEvent[]>")]
+    pub fn sync(&self) -> Promise {
+        op_promise(self.inner.clone(), Ok(Box::new(SyncRun::new())), true)
+    }
+
+    /// Changes the password (same iterations as now unless given): re-wraps the vault's
+    /// root key, uploads the envelope with the new auth key, and adopts it once the server
+    /// stored it; other devices learn it on their next sync (`envelopeChanged` with
+    /// `password: true`). On any failure the local vault keeps the old password;
+    /// `CONFLICT` means another device changed the password first (this device adopted
+    /// that envelope): change it again to set yours.
+    #[wasm_bindgen(js_name = changePassword, unchecked_return_type = "Promise<void>")]
+    pub fn change_password(
+        &self,
+        #[wasm_bindgen(js_name = "newPassword")] new_password: String,
+        iterations: Option<u32>,
+    ) -> Promise {
+        let new_password = Password::new(new_password);
+        let run = read(&self.inner).and_then(|inner| {
+            let current = inner.vault.envelope().kdf_params().iterations();
+            let kdf = fresh_kdf(Some(iterations.unwrap_or(current)))?;
+            Ok(Box::new(PasswordRun::new(new_password, kdf)) as Box<dyn Operation>)
+        });
+        op_promise(self.inner.clone(), run, false)
+    }
+
+    /// Rotates the vault key: a new key for everything written from now on, every record
+    /// re-sealed under it in batches (`onProgress` reports `{phase: "rotate", done,
+    /// total}`), then the old key retired. The vault stays readable throughout.
+    /// Resumable: if it was interrupted (`NETWORK`, a closed page), call it again, on this
+    /// or another device (`rotationPending` says one is under way). Returns what its
+    /// catch-up syncs changed here.
+    #[wasm_bindgen(js_name = rotateKeys, unchecked_return_type = "Promise<SyncEvent[]>")]
+    pub fn rotate_keys(&self) -> Promise {
+        op_promise(self.inner.clone(), Ok(Box::new(RotateRun::new())), true)
+    }
+
+    /// A key rotation is under way (the keyring still holds an old key): `rotateKeys()`
+    /// finishes it.
+    #[wasm_bindgen(getter, js_name = rotationPending)]
+    pub fn rotation_pending(&self) -> Result<bool, JsValue> {
+        Ok(!read(&self.inner)?.vault.old_key_ids().is_empty())
+    }
+
+    /// The account's device tokens.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TokenInfo[]>")]
+    pub fn tokens(&self) -> Promise {
+        request_promise(&self.inner, Ok(Call::Tokens))
+    }
+
+    /// Revokes one of the account's tokens (another device is logged out at once). Throws
+    /// `BAD_INPUT` for an id that is not a whole number, `NOT_FOUND` for one the account
+    /// has no live token with.
+    #[wasm_bindgen(js_name = revokeToken, unchecked_return_type = "Promise<void>")]
+    pub fn revoke_token(&self, id: f64) -> Promise {
+        let call = if id.fract() == 0.0 && (1.0..=wire::MAX_VERSION as f64).contains(&id) {
+            Ok(Call::RevokeToken(id as u64))
+        } else {
+            Err(bad_input(
+                "a token id is a whole number from the token list",
+            ))
+        };
+        request_promise(&self.inner, call)
+    }
+
+    /// Logs out: revokes this device's token. The local keys stay until `free()`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn logout(&self) -> Promise {
+        request_promise(&self.inner, Ok(Call::Logout))
+    }
+}
+
+/// An operation (sync, password change, rotation) as a promise of its events (or of
+/// `undefined` without `events`): one asynchronous body for every operation.
+fn op_promise(
+    inner: Rc<RefCell<Inner>>,
+    op: Result<Box<dyn Operation>, JsValue>,
+    events: bool,
+) -> Promise {
+    crate::promise(Box::pin(async move {
+        let mut op = op?;
+        let happened = drive(&inner, op.as_mut()).await?;
+        if events {
+            to_js(&happened)
+        } else {
+            Ok(JsValue::UNDEFINED)
+        }
+    }))
+}
+
+/// A request outside the operations (tokens), with this device's token, as a promise of
+/// its answer: the token list, or `undefined`.
+fn request_promise(inner: &Rc<RefCell<Inner>>, call: Result<Call, JsValue>) -> Promise {
+    let endpoint = read(inner).map(|i| (i.server.clone(), i.token.clone()));
+    crate::promise(Box::pin(async move {
+        let (server, token) = endpoint?;
+        let send = Send {
+            call: call?,
+            bearer: Bearer::Session,
+        };
+        match perform(&server, &send, Some(&token)).await? {
+            Reply::Refused(refusal) => Err(op_error(OpError::Refused(refusal))),
+            Reply::Tokens(list) => to_js(&list.tokens),
+            _ => Ok(JsValue::UNDEFINED),
+        }
+    }))
+}
