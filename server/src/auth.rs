@@ -1,21 +1,18 @@
 //! Accounts and tokens: usernames, auth-key verifiers, bearer tokens, the prelogin decoy,
 //! and login rate limits. No key material is logged; secrets are compared in constant time.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use vaultsync_wire::{Blob, ErrorCode, Kdf, KdfAlgorithm, TOKEN_PREFIX};
+use vaultsync_wire::{Blob, Kdf, KdfAlgorithm, SecretBlob, TOKEN_PREFIX};
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
-use crate::routes::AppState;
 use crate::store::NewToken;
 
 /// Length of an auth key, in bytes.
@@ -62,23 +59,23 @@ pub fn token_label(label: Option<String>) -> Result<String, ApiError> {
 
 /// The stored verifier of an auth key: its SHA-256. The auth key is a 256-bit HKDF output
 /// of the PBKDF2 master key, so the hash lets nobody test passwords faster than PBKDF2.
-pub fn auth_verifier(auth_key: &Blob) -> Result<[u8; 32], ApiError> {
+pub fn auth_verifier(auth_key: &SecretBlob) -> Result<[u8; 32], ApiError> {
     key_verifier("auth_key", auth_key)
 }
 
 /// The stored verifier of a recovery auth key: its SHA-256. The key is an HKDF output of
 /// the 160-bit recovery code, so the hash cannot be searched for the code.
-pub fn recovery_verifier(recovery_key: &Blob) -> Result<[u8; 32], ApiError> {
+pub fn recovery_verifier(recovery_key: &SecretBlob) -> Result<[u8; 32], ApiError> {
     key_verifier("recovery_key", recovery_key)
 }
 
-fn key_verifier(field: &str, key: &Blob) -> Result<[u8; 32], ApiError> {
+fn key_verifier(field: &str, key: &SecretBlob) -> Result<[u8; 32], ApiError> {
     if key.len() != AUTH_KEY_LEN {
         return Err(ApiError::invalid(format!(
             "{field} must be {AUTH_KEY_LEN} bytes"
         )));
     }
-    Ok(Sha256::digest(key.as_bytes()).into())
+    Ok(Sha256::digest(key.expose()).into())
 }
 
 /// Constant-time comparison of a stored verifier with a presented one.
@@ -97,13 +94,7 @@ pub struct IssuedSecret {
 /// Issues a token with 256 random bits.
 pub fn issue_token(label: String, expires_at: Option<i64>) -> Result<IssuedSecret, ApiError> {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut bytes[..]).map_err(|_| {
-        tracing::error!("the operating system's random generator failed");
-        ApiError::new(
-            ErrorCode::StorageUnavailable,
-            "cannot issue a token now; retry later",
-        )
-    })?;
+    getrandom::fill(&mut bytes[..]).map_err(|_| ApiError::no_randomness())?;
     let secret = Zeroizing::new(format!(
         "{TOKEN_PREFIX}{}",
         Blob(bytes.to_vec()).to_base64url()
@@ -146,92 +137,6 @@ pub fn decoy_kdf(secret: &[u8], username: &str) -> Kdf {
     }
 }
 
-/// The account and token behind a request's bearer token.
-#[derive(Clone, Copy, Debug)]
-pub struct Authed {
-    /// The account: every query is scoped to it.
-    pub account_id: i64,
-    /// The token used.
-    pub token_id: i64,
-}
-
-impl FromRequestParts<AppState> for Authed {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::Unauthenticated,
-                    "send a token: Authorization: Bearer vst_…",
-                )
-            })?;
-        let invalid = || {
-            ApiError::new(
-                ErrorCode::InvalidToken,
-                "the token is invalid, revoked or expired; log in again",
-            )
-        };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| t.starts_with(TOKEN_PREFIX))
-            .ok_or_else(invalid)?;
-        let row = state
-            .db
-            .token_by_hash(&token_hash(token))
-            .await?
-            .ok_or_else(invalid)?;
-        let now = crate::now_ms();
-        if row.expires_at.is_some_and(|at| at <= now) {
-            return Err(invalid());
-        }
-        if row
-            .last_used_at
-            .is_none_or(|at| now - at >= LAST_USED_GRANULARITY_MS)
-        {
-            state.db.touch_token(row.id, now).await?;
-        }
-        Ok(Self {
-            account_id: row.account_id,
-            token_id: row.id,
-        })
-    }
-}
-
-/// The client's address: the socket peer, or with `--trust-forwarded-for` the last
-/// address of `X-Forwarded-For`.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if state.trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if forwarded.is_some() {
-                return Ok(Self(forwarded));
-            }
-        }
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
-}
-
 /// Login rate limits: per account (login) and per client address (register, prelogin,
 /// login). Kept in memory, so with several replicas each enforces its own budget.
 #[derive(Clone)]
@@ -251,9 +156,9 @@ impl RateLimits {
         }
     }
 
-    /// Spends one unit of the address's budget.
-    pub fn check_address(&self, addr: ClientAddr) -> Result<(), ApiError> {
-        match addr.0 {
+    /// Spends one unit of the address's budget (no address: nothing to count).
+    pub fn check_address(&self, addr: Option<IpAddr>) -> Result<(), ApiError> {
+        match addr {
             Some(ip) => self
                 .per_address
                 .check_key(&ip)
@@ -324,8 +229,8 @@ mod tests {
 
     #[test]
     fn verifiers_need_32_bytes() {
-        assert!(auth_verifier(&Blob(vec![1; 31])).is_err());
-        let v = auth_verifier(&Blob(vec![1; 32])).unwrap();
+        assert!(auth_verifier(&SecretBlob::new(vec![1; 31])).is_err());
+        let v = auth_verifier(&SecretBlob::new(vec![1; 32])).unwrap();
         assert!(verifier_matches(&v, &v));
         assert!(!verifier_matches(&v[..31], &v));
     }

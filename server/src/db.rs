@@ -4,12 +4,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Postgres;
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Database, Pool};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -120,26 +121,39 @@ impl Db {
         on_read!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop))
     }
 
-    /// Applies pending migrations (idempotent). Returns how many were applied.
+    /// Applies pending migrations (idempotent). Returns how many were applied. Any number
+    /// of replicas may run it at the same time on one PostgreSQL database: they take turns
+    /// (see [`MigrationLock`]).
     pub async fn migrate_up(&self) -> Result<usize, MigrateError> {
-        let pending = self
-            .migration_status()
-            .await?
-            .iter()
-            .filter(|m| !m.applied)
-            .count();
         match self {
-            Self::Sqlite { write: p, .. } => SQLITE_MIGRATIONS.run(p).await?,
-            Self::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+            Self::Sqlite { write: p, .. } => {
+                let mut conn = p.acquire().await?;
+                let pending = pending(&mut *conn, &SQLITE_MIGRATIONS).await?;
+                SQLITE_MIGRATIONS.run(&mut *conn).await?;
+                Ok(pending)
+            }
+            Self::Postgres(p) => {
+                let mut lock = MigrationLock::take(p).await?;
+                let pending = pending(lock.conn(), &POSTGRES_MIGRATIONS).await?;
+                POSTGRES_MIGRATIONS.run(lock.conn()).await?;
+                lock.release().await?;
+                Ok(pending)
+            }
         }
-        Ok(pending)
     }
 
     /// Every known migration and whether it is applied.
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>, MigrateError> {
         match self {
-            Self::Sqlite { write: p, .. } => status(p, &SQLITE_MIGRATIONS).await,
-            Self::Postgres(p) => status(p, &POSTGRES_MIGRATIONS).await,
+            Self::Sqlite { write: p, .. } => {
+                status(&mut *p.acquire().await?, &SQLITE_MIGRATIONS).await
+            }
+            Self::Postgres(p) => {
+                let mut lock = MigrationLock::take(p).await?;
+                let status = status(lock.conn(), &POSTGRES_MIGRATIONS).await?;
+                lock.release().await?;
+                Ok(status)
+            }
         }
     }
 
@@ -158,20 +172,79 @@ impl Db {
         let target = rest.last().copied().unwrap_or(0);
         match self {
             Self::Sqlite { write: p, .. } => SQLITE_MIGRATIONS.undo(p, target).await?,
-            Self::Postgres(p) => POSTGRES_MIGRATIONS.undo(p, target).await?,
+            Self::Postgres(p) => {
+                let mut lock = MigrationLock::take(p).await?;
+                POSTGRES_MIGRATIONS.undo(lock.conn(), target).await?;
+                lock.release().await?;
+            }
         }
         Ok(Some(last))
     }
 }
 
-async fn status<DB: Database>(
-    pool: &Pool<DB>,
+/// A PostgreSQL session-level advisory lock held while migrating. sqlx's migrator locks
+/// too, but only after it has created its bookkeeping table, and so does the status query
+/// that runs first: replicas started together on an empty database raced on that
+/// `CREATE TABLE` (`duplicate key value violates unique constraint
+/// "pg_type_typname_nsp_index"`). Taking this lock first makes them take turns.
+struct MigrationLock {
+    /// `None` once released.
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+/// The lock's key: "vaultsyn" in ASCII.
+const MIGRATION_LOCK_KEY: i64 = 0x7661_756c_7473_796e;
+
+impl MigrationLock {
+    async fn take(pool: &PgPool) -> Result<Self, MigrateError> {
+        let mut conn = pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut *conn)
+            .await?;
+        Ok(Self { conn: Some(conn) })
+    }
+
+    fn conn(&mut self) -> &mut sqlx::PgConnection {
+        // Only `release` takes the connection, and it consumes the lock.
+        #[allow(clippy::expect_used)]
+        self.conn.as_mut().expect("the lock holds its connection")
+    }
+
+    async fn release(mut self) -> Result<(), MigrateError> {
+        if let Some(mut conn) = self.conn.take() {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MigrationLock {
+    /// A lock not released (an error on the way) must not go back to the pool held: the
+    /// connection is closed instead, which releases it.
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// How many migrations are not applied yet.
+async fn pending<C: Migrate>(conn: &mut C, migrator: &Migrator) -> Result<usize, MigrateError> {
+    Ok(status(conn, migrator)
+        .await?
+        .iter()
+        .filter(|m| !m.applied)
+        .count())
+}
+
+async fn status<C: Migrate>(
+    conn: &mut C,
     migrator: &Migrator,
-) -> Result<Vec<MigrationState>, MigrateError>
-where
-    DB::Connection: Migrate,
-{
-    let mut conn = pool.acquire().await?;
+) -> Result<Vec<MigrationState>, MigrateError> {
     conn.ensure_migrations_table().await?;
     let applied = conn.list_applied_migrations().await?;
     Ok(migrator

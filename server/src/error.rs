@@ -1,8 +1,10 @@
 //! The one API error type: a stable [`ErrorCode`] (which fixes the status) and a message,
-//! rendered as `{"error": {"code", "message"}}`. Internal details are logged, never sent.
+//! rendered as `{"error": {"code", "message"}}`. Conversions have no side effects: an
+//! internal cause travels in the response's extensions ([`Cause`]) and the logging
+//! middleware writes it to the log; it is never sent.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vaultsync_wire::{EnvelopeConflict, EnvelopeDoc, ErrorBody, ErrorCode, ErrorDetail};
@@ -14,7 +16,13 @@ pub struct ApiError {
     message: String,
     retry_after_secs: Option<u64>,
     current_envelope: Option<Box<EnvelopeDoc>>,
+    cause: Option<String>,
 }
+
+/// The internal cause of an error answer (a storage failure): put in the response's
+/// extensions for the logging middleware, never in the body.
+#[derive(Clone, Debug)]
+pub struct Cause(pub String);
 
 /// The status each code is answered with.
 pub fn status_of(code: ErrorCode) -> StatusCode {
@@ -49,6 +57,7 @@ impl ApiError {
             message: message.into(),
             retry_after_secs: None,
             current_envelope: None,
+            cause: None,
         }
     }
 
@@ -97,13 +106,29 @@ impl ApiError {
         error
     }
 
-    /// 503 when storage fails; the cause is logged, not returned.
+    /// 503 when storage fails; the cause goes to the log (by the middleware), not to the
+    /// client.
     pub fn storage(error: &sqlx::Error) -> Self {
-        tracing::error!(%error, "storage error");
         Self::new(
             ErrorCode::StorageUnavailable,
             "the database is unavailable; retry later",
         )
+        .with_cause(format!("storage error: {error}"))
+    }
+
+    /// 503 when the system's random generator failed (no token can be issued).
+    pub fn no_randomness() -> Self {
+        Self::new(
+            ErrorCode::StorageUnavailable,
+            "cannot issue a token now; retry later",
+        )
+        .with_cause("the operating system's random generator failed".into())
+    }
+
+    /// An internal cause, for the log only.
+    fn with_cause(mut self, cause: String) -> Self {
+        self.cause = Some(cause);
+        self
     }
 }
 
@@ -113,29 +138,9 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::JsonSyntaxError(e) => Self::new(
-                ErrorCode::MalformedJson,
-                format!("the body is not valid JSON: {}", e.body_text()),
-            ),
-            JsonRejection::JsonDataError(e) => Self::invalid(e.body_text()),
-            JsonRejection::MissingJsonContentType(_) => Self::new(
-                ErrorCode::UnsupportedMediaType,
-                "send the body as Content-Type: application/json",
-            ),
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(ErrorCode::PayloadTooLarge, "the request body is too large")
-            }
-            other => Self::new(ErrorCode::MalformedJson, other.body_text()),
-        }
-    }
-}
-
 impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::invalid(rejection.body_text())
+    fn from(_: PathRejection) -> Self {
+        Self::not_found()
     }
 }
 
@@ -166,6 +171,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(cause) = self.cause {
+            response.extensions_mut().insert(Cause(cause));
         }
         response
     }

@@ -1,6 +1,7 @@
 //! `vaultsync-server`: the sync server binary. See `PROTOCOL.md` and `--help`.
 
 mod auth;
+mod clock;
 mod config;
 mod db;
 mod error;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use clock::now_ms;
 use config::{Cli, Command, MigrateAction};
 
 #[tokio::main]
@@ -31,14 +33,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(&cli).await,
         Command::Migrate { action } => migrate(&cli.database, action).await,
     }
-}
-
-/// Milliseconds since the Unix epoch (the server's only clock).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 async fn serve(cli: &Cli) -> anyhow::Result<()> {

@@ -12,14 +12,40 @@ use common::{Postgres, Server};
 use serde_json::{Value, json};
 
 /// Where a scenario stores its data.
-struct Ctx<'a> {
+struct Ctx {
     backend: &'static str,
     url: String,
-    pg: Option<(&'a Postgres, String)>,
+    pg: Option<(&'static Postgres, String)>,
     sqlite_file: Option<PathBuf>,
+    _dir: Option<tempfile::TempDir>,
 }
 
-impl Ctx<'_> {
+impl Ctx {
+    /// A fresh SQLite file for scenario `name`.
+    fn sqlite(name: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("{name}.db"));
+        Self {
+            backend: "sqlite",
+            url: format!("sqlite://{}", file.display()),
+            pg: None,
+            sqlite_file: Some(file),
+            _dir: Some(dir),
+        }
+    }
+
+    /// A fresh database for scenario `name` in the test binary's PostgreSQL cluster.
+    fn postgres(name: &str) -> Self {
+        let pg = Postgres::shared();
+        Self {
+            backend: "postgres",
+            url: pg.database(name),
+            pg: Some((pg, name.to_string())),
+            sqlite_file: None,
+            _dir: None,
+        }
+    }
+
     /// Everything the server wrote, as bytes: the SQLite file and its WAL, or a pg_dump.
     fn dump(&self) -> Vec<u8> {
         match (&self.pg, &self.sqlite_file) {
@@ -35,58 +61,36 @@ impl Ctx<'_> {
     }
 }
 
-type Scenario = fn(&Ctx<'_>);
-
-fn on_sqlite(scenarios: &[(&str, Scenario)]) {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, scenario) in scenarios {
-        let file = dir.path().join(format!("{name}.db"));
-        eprintln!("--- sqlite: {name}");
-        scenario(&Ctx {
-            backend: "sqlite",
-            url: format!("sqlite://{}", file.display()),
-            pg: None,
-            sqlite_file: Some(file),
-        });
-    }
+/// One test per scenario and backend, so a failure names both (`sqlite::envelope`).
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Ctx::sqlite(stringify!($name)));
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Ctx::postgres(stringify!($name)));
+            })*
+        }
+    };
 }
 
-fn on_postgres(scenarios: &[(&str, Scenario)]) {
-    let pg = Postgres::start();
-    for (name, scenario) in scenarios {
-        eprintln!("--- postgres: {name}");
-        let url = pg.database(name);
-        scenario(&Ctx {
-            backend: "postgres",
-            url,
-            pg: Some((&pg, name.to_string())),
-            sqlite_file: None,
-        });
-    }
-}
+scenarios!(
+    accounts_and_tokens,
+    envelope,
+    recovery_login,
+    push_and_changes,
+    bad_input,
+    rate_limits,
+    tombstone_retention,
+    plaintext_absent,
+);
 
-const API: &[(&str, Scenario)] = &[
-    ("accounts_and_tokens", accounts_and_tokens),
-    ("envelope", envelope),
-    ("recovery_login", recovery_login),
-    ("push_and_changes", push_and_changes),
-    ("bad_input", bad_input),
-    ("rate_limits", rate_limits),
-    ("tombstone_retention", tombstone_retention),
-    ("plaintext_absent", plaintext_absent),
-];
-
-#[test]
-fn sqlite_api() {
-    on_sqlite(API);
-}
-
-#[test]
-fn postgres_api() {
-    on_postgres(API);
-}
-
-fn accounts_and_tokens(ctx: &Ctx<'_>) {
+fn accounts_and_tokens(ctx: &Ctx) {
     let server = Server::start(&ctx.url);
     let api = server.api();
     let alice = register(&api, "Alice@example.com");
@@ -253,7 +257,7 @@ fn accounts_and_tokens(ctx: &Ctx<'_>) {
     assert_error(&api.call("GET", "/v1/tokens", None), 401, "UNAUTHENTICATED");
 }
 
-fn envelope(ctx: &Ctx<'_>) {
+fn envelope(ctx: &Ctx) {
     let server = Server::start(&ctx.url);
     let api = server.api();
     let alice = register(&api, "alice");
@@ -373,7 +377,7 @@ fn envelope(ctx: &Ctx<'_>) {
     assert_eq!(answer["results"][0]["status"], "applied");
 }
 
-fn recovery_login(ctx: &Ctx<'_>) {
+fn recovery_login(ctx: &Ctx) {
     let server = Server::start(&ctx.url);
     let api = server.api();
     let recovery_key = b64(&random(32));
@@ -441,7 +445,7 @@ fn recovery_login(ctx: &Ctx<'_>) {
     assert_eq!(recover("alice", &recovery_key).0, 200);
 }
 
-fn push_and_changes(ctx: &Ctx<'_>) {
+fn push_and_changes(ctx: &Ctx) {
     let server = Server::start(&ctx.url);
     let api = server.api();
     let alice = register(&api, "alice");
@@ -565,7 +569,7 @@ fn push_and_changes(ctx: &Ctx<'_>) {
     assert!(bob_all.is_empty());
 }
 
-fn bad_input(ctx: &Ctx<'_>) {
+fn bad_input(ctx: &Ctx) {
     let server = Server::start_with(
         &ctx.url,
         &[
@@ -719,6 +723,14 @@ fn bad_input(ctx: &Ctx<'_>) {
         ("GET", format!("{unknown_vault}/envelope"), true, json!({}), 404, "NOT_FOUND"),
         ("POST", format!("{unknown_vault}/push"), true, push_body(vec![good_item()]), 404, "NOT_FOUND"),
         ("POST", "/v1/nowhere".into(), false, json!({}), 404, "NOT_FOUND"),
+        // A JSON array where the schema says object, at any depth (serde alone takes an
+        // array of a struct's fields in order: a login as ["alice", key] used to work).
+        post("/v1/login", json!(["alice", alice.auth_key]), 400, "INVALID_FIELD"),
+        post("/v1/prelogin", json!(["alice"]), 400, "INVALID_FIELD"),
+        post("/v1/accounts", with(register_body(), "/kdf", json!(["pbkdf2-sha256", 600_000, b64(&random(16))])), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, json!([1, []]), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, push_body(vec![good_item(), json!([new_id(), 0, false, b64(b"sealed")])]), 400, "INVALID_FIELD"),
+        ("PUT", env_path.clone(), true, with(env_body(), "/kdf", json!(["pbkdf2-sha256", 600_000, b64(&random(16))])), 400, "INVALID_FIELD"),
     ]);
     for (method, path, authorized, body, status, code) in &json_cases {
         let client = if *authorized { &alice.api } else { &api };
@@ -766,6 +778,75 @@ fn bad_input(ctx: &Ctx<'_>) {
         400,
         "MALFORMED_JSON",
     );
+
+    // Incomplete JSON is MALFORMED_JSON whatever its first error would have been.
+    for body in [
+        &b"[1,2"[..],
+        b"{\"username\": 5",
+        b"{\"username\": \"a\"",
+        b"{\"a\":[{}",
+    ] {
+        assert_error(
+            &api.raw("POST", "/v1/prelogin", "application/json", body.to_vec()),
+            400,
+            "MALFORMED_JSON",
+        );
+    }
+
+    // An INVALID_FIELD message names the field but never repeats the value (an auth key
+    // sent where a number belongs must not come back).
+    let secret = b64(&random(32));
+    for body in [
+        json!({ "username": "alice", "auth_key": alice.auth_key, "token_ttl_secs": secret }),
+        json!({ "username": secret.clone(), "auth_key": 7 }),
+        {
+            let mut body = json!({ "username": "alice", "auth_key": alice.auth_key });
+            body[&secret] = json!(1);
+            body
+        },
+    ] {
+        let (status, answer) = api.call("POST", "/v1/login", Some(&body));
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["code"], "INVALID_FIELD");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            !message.contains(&secret[..10]),
+            "the message repeats the value: {message}"
+        );
+    }
+    let (_, answer) = api.call(
+        "POST",
+        "/v1/login",
+        Some(&json!({ "username": "alice", "auth_key": alice.auth_key, "token_ttl_secs": "x" })),
+    );
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("token_ttl_secs"),
+        "the message names the field: {message}"
+    );
+
+    // Request ids: a short plain id is kept; anything else is replaced by the server's.
+    let id_of = |id: &str| {
+        let (_, head, _) =
+            server.request_with_headers("GET", "/v1/health", None, &[("x-request-id", id)]);
+        head.lines()
+            .find_map(|l| l.strip_prefix("x-request-id: "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(id_of("trace-42.a_b"), "trace-42.a_b");
+    for forged in [
+        "x".repeat(60_000),
+        "1 method=DELETE path=/v1/tokens status=204".to_string(),
+        "a=b;c".to_string(),
+        "x".repeat(65),
+    ] {
+        let got = id_of(&forged);
+        assert!(
+            !got.is_empty() && got != forged && got.len() <= 64,
+            "kept {forged:.40}: {got}"
+        );
+    }
 
     // Bad tokens.
     for token in [
@@ -837,7 +918,7 @@ fn bad_input(ctx: &Ctx<'_>) {
     );
 }
 
-fn rate_limits(ctx: &Ctx<'_>) {
+fn rate_limits(ctx: &Ctx) {
     let server = Server::start_with(
         &ctx.url,
         &[
@@ -893,7 +974,7 @@ fn rate_limits(ctx: &Ctx<'_>) {
     assert_eq!(alice.api.call("GET", "/v1/tokens", None).0, 200);
 }
 
-fn tombstone_retention(ctx: &Ctx<'_>) {
+fn tombstone_retention(ctx: &Ctx) {
     let server = Server::start_with(
         &ctx.url,
         &["--tombstone-retention", "1s", "--purge-interval", "100ms"],
@@ -936,7 +1017,7 @@ fn tombstone_retention(ctx: &Ctx<'_>) {
     assert_eq!(alice.pull_all(0).0.len(), 1);
 }
 
-fn plaintext_absent(ctx: &Ctx<'_>) {
+fn plaintext_absent(ctx: &Ctx) {
     use vaultsync::crypto::{
         GenerateId, KdfParams, OsEntropy, Password, RecordId, RecordMeta, UnlockedVault,
         kdf::derive_master,
@@ -960,7 +1041,11 @@ fn plaintext_absent(ctx: &Ctx<'_>) {
     for i in 0..20 {
         let meta =
             RecordMeta::new(RecordId::generate(&mut OsEntropy).unwrap(), 1, i % 5 == 4).unwrap();
-        let plaintext = format!(r#"{{"note":"MARKER-PLAINTEXT-{i} the quick brown fox"}}"#);
+        let plaintext = if meta.deleted() {
+            String::new()
+        } else {
+            format!(r#"{{"note":"MARKER-PLAINTEXT-{i} the quick brown fox"}}"#)
+        };
         let sealed = new
             .vault
             .seal(&meta, plaintext.as_bytes(), &mut OsEntropy)

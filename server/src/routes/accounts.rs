@@ -1,6 +1,21 @@
 //! Accounts and tokens: register, prelogin, login, recovery login, list, revoke, logout.
 
-use super::*;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use vaultsync_wire::{
+    ErrorBody, ErrorCode, IssuedToken, LoginRequest, PreloginRequest, PreloginResponse,
+    RecoverRequest, RegisterRequest, Session, TokenInfo, TokenList,
+};
+use zeroize::Zeroizing;
+
+use super::extract::{Authed, Body, ClientAddr};
+use super::{AppState, check_envelope};
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::store::{self, RegisterError};
+
 /// `POST /v1/accounts`: create an account with its vault and envelope; returns a device
 /// token.
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = RegisterRequest,
@@ -13,7 +28,7 @@ pub(super) async fn register(
     addr: ClientAddr,
     Body(request): Body<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    state.rate.check_address(addr)?;
+    state.rate.check_address(addr.0)?;
     let username = auth::normalize_username(&request.username)?;
     let verifier_hash = auth::auth_verifier(&request.auth_key)?;
     let recovery_hash = auth::recovery_verifier(&request.recovery_key)?;
@@ -67,7 +82,7 @@ pub(super) async fn prelogin(
     addr: ClientAddr,
     Body(request): Body<PreloginRequest>,
 ) -> Result<Json<PreloginResponse>, ApiError> {
-    state.rate.check_address(addr)?;
+    state.rate.check_address(addr.0)?;
     let username = auth::normalize_username(&request.username)?;
     let row = state.db.login_row(&username).await?;
     // Computed either way, so known and unknown usernames cost the same.
@@ -149,7 +164,7 @@ async fn sign_in(
     stored: impl Fn(&store::LoginRow) -> Option<&[u8]>,
     presented: &[u8; 32],
 ) -> Result<Json<Session>, ApiError> {
-    state.rate.check_address(addr)?;
+    state.rate.check_address(addr.0)?;
     let username = auth::normalize_username(attempt.username)?;
     state.rate.check_account(&username)?;
     let label = auth::token_label(attempt.token_label)?;
@@ -256,7 +271,7 @@ pub(super) fn token_info(row: store::TokenRow, current: Option<i64>) -> TokenInf
 
 pub(super) fn issued_token(secret: Zeroizing<String>, row: store::TokenRow) -> IssuedToken {
     IssuedToken {
-        secret: secret.to_string(),
+        secret: vaultsync_wire::BearerToken::new(secret.to_string()),
         info: token_info(row, None),
     }
 }

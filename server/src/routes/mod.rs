@@ -2,39 +2,36 @@
 //! owns all SQL. Every route is described in `PROTOCOL.md` and in the OpenAPI document
 //! served at `/v1/openapi.json` (generated from the handlers' annotations).
 //!
-//! - this module: the router, shared state, the JSON body extractor, the OpenAPI document,
-//!   health, request ids and the checks several routes share;
+//! - this module: the router, shared state, the OpenAPI document, health, request ids,
+//!   logging of internal causes, and the checks several routes share;
+//! - [`extract`]: request extractors (bearer token, client address, strict JSON body);
+//! - [`strict`]: reading structs from JSON objects only;
 //! - [`accounts`]: register, prelogin, login, recovery login and tokens;
 //! - [`vault`]: the envelope, push and changes.
 
 mod accounts;
+pub mod extract;
+mod strict;
 mod vault;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
-use vaultsync_wire::{
-    ChangesResponse, EnvelopeDoc, ErrorBody, ErrorCode, Health, IssuedToken, LoginRequest,
-    MAX_VERSION, PreloginRequest, PreloginResponse, PushRequest, PushResponse, PutEnvelopeRequest,
-    PutEnvelopeResponse, RecoverRequest, RegisterRequest, Session, TokenInfo, TokenList, VaultId,
-};
+use vaultsync_wire::{ErrorBody, ErrorCode, Health};
 use zeroize::Zeroizing;
 
-use crate::auth::{self, Authed, ClientAddr, RateLimits};
+use crate::auth::RateLimits;
 use crate::config::{Limits, StaticDir};
 use crate::db::Db;
-use crate::error::ApiError;
-use crate::now_ms;
-use crate::store::{self, Changes, Push, PutEnvelope, RegisterError};
+use crate::error::{ApiError, Cause};
 
 /// Shared state of every request.
 #[derive(Clone)]
@@ -53,13 +50,20 @@ pub struct AppState {
     pub statics: Arc<Vec<StaticDir>>,
 }
 
+/// The header that carries a request's id.
+const REQUEST_ID: &str = "x-request-id";
+/// The longest request id a client may choose.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
 /// The whole API as a router, so tests can drive it without a socket.
 ///
-/// Every request gets an `x-request-id` (kept if the client sent one) that is echoed in the
-/// answer and logged with the method, path (never the query, headers or body: no tokens,
-/// auth keys or ciphertext reach the logs), status and latency.
+/// Every request gets an `x-request-id` that is echoed in the answer and logged with the
+/// method, path (never the query, headers or body: no tokens, auth keys or ciphertext
+/// reach the logs), status and latency. A client's own id is kept only when it is 1 to 64
+/// characters of `A-Z a-z 0-9 . _ -`; anything else (too long, spaces, `=`, control
+/// characters: what could forge log fields) is replaced by a fresh UUID.
 pub fn app(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
+    let request_id = HeaderName::from_static(REQUEST_ID);
     let body_limit = state.limits.max_body_bytes;
     let statics = state.statics.clone();
     let api = Router::new()
@@ -87,13 +91,14 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
     with_statics(api, &statics)
+        .layer(middleware::map_response(log_cause))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
                     let id = request
                         .headers()
-                        .get("x-request-id")
+                        .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
                     tracing::info_span!(
@@ -105,7 +110,36 @@ pub fn app(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuidLike))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(plain_request_id))
+}
+
+/// Drops a client's `x-request-id` unless it is a short plain id (see [`app`]), so the
+/// server makes its own.
+async fn plain_request_id(mut request: Request, next: Next) -> Response {
+    let plain = request
+        .headers()
+        .get(REQUEST_ID)
+        .map(HeaderValue::as_bytes)
+        .is_some_and(|id| {
+            (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+                && id
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        });
+    if !plain {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(request).await
+}
+
+/// Logs the internal cause of an error answer (inside the request's span, so with its
+/// id); the cause is never sent.
+async fn log_cause(response: Response) -> Response {
+    if let Some(Cause(cause)) = response.extensions().get::<Cause>() {
+        tracing::error!(status = response.status().as_u16(), %cause, "request failed");
+    }
+    response
 }
 
 /// Adds the static folders; anything else is a JSON 404.
@@ -168,20 +202,6 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// A JSON body whose rejections are API errors with codes.
-pub struct Body<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let Json(value) = Json::<T>::from_request(req, state)
-            .await
-            .map_err(|e: JsonRejection| ApiError::from(e))?;
-        Ok(Self(value))
-    }
-}
-
 /// `GET /v1/health`: the server is up and its database answers.
 #[utoipa::path(get, path = "/v1/health", tag = "server",
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
@@ -200,6 +220,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
+/// A version or cursor of a request is at most `max`.
 pub(super) fn check_version(field: &str, value: u64, max: u64) -> Result<(), ApiError> {
     if value > max {
         return Err(ApiError::invalid(format!("{field} must be 0 to {max}")));
@@ -207,6 +228,7 @@ pub(super) fn check_version(field: &str, value: u64, max: u64) -> Result<(), Api
     Ok(())
 }
 
+/// An envelope is present and within `--max-envelope-bytes`.
 pub(super) fn check_envelope(state: &AppState, len: usize) -> Result<(), ApiError> {
     if len == 0 {
         return Err(ApiError::invalid("envelope is empty"));
@@ -221,27 +243,4 @@ pub(super) fn check_envelope(state: &AppState, len: usize) -> Result<(), ApiErro
         ));
     }
     Ok(())
-}
-
-/// Request ids: 16 random hex digits from a per-process counter mixed with the start time.
-#[derive(Clone, Copy, Default)]
-struct MakeRequestUuidLike;
-
-impl MakeRequestId for MakeRequestUuidLike {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        let start = *START.get_or_init(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0)
-        });
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let id = start.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        HeaderValue::from_str(&format!("{id:016x}"))
-            .ok()
-            .map(RequestId::new)
-    }
 }

@@ -1,6 +1,19 @@
 //! The vault: envelope get/put, batch push, changes since a cursor.
 
-use super::*;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use vaultsync_wire::{
+    ChangesResponse, EnvelopeDoc, ErrorBody, ErrorCode, MAX_VERSION, PushRequest, PushResponse,
+    PutEnvelopeRequest, PutEnvelopeResponse, VaultId,
+};
+
+use super::extract::{Authed, Body};
+use super::{AppState, check_envelope, check_version};
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::store::{self, Changes, Push, PutEnvelope};
+
 /// `GET /v1/vaults/{vault_id}/envelope`: the envelope, its version and KDF parameters.
 #[utoipa::path(get, path = "/v1/vaults/{vault_id}/envelope", tag = "vault", security(("bearer" = [])),
     params(("vault_id" = String, Path)),
@@ -141,7 +154,7 @@ pub(super) async fn changes(
     State(state): State<AppState>,
     authed: Authed,
     Path(vault_id): Path<String>,
-    query: axum::extract::RawQuery,
+    query: RawQuery,
 ) -> Result<Json<ChangesResponse>, ApiError> {
     let vault_pk = own_vault(&state, authed, &vault_id).await?;
     let query: ChangesQuery = serde_urlencoded::from_str(query.0.as_deref().unwrap_or(""))

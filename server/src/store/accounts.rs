@@ -1,6 +1,12 @@
 //! Accounts and tokens.
 
-use super::*;
+use vaultsync_wire::VaultId;
+
+use super::{
+    LoginRow, NewAccount, NewToken, RegisterError, StoreResult, TokenAuth, TokenRow, count,
+    id_from_column, kdf_column, kdf_from_columns,
+};
+use crate::db::{Db, on_read, on_write};
 
 /// Inserts a token row through `$executor` (a pool or a transaction of either backend).
 macro_rules! insert_token {

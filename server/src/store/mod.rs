@@ -9,11 +9,9 @@
 //! Times are Unix milliseconds. Record versions and cursors are stored as `BIGINT` and
 //! never exceed [`vaultsync_wire::MAX_VERSION`].
 
-use std::collections::HashMap;
+use vaultsync_wire::{Blob, EnvelopeDoc, Kdf, PushResult, Record, RecordId, VaultId};
 
-use vaultsync_wire::{Blob, EnvelopeDoc, Kdf, PushItem, PushResult, Record, RecordId, VaultId};
-
-use crate::db::{Db, on_read, on_write};
+use crate::db::{Db, on_write};
 
 mod accounts;
 mod vault;

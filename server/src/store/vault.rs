@@ -1,7 +1,15 @@
 //! The vault: envelope, push (optimistic concurrency under the vault row lock), changes
 //! and the tombstone purge.
 
-use super::*;
+use std::collections::HashMap;
+
+use vaultsync_wire::{Blob, EnvelopeDoc, PushItem, PushResult, RecordId, VaultId};
+
+use super::{
+    Changes, EnvelopeWrite, Push, PutEnvelope, RecordColumns, StoreResult, count, id_from_column,
+    kdf_column, kdf_from_columns, record_from_columns, stored,
+};
+use crate::db::{Db, on_read, on_write};
 
 /// Reads a vault's envelope through `$executor`.
 macro_rules! read_envelope {

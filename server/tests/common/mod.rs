@@ -1,5 +1,5 @@
 //! Test harness: the real server binary on a free loopback port, a real SQLite file, and a
-//! throwaway PostgreSQL cluster (Debian's binaries, as in ../shared/TOOLCHAIN.md).
+//! throwaway PostgreSQL cluster (Debian's binaries, run as the `postgres` user: TOOLCHAIN.md).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod client;
@@ -106,12 +106,28 @@ impl Server {
         path: &str,
         body: Option<&str>,
     ) -> (u16, String, String) {
+        self.request_with_headers(method, path, body, &[])
+    }
+
+    /// A plain HTTP/1.1 request with extra headers; returns (status, raw headers in lower
+    /// case, body).
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, String) {
         let addr = self.url.strip_prefix("http://").unwrap();
         let mut stream = TcpStream::connect(addr).unwrap();
         let body = body.unwrap_or("");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -212,6 +228,37 @@ impl Postgres {
 }
 
 impl Postgres {
+    /// One cluster for the whole test binary (each test makes its own database in it),
+    /// stopped and removed when the process exits, however it exits: a watchdog process
+    /// waits for its stdin, which the test process holds, to close.
+    pub fn shared() -> &'static Self {
+        static SHARED: std::sync::OnceLock<(Postgres, std::process::ChildStdin)> =
+            std::sync::OnceLock::new();
+        let (pg, _) = SHARED.get_or_init(|| {
+            let pg = Self::start();
+            let data = pg.dir.path().join("data");
+            let stop = format!(
+                "cat >/dev/null; {} {}/pg_ctl -D {} -m immediate stop >/dev/null 2>&1; rm -rf {}",
+                if is_root() {
+                    "runuser -u postgres --"
+                } else {
+                    ""
+                },
+                PG_BIN,
+                data.display(),
+                pg.dir.path().display()
+            );
+            let mut watchdog = Command::new("sh")
+                .args(["-c", &stop])
+                .stdin(Stdio::piped())
+                .spawn()
+                .expect("start the cluster's watchdog");
+            let stdin = watchdog.stdin.take().unwrap();
+            (pg, stdin)
+        });
+        pg
+    }
+
     fn port(&self) -> &str {
         self.url
             .rsplit(':')
