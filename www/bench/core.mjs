@@ -59,6 +59,7 @@ async function sealOpenWebCrypto(key, records) {
   }
 }
 
+/** @param {any} gcm @param {Uint8Array} key @param {{ plain: Uint8Array }[]} records */
 function sealOpenNoble(gcm, key, records) {
   const sealed = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
@@ -71,6 +72,7 @@ function sealOpenNoble(gcm, key, records) {
 /**
  * Warm figures (median of `reps`). `pkg` is the initialised vaultsync module, `gcm` is
  * @noble/ciphers' aes.gcm. Returns { name: ms }.
+ * @param {{ pkg: any, gcm: any, reps?: number, log?: (message: string) => void }} options
  */
 export async function warmBench({ pkg, gcm, reps = 5, log = () => {} }) {
   const out = {};
@@ -83,10 +85,12 @@ export async function warmBench({ pkg, gcm, reps = 5, log = () => {} }) {
 
   const rawKey = crypto.getRandomValues(new Uint8Array(32));
   const key = await crypto.subtle.importKey("raw", rawKey, "AES-GCM", false, ["encrypt", "decrypt"]);
-  for (const [label, count, size, r] of [
+  /** @type {[string, number, number, number][]} */
+  const workloads = [
     ["1k", 10000, 1024, reps],
     ["64k", 100, 65536, reps],
-  ]) {
+  ];
+  for (const [label, count, size, r] of workloads) {
     log(`seal+open ${count} x ${size} B`);
     const records = workload(vault, count, size);
     out[`sealOpen${label}Package`] = await timeIt(() => sealOpenPackage(vault, records), r);

@@ -39,6 +39,7 @@ try {
   nodeRuns.sort((a, b) => a - b);
   const nodeInitial = nodeRuns[Math.floor(nodeRuns.length / 2)];
   const nodeIo = await exportImport(SyncClient, server.url, last.client, password);
+  /** @type {import("vaultsync").VaultsyncKdf} */
   const kdf = { algorithm: "pbkdf2-sha256", iterations: opts.iterations, salt: "AAAAAAAAAAAAAAAAAAAAAA" };
   t = now();
   (await deriveKeys(password, kdf)).free();
@@ -49,7 +50,7 @@ try {
   let chromium;
   try {
     const context = await browser.newContext();
-    const q = new URLSearchParams({ user: "bench10k", password, reps, kdf: JSON.stringify(kdf) });
+    const q = new URLSearchParams({ user: "bench10k", password, reps: String(reps), kdf: JSON.stringify(kdf) });
     chromium = await pageResult(context, `${server.url}/bench/sync-page.html?${q}`, 300_000);
     if (!chromium.ok) throw new Error(chromium.error);
   } finally {

@@ -3,8 +3,10 @@
 // the server holds (observed through SyncClient's `fetch` option): ids, versions and
 // ciphertext. Conflicts merge field by field; both values of a field both devices changed
 // are shown, so nothing is lost.
+// @ts-check
 import init, { SyncClient } from "/pkg/vaultsync.js";
 
+/** The element of `id` (inputs and forms are used through their properties). @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
 const state = {
   client: null,

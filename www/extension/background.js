@@ -1,96 +1,91 @@
+// @ts-check
 // The vault lives in the service worker: keys stay in WASM memory here, and the popup talks
-// to it by messages. Service workers allow no dynamic import() and no top-level await, so
-// vaultsync is imported statically and initialised once, lazily.
+// to it by messages. One storage model: the SyncClient's session (records, pending edits,
+// token), sealed under the vault's key and kept in chrome.storage.local; a restarted worker
+// resumes it with the password. Service workers allow no dynamic import() and no top-level
+// await, so vaultsync is imported statically and initialised once, lazily.
 // `vendor/` is a copy of the npm package's vaultsync.js and vaultsync_bg.wasm (see README.md).
-import init, { createVault, unlock, SyncClient } from "./vendor/vaultsync.js";
+import init, { SyncClient } from "./vendor/vaultsync.js";
 
 const ready = init();
-let vault = null;
-/** The synced vault (SyncClient): its session is saved sealed in chrome.storage. */
+/** @type {SyncClient | null} The unlocked, synced vault. */
 let client = null;
 
 const store = {
+  /** @param {string} key @returns {Promise<any>} */
   get: async (key) => (await chrome.storage.local.get(key))[key],
+  /** @param {string} key @param {unknown} value */
   set: (key, value) => chrome.storage.local.set({ [key]: value }),
 };
 
-/** Each handler takes the message and returns a JSON-safe answer. */
+/** @param {string} code @param {string} message */
+const fail = (code, message) => Object.assign(new Error(message), { code });
+
+/** Saves the session (sealed) after every change. @param {SyncClient} c */
+async function persist(c) {
+  await store.set("session", { ...(await store.get("session")), saved: c.save() });
+}
+
+/** Each handler takes the message and returns a JSON-safe answer. @type {Record<string, (message: any) => Promise<any>>} */
 const handlers = {
-  async create({ password }) {
-    const created = await createVault(password);
-    vault = created.vault;
-    await store.set("envelope", created.envelope);
-    await store.set("records", {});
-    return { recoveryCode: created.recoveryCode };
-  },
-  async unlock({ password }) {
-    const envelope = await store.get("envelope");
-    if (!envelope) throw Object.assign(new Error("no vault yet"), { code: "NO_VAULT" });
-    vault = await unlock(envelope, password);
-    return { vaultId: vault.vaultId };
-  },
-  async lock() {
-    vault?.free();
-    vault = null;
-    return {};
-  },
-  async put({ value }) {
-    const records = (await store.get("records")) ?? {};
-    const id = vault.newRecordId();
-    records[id] = { version: 1, sealed: vault.sealText(id, 1, false, JSON.stringify(value)) };
-    await store.set("records", records);
-    return { id };
-  },
-  // Sync with a vaultsync server: register or log in, then put/sync; the session (records,
-  // pending edits, token) is stored sealed, so a restarted worker resumes with the password.
+  /** Register (`register: true`) or log in, then sync. */
   async connect({ server, username, password, register }) {
     client?.free();
-    client = register
-      ? (await SyncClient.register(server, username, password)).client
-      : await SyncClient.login(server, username, password);
+    let recoveryCode;
+    if (register) {
+      const registered = await SyncClient.register(server, username, password);
+      recoveryCode = registered.recoveryCode;
+      client = registered.client;
+    } else {
+      client = await SyncClient.login(server, username, password);
+    }
     const events = await client.sync();
     await store.set("session", { server, saved: client.save() });
-    return { vaultId: client.vaultId, events: events.length };
+    return { vaultId: client.vaultId, events: events.length, recoveryCode };
   },
-  async resume({ password }) {
+  /** A restarted worker (or a locked vault) opens the saved session with the password. */
+  async unlock({ password }) {
     const session = await store.get("session");
-    if (!session) throw Object.assign(new Error("not connected"), { code: "NO_SESSION" });
+    if (!session) throw fail("NO_SESSION", "not connected: register or log in first");
+    client?.free();
     client = await SyncClient.resume(session.server, session.saved, password);
     return { pending: client.pendingCount };
   },
+  async lock() {
+    client?.free();
+    client = null;
+    return {};
+  },
   async bookmark({ url }) {
-    const id = client.put({ url });
-    await store.set("session", { ...(await store.get("session")), saved: client.save() });
+    const id = requireClient().put({ url });
+    await persist(requireClient());
     return { id };
   },
   async sync() {
-    const events = await client.sync();
-    await store.set("session", { ...(await store.get("session")), saved: client.save() });
-    return { events, bookmarks: client.records().map((r) => r.value.url) };
+    const c = requireClient();
+    const events = await c.sync();
+    await persist(c);
+    return { events, bookmarks: list(c) };
   },
   async list() {
-    const records = (await store.get("records")) ?? {};
-    return Object.entries(records).map(([id, r]) => ({
-      id,
-      value: JSON.parse(vault.openText(id, r.version, false, r.sealed)),
-    }));
+    return list(requireClient());
   },
 };
 
+/** @param {SyncClient} c */
+const list = (c) => c.records().map((r) => /** @type {{ url: string }} */ (r.value).url);
+
+function requireClient() {
+  if (!client) throw fail("LOCKED", "the vault is locked: unlock it with the password");
+  return client;
+}
+
+/** @param {any} message */
 async function handle(message) {
   await ready;
-  if (!(message?.type in handlers)) throw new Error(`unknown message ${message?.type}`);
-  const synced = ["connect", "resume", "bookmark", "sync"];
-  if (synced.includes(message.type)) {
-    if (!client && !["connect", "resume"].includes(message.type)) {
-      throw Object.assign(new Error("not connected"), { code: "LOCKED" });
-    }
-    return handlers[message.type](message);
-  }
-  if (!vault && !["create", "unlock"].includes(message.type)) {
-    throw Object.assign(new Error("the vault is locked"), { code: "LOCKED" });
-  }
-  return handlers[message.type](message);
+  const handler = handlers[/** @type {keyof typeof handlers} */ (message?.type)];
+  if (!handler) throw new Error(`unknown message ${message?.type}`);
+  return handler(message);
 }
 
 chrome.runtime.onMessage.addListener((message, _sender, reply) => {
@@ -102,4 +97,4 @@ chrome.runtime.onMessage.addListener((message, _sender, reply) => {
 });
 
 // Used by the test suite (www/tests/browser.test.mjs) through the service worker.
-self.vaultsyncExample = { handle };
+/** @type {any} */ (self).vaultsyncExample = { handle };

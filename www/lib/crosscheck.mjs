@@ -22,6 +22,21 @@ export async function crossCheck(pkg, vectors) {
     if (spec.hex(byCode.keys.get(1)) !== inputs.vault_key_1) throw new Error("vault key differs");
     const recoveryKey = await spec.recoveryAuthKey(outputs.recovery_code_text);
     if (spec.hex(recoveryKey) !== outputs.recovery_auth_key_hex) throw new Error("recovery auth key differs");
+    // The whole envelope, rebuilt from FORMAT.md's worked-example inputs byte for byte.
+    const u = spec.unhex;
+    const rebuilt = await spec.buildEnvelope({
+      vaultId: u(inputs.vault_id), iterations: inputs.iterations, salt: u(inputs.salt),
+      master: ring.master, root: u(inputs.root_key), code: u(inputs.recovery_code_bytes),
+      currentKeyId: 1, keyringPlain: new Uint8Array([1, 0, 0, 0, 1, ...u(inputs.vault_key_1)]),
+      nonceP: u(inputs.password_slot_nonce), nonceR: u(inputs.recovery_slot_nonce),
+      nonceK: u(inputs.keyring_nonce),
+    });
+    if (spec.hex(rebuilt) !== outputs.envelope_hex) throw new Error("the rebuilt envelope differs");
+    for (const [i, rec] of inputs.records.entries()) {
+      const sealed = await spec.sealRecord(ring, outputs.records[i].record_id_text, rec.version,
+        rec.deleted, te.encode(rec.plaintext_utf8), u(rec.nonce));
+      if (sealed !== outputs.records[i].sealed_text) throw new Error(`record ${i} differs`);
+    }
     done.push("vectors");
   }
   // 2. What the package makes, WebCrypto opens.
@@ -52,12 +67,38 @@ export async function crossCheck(pkg, vectors) {
   if (ring2.currentKeyId !== 2 || ring2.keys.size !== 2) throw new Error("rotated keyring");
   const fromSpec2 = await spec.sealRecord(ring2, id, 6, false, te.encode("under key 2"));
   if (vault.openText(id, 6, false, fromSpec2) !== "under key 2") throw new Error("key 2 record");
-  try {
-    vault.openText(id, 7, false, fromSpec2);
+  const code = (f) => {
+    try {
+      f();
+    } catch (e) {
+      return e.code;
+    }
+    return "no error";
+  };
+  if (code(() => vault.openText(id, 7, false, fromSpec2)) !== "TAMPERED")
     throw new Error("the package opened a record under the wrong version");
-  } catch (e) {
-    if (e.code !== "TAMPERED") throw e;
+  // A tombstone's plaintext is empty: the package refuses to seal anything else, and one
+  // that opens to a plaintext (sealed here, per the AD, with one) is TAMPERED.
+  if (code(() => vault.sealText(id, 8, true, "x")) !== "BAD_INPUT")
+    throw new Error("the package sealed a tombstone with a plaintext");
+  const fatTomb = await spec.sealRecord(ring2, id, 8, true, te.encode("x"));
+  if (code(() => vault.open(id, 8, true, fatTomb)) !== "TAMPERED")
+    throw new Error("the package opened a tombstone with a plaintext");
+  // A keyring that authenticates (valid GCM and MAC) but does not parse is TAMPERED.
+  const e = ring2.envelope;
+  const badRing = await spec.buildEnvelope({
+    vaultId: e.vaultId, iterations: e.iterations, salt: e.salt, master: ring2.master,
+    root: ring2.root, code: crypto.getRandomValues(new Uint8Array(20)), currentKeyId: 2,
+    keyringPlain: new Uint8Array([2, 0, 0, 0, 2, ...ring2.keys.get(2)]),
+    nonceP: new Uint8Array(12), nonceR: new Uint8Array(12).fill(1), nonceK: new Uint8Array(12).fill(2),
+  });
+  let unlockCode = "no error";
+  try {
+    (await pkg.unlock(spec.toB64url(badRing), "päss wörd ✓")).free();
+  } catch (err) {
+    unlockCode = err.code;
   }
+  if (unlockCode !== "TAMPERED") throw new Error(`a keyring that does not parse: ${unlockCode}`);
   done.push("webcrypto->package");
   vault.free();
   return done;

@@ -43,9 +43,10 @@ export async function serveStatic(root) {
       res.writeHead(404).end("not found");
     }
   });
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  await new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(undefined)));
+  const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise((ok) => {
         server.close(ok);
@@ -54,7 +55,10 @@ export async function serveStatic(root) {
   };
 }
 
-/** A headless Chromium with a fresh user-data-dir; extra args for extensions. */
+/**
+ * A headless Chromium with a fresh user-data-dir; extra args for extensions.
+ * @param {{ extensionDir?: string }} [options]
+ */
 export async function launch({ extensionDir } = {}) {
   const userDataDir = await mkdtemp(join(tmpdir(), "vaultsync-chromium-"));
   const args = [...CHROMIUM_ARGS];

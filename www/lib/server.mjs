@@ -25,7 +25,11 @@ async function serverBinary() {
   throw new Error("no vaultsync-server binary: run `cargo build -p vaultsync-server` first");
 }
 
-/** Starts the server (on a fresh SQLite file unless `database` is given); returns { url, stop }. */
+/**
+ * Starts the server (on a fresh SQLite file unless `database` is given); returns { url, stop }.
+ * @param {string[]} [flags]
+ * @param {{ database?: string }} [options]
+ */
 export async function startServer(flags = [], { database } = {}) {
   const dir = await mkdtemp(join(tmpdir(), "vaultsync-server-"));
   const child = spawn(
@@ -49,7 +53,7 @@ export async function startServer(flags = [], { database } = {}) {
     dir,
     stop: async () => {
       child.kill("SIGTERM");
-      await new Promise((ok) => (child.exitCode !== null ? ok() : child.once("exit", ok)));
+      await new Promise((ok) => (child.exitCode !== null ? ok(undefined) : child.once("exit", ok)));
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -61,8 +65,8 @@ const run = promisify(execFile);
 /** A free loopback port. */
 async function freePort() {
   const probe = createNetServer();
-  await new Promise((ok) => probe.listen(0, "127.0.0.1", ok));
-  const { port } = probe.address();
+  await new Promise((ok) => probe.listen(0, "127.0.0.1", () => ok(undefined)));
+  const { port } = /** @type {import("node:net").AddressInfo} */ (probe.address());
   await new Promise((ok) => probe.close(ok));
   return port;
 }

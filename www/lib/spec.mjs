@@ -113,7 +113,29 @@ async function openKeyring(e, root) {
     const at = 1 + i * 36;
     keys.set(readU32(ring, at), ring.slice(at + 4, at + 36));
   }
-  return { root, keys, currentKeyId: e.currentKeyId, vaultId: e.vaultId };
+  return { root, keys, currentKeyId: e.currentKeyId, vaultId: e.vaultId, envelope: e };
+}
+
+/**
+ * Builds an envelope (bytes) from every input, with WebCrypto alone (FORMAT.md,
+ * "Envelope"): the password's master key, the root key, the recovery code's bytes, the
+ * keyring plaintext and its current key id, and the three nonces.
+ */
+export async function buildEnvelope({ vaultId, iterations, salt, master, root, code, currentKeyId,
+  keyringPlain, nonceP, nonceR, nonceK }) {
+  const e = { vaultId, iterations, salt, currentKeyId };
+  const slot = async (checkKey, kek, ad, nonce) =>
+    concat(await hmac(checkKey, ad), nonce, await gcmSeal(kek, nonce, root, ad));
+  const adP = passwordAd(e);
+  const slotP = await slot(await hkdf(master, null, "vaultsync/v1/password-check"),
+    await hkdf(master, null, "vaultsync/v1/kek"), adP, nonceP);
+  const slotR = await slot(await hkdf(code, vaultId, "vaultsync/v1/recovery-check"),
+    await hkdf(code, vaultId, "vaultsync/v1/recovery-kek"), recoveryAd(e), nonceR);
+  const ring = await gcmSeal(await hkdf(root, null, "vaultsync/v1/keyring"), nonceK, keyringPlain,
+    keyringAd(e));
+  const body = concat([0xe1], vaultId, [1], u32be(iterations), [salt.length], salt, slotP, slotR,
+    u32be(currentKeyId), nonceK, [ring.length >> 8, ring.length & 255], ring);
+  return concat(body, await hmac(await hkdf(root, null, "vaultsync/v1/envelope-mac"), body));
 }
 
 /** Unlocks an envelope (base64url text) with a password; returns the keyring. */
@@ -126,7 +148,7 @@ export async function unlockWithPassword(envelopeText, password) {
     await hkdf(master, null, "vaultsync/v1/kek"),
     passwordAd(e),
   );
-  return { ...(await openKeyring(e, root)), authKey: await hkdf(master, null, "vaultsync/v1/auth") };
+  return { ...(await openKeyring(e, root)), master, authKey: await hkdf(master, null, "vaultsync/v1/auth") };
 }
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -170,7 +192,7 @@ export async function unlockWithRecoveryCode(envelopeText, codeText) {
 const recordAd = (vaultId, recordId, version, deleted, keyId) =>
   concat([0xd1], vaultId, recordId, u64be(version), [deleted ? 1 : 0], u32be(keyId));
 
-/** Opens a sealed record (base64url) with an unlocked keyring. */
+/** Opens a sealed record (base64url) with an unlocked keyring. A tombstone's plaintext is empty. */
 export async function openRecord(ring, recordIdText, version, deleted, sealedText) {
   const b = fromB64url(sealedText);
   if (b[0] !== 0xd1) throw new Error("unsupported record format");
@@ -178,13 +200,18 @@ export async function openRecord(ring, recordIdText, version, deleted, sealedTex
   const key = ring.keys.get(keyId);
   if (!key) throw new Error(`unknown key id ${keyId}`);
   const ad = recordAd(ring.vaultId, fromB64url(recordIdText), version, deleted, keyId);
-  return gcmOpen(key, b.subarray(5, 17), b.subarray(17), ad);
+  const plain = await gcmOpen(key, b.subarray(5, 17), b.subarray(17), ad);
+  if (deleted && plain.length !== 0) throw new Error("a tombstone with a plaintext");
+  return plain;
 }
 
-/** Seals a record with the current key and a fresh random nonce; returns base64url. */
-export async function sealRecord(ring, recordIdText, version, deleted, plaintext) {
+/**
+ * Seals a record with the current key and a fresh random nonce (or `nonce`); returns
+ * base64url. It does not refuse a tombstone with a plaintext, so tests can make one.
+ */
+export async function sealRecord(ring, recordIdText, version, deleted, plaintext, nonce) {
   const keyId = ring.currentKeyId;
-  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  nonce ??= crypto.getRandomValues(new Uint8Array(12));
   const ad = recordAd(ring.vaultId, fromB64url(recordIdText), version, deleted, keyId);
   const ct = await gcmSeal(ring.keys.get(keyId), nonce, plaintext, ad);
   return toB64url(concat([0xd1], u32be(keyId), nonce, ct));

@@ -28,8 +28,7 @@ async function openDemo() {
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(`${server.url}/`);
   await page.waitForFunction(() => window.__demoReady === true, null, { timeout: 30_000 });
-  page.errors = errors;
-  return page;
+  return Object.assign(page, { errors });
 }
 
 const status = (page) => page.locator("#status").textContent();

@@ -43,7 +43,7 @@ test("errors are Error objects with stable codes", async () => {
     } catch (e) {
       assert.ok(e instanceof Error);
       assert.equal(e.name, "VaultsyncError");
-      return e.code;
+      return /** @type {import("vaultsync").VaultsyncError} */ (e).code;
     }
     assert.fail("no error thrown");
   };
@@ -88,6 +88,13 @@ test("package metadata is fit for publishing", () => {
 test("TypeScript: the package's declarations type-check a real program (tsc --strict)", () => {
   const tsc = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
   const project = fileURLToPath(new URL("./types/tsconfig.json", import.meta.url));
+  const run = spawnSync(process.execPath, [tsc, "-p", project], { encoding: "utf8" });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+});
+
+test("TypeScript: every script of www/ type-checks (tsc --checkJs, jsconfig.json)", () => {
+  const tsc = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
+  const project = fileURLToPath(new URL("../jsconfig.json", import.meta.url));
   const run = spawnSync(process.execPath, [tsc, "-p", project], { encoding: "utf8" });
   assert.equal(run.status, 0, run.stdout + run.stderr);
 });

@@ -96,7 +96,9 @@ test("bad input and unreachable servers are clear errors; local edits stay", asy
   assert.equal(await codeOf(SyncClient.register("ftp://x", "u", "p", FAST)), "BAD_INPUT");
   assert.equal(await codeOf(SyncClient.register(server.url, "alice", "x", FAST)), "USERNAME_TAKEN");
   const { client } = await SyncClient.register(server.url, "carol", "pw", { ...FAST, conflictPolicy: "server-wins" });
+  // @ts-expect-error an unknown policy, on purpose
   assert.equal(await codeOf(SyncClient.register(server.url, "dave", "pw", { conflictPolicy: "nope" })), "BAD_INPUT");
+  // @ts-expect-error a policy that is not a string, on purpose
   assert.equal(await codeOf(SyncClient.register(server.url, "dave", "pw", { conflictPolicy: 5 })), "BAD_INPUT");
   assert.throws(() => client.put(undefined), /JSON/);
   assert.throws(() => client.get("not-an-id"), /record id/);
@@ -202,6 +204,7 @@ test("an application callback decides conflicting fields", async () => {
   assert.ok(events.some((e) => e.type === "conflict"));
   await a.sync();
   assert.deepEqual(a.get(id), { title: "from B + from A", n: 3 });
+  // @ts-expect-error not a function, on purpose
   assert.equal(await codeOf(SyncClient.login(server.url, "gina", "pw", { onConflict: 5 })), "BAD_INPUT");
 });
 
@@ -300,6 +303,7 @@ test("an application's fetch that throws or is not a function is a clear error",
   });
   client.put({ kept: 1 });
   assert.equal(await codeOf(broken.sync()), "NETWORK");
+  // @ts-expect-error not a function, on purpose
   assert.equal(await codeOf(SyncClient.resume(server.url, saved, "pw", { fetch: 5 })), "BAD_INPUT");
   client.free();
   broken.free();

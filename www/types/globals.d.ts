@@ -1,0 +1,7 @@
+// Globals the test pages and the harness share (checked with `tsc -p jsconfig.json`).
+interface Window {
+  /** What a test page hands back to the harness (lib/harness.mjs pageResult). */
+  __result?: any;
+  /** The demo page is ready (tests/demo.test.mjs). */
+  __demoReady?: boolean;
+}
