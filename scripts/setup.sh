@@ -35,7 +35,7 @@ want_wb=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); pr
 have_wb=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [[ "$have_wb" != "$want_wb" ]]; then
   say "installing wasm-bindgen-cli $want_wb (have: ${have_wb:-none}; takes a few minutes)"
-  # --locked fails against this registry mirror (see ../shared/TOOLCHAIN.md).
+  # Not --locked: it fails to resolve against this registry mirror (TOOLCHAIN.md).
   cargo install -q wasm-bindgen-cli --version "$want_wb" --force
 fi
 

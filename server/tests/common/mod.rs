@@ -248,6 +248,9 @@ impl Postgres {
                 data.display(),
                 pg.dir.path().display()
             );
+            // Never waited for, on purpose: it must outlive this test process (it stops
+            // the cluster when the process's end closes its stdin), and init reaps it.
+            #[allow(clippy::zombie_processes)]
             let mut watchdog = Command::new("sh")
                 .args(["-c", &stop])
                 .stdin(Stdio::piped())
