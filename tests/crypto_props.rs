@@ -245,10 +245,10 @@ fn malformed_envelopes_get_typed_errors() {
         UnlockError::Format(FormatError::Empty)
     );
     let mut unknown = bytes.clone();
-    unknown[0] = 0xE2;
+    unknown[0] = 0xE3;
     assert_eq!(
         Envelope::parse(&unknown).unwrap_err(),
-        UnlockError::Format(FormatError::UnsupportedFormat { found: 0xE2 })
+        UnlockError::Format(FormatError::UnsupportedFormat { found: 0xE3 })
     );
     assert_eq!(
         Envelope::parse(&bytes[..bytes.len() - 1]).unwrap_err(),
@@ -314,6 +314,43 @@ fn password_change_keeps_records_and_recovery() {
             .open(&m, &sealed)
             .unwrap(),
         b"kept"
+    );
+}
+
+#[test]
+fn every_change_writes_the_next_generation_under_the_mac() {
+    let f = fixture();
+    assert_eq!(f.envelope.generation(), 0);
+    assert_eq!(
+        f.envelope.to_bytes()[0],
+        0xE1,
+        "a vault's first envelope stays E1"
+    );
+    let mut vault = vault();
+    let changed = vault
+        .change_password(&Password::from("new"), MIN_ITERATIONS, &mut OsEntropy)
+        .unwrap();
+    let bytes = changed.to_bytes();
+    assert_eq!((bytes[0], changed.generation()), (0xE2, 1));
+    assert_eq!(&bytes[17..25], &1u64.to_be_bytes());
+    assert_eq!(Envelope::parse(&bytes).unwrap(), changed);
+    vault.rotate(&mut OsEntropy).unwrap();
+    assert_eq!(vault.envelope().generation(), 2);
+    // The generation is under the MAC: a lower one no longer unlocks.
+    let mut lowered = vault.envelope().to_bytes();
+    lowered[24] = 1;
+    assert_eq!(
+        Envelope::parse(&lowered)
+            .unwrap()
+            .unlock(&Password::from("new"))
+            .unwrap_err(),
+        UnlockError::Tampered
+    );
+    let mut zero = bytes;
+    zero[24] = 0;
+    assert!(
+        Envelope::parse(&zero).is_err(),
+        "E2 with generation 0 is malformed"
     );
 }
 

@@ -10,6 +10,7 @@ mod common;
 
 use common::{QueueEntropy, hex, unhex};
 use serde_json::{Value, json};
+use vaultsync::crypto::head::{DeviceId, Head, SetDigest};
 use vaultsync::crypto::{
     Envelope, Password, RecordId, RecordMeta, RecoveryCode, UnlockedVault, from_base64url,
 };
@@ -29,6 +30,7 @@ fn inputs() -> Value {
         "password_slot_nonce": "b0b1b2b3b4b5b6b7b8b9babb",
         "recovery_slot_nonce": "c0c1c2c3c4c5c6c7c8c9cacb",
         "keyring_nonce": "d0d1d2d3d4d5d6d7d8d9dadb",
+        "head_writer": "606162636465666768696a6b6c6d6e6f",
         "records": [
             {"record_id": "e0e1e2e3e4e5e6e7e8e9eaebecedeeef", "version": 1, "deleted": false,
              "plaintext_utf8": "{\"url\":\"https://example.com\",\"title\":\"Example\"}",
@@ -58,6 +60,7 @@ fn compute(inputs: &Value) -> Value {
     let new = UnlockedVault::create(&password, iterations, &mut entropy).unwrap();
     assert!(entropy.0.is_empty());
     let mut records = Vec::new();
+    let mut sealed_records = Vec::new();
     for r in inputs["records"].as_array().unwrap() {
         let id = RecordId::from_bytes(unhex(r["record_id"].as_str().unwrap()).try_into().unwrap());
         let meta = RecordMeta::new(
@@ -75,13 +78,33 @@ fn compute(inputs: &Value) -> Value {
                 &mut nonce,
             )
             .unwrap();
+        sealed_records.push((id, meta, sealed.clone()));
         records.push(json!({
             "record_id_text": id.to_string(),
             "sealed_hex": hex(&sealed),
             "sealed_text": vaultsync::crypto::to_base64url(&sealed),
         }));
     }
+    // The vault's first head, written after the first record (live, version 1): the
+    // second (a tombstone) is not a leaf.
+    let keys = new.vault.head_keys();
+    let (id, meta, sealed) = &sealed_records[0];
+    let leaf = keys.leaf(&new.vault.vault_id(), id, meta.version(), sealed);
+    let mut digest = SetDigest::default();
+    digest.toggle(&leaf);
+    let writer = DeviceId::from_bytes(
+        unhex(inputs["head_writer"].as_str().unwrap())
+            .try_into()
+            .unwrap(),
+    );
+    let head = keys.seal(Head::after(None, new.vault.vault_id(), writer), &digest);
+    let words = head.state_code();
     json!({
+        "head": {
+            "leaf_hex": hex(leaf.as_bytes()),
+            "head_hex": hex(&head.to_bytes()),
+            "state_code": format!("1 {}", words.join(" ")),
+        },
         "recovery_code_text": new.recovery_code.to_text().as_str(),
         "auth_key_hex": hex(&vaultsync::crypto::kdf::derive_master(&password, new.envelope.kdf_params()).auth_key().to_bytes()[..]),
         "recovery_auth_key_hex": hex(&new.recovery_code.auth_key().to_bytes()[..]),

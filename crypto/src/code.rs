@@ -59,8 +59,13 @@ codes! {
     /// The envelope's KDF parameters differ from the ones prelogin answered.
     KdfMismatch = "KDF_MISMATCH",
     /// The server sent something older than this device has seen (a record version, an
-    /// envelope, a key rotation undone).
+    /// envelope, a key rotation undone, the whole vault: an older vault head).
     Rollback = "ROLLBACK",
+    /// The records the server sent do not match the vault head: a record or a change is
+    /// hidden, injected or resurrected.
+    Omission = "OMISSION",
+    /// The server shows this device another history than it saw before (a fork).
+    Fork = "FORK",
     /// The server's envelope has fewer PBKDF2 iterations than the pinned parameters.
     KdfDowngrade = "KDF_DOWNGRADE",
     /// The server answered something that is not the protocol.

@@ -39,6 +39,10 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes(self.array()?))
     }
 
+    pub(crate) fn u64(&mut self) -> Result<u64, FormatError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
     /// The bytes not read yet.
     pub(crate) fn remaining(&self) -> usize {
         self.rest.len()

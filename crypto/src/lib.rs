@@ -19,11 +19,14 @@
 //! - [`vault`]: the unlocked vault: unlocking, create, password change, recovery, key
 //!   rotation.
 //! - [`state`]: sealing the sync engine's saved state.
+//! - [`head`]: the vault head: leaves, the set digest, heads and their tags;
+//!   [`words`]: the word list of the vault state code.
 
 pub mod code;
 pub(crate) mod codec;
 pub mod envelope;
 pub mod error;
+pub mod head;
 pub mod ids;
 pub mod kdf;
 pub mod keyring;
@@ -34,6 +37,7 @@ pub mod schedule;
 pub mod secret;
 pub mod state;
 pub mod vault;
+pub mod words;
 
 pub use code::Code;
 pub use codec::{from_base64url, to_base64url};

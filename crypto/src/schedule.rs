@@ -6,7 +6,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::secret::{AuthKey, CheckKey, KEY_LEN, Kek, KeyringKey, MasterKey, RootKey, StateKey};
+use crate::secret::{
+    AuthKey, CheckKey, HeadKey, KEY_LEN, Kek, KeyringKey, LeafKey, MasterKey, RootKey, StateKey,
+};
 
 /// From the master key: the key-encryption key of the password slot.
 pub const LABEL_KEK: &[u8] = b"vaultsync/v1/kek";
@@ -27,6 +29,10 @@ pub const LABEL_KEYRING: &[u8] = b"vaultsync/v1/keyring";
 pub const LABEL_ENVELOPE_MAC: &[u8] = b"vaultsync/v1/envelope-mac";
 /// From the root key: the key that seals the sync engine's saved state.
 pub const LABEL_STATE: &[u8] = b"vaultsync/v1/state";
+/// From the root key: the HMAC key of the vault head's leaves.
+pub const LABEL_HEAD_LEAF: &[u8] = b"vaultsync/v1/head-leaf";
+/// From the root key: the HMAC key of the vault head's tag.
+pub const LABEL_HEAD_MAC: &[u8] = b"vaultsync/v1/head-mac";
 
 /// HKDF-SHA256 (no salt means the empty salt), one 32-byte output for one label.
 pub(crate) fn hkdf32(ikm: &[u8], salt: Option<&[u8]>, label: &[u8]) -> [u8; KEY_LEN] {
@@ -80,6 +86,16 @@ impl RootKey {
     pub(crate) fn state_key(&self) -> StateKey {
         StateKey::from_bytes(hkdf32(self.expose(), None, LABEL_STATE))
     }
+
+    /// The HMAC key of the vault head's leaves.
+    pub(crate) fn leaf_key(&self) -> LeafKey {
+        LeafKey::from_bytes(hkdf32(self.expose(), None, LABEL_HEAD_LEAF))
+    }
+
+    /// The HMAC key of the vault head's tag.
+    pub(crate) fn head_key(&self) -> HeadKey {
+        HeadKey::from_bytes(hkdf32(self.expose(), None, LABEL_HEAD_MAC))
+    }
 }
 
 /// The recovery slot's check key and key-encryption key, from the code's bytes and the
@@ -112,6 +128,8 @@ mod tests {
             LABEL_KEYRING,
             LABEL_ENVELOPE_MAC,
             LABEL_STATE,
+            LABEL_HEAD_LEAF,
+            LABEL_HEAD_MAC,
         ];
         let set: std::collections::BTreeSet<_> = labels.iter().collect();
         assert_eq!(set.len(), labels.len());

@@ -59,6 +59,14 @@ secret_key!(
     CheckKey
 );
 secret_key!(
+    /// HMAC key of the vault head's leaves (one per live record).
+    LeafKey
+);
+secret_key!(
+    /// HMAC key of the vault head's tag.
+    HeadKey
+);
+secret_key!(
     /// The vault's root key: wrapped by the password and recovery slots, seals the keyring.
     RootKey
 );

@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::envelope::Envelope;
 use crate::error::{KeyringError, RecordError, UnlockError};
+use crate::head::HeadKeys;
 use crate::ids::{GenerateId, VaultId};
 use crate::kdf::{KdfParams, derive_master};
 use crate::keyring::{FIRST_KEY_ID, Keyring, MAX_KEYS};
@@ -147,7 +148,12 @@ impl UnlockedVault {
         &self.envelope
     }
 
-    /// The key used for the engine's saved state (separate from every record key).
+    /// The keys of the vault head's leaves and tags (FORMAT.md, "Vault head").
+    pub fn head_keys(&self) -> HeadKeys {
+        HeadKeys::new(self.root.leaf_key(), self.root.head_key())
+    }
+
+    /// The key that seals the sync engine's saved state.
     pub fn state_key(&self) -> StateKey {
         self.root.state_key()
     }

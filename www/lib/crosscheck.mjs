@@ -37,6 +37,16 @@ export async function crossCheck(pkg, vectors) {
         rec.deleted, te.encode(rec.plaintext_utf8), u(rec.nonce));
       if (sealed !== outputs.records[i].sealed_text) throw new Error(`record ${i} differs`);
     }
+    // The vault's first head over the first record (live): its leaf and tag.
+    const keys = await spec.headKeys(u(inputs.root_key));
+    const leaf = await spec.leaf(keys, u(inputs.vault_id), outputs.records[0].record_id_text,
+      inputs.records[0].version, outputs.records[0].sealed_text);
+    if (spec.hex(leaf) !== outputs.head.leaf_hex) throw new Error("the head's leaf differs");
+    const head = spec.parseHead(u(outputs.head.head_hex));
+    if (head.seq !== 1 || head.chain !== 0 || spec.hex(head.writer) !== inputs.head_writer)
+      throw new Error("the head's fields differ");
+    if (!(await spec.headVerifies(keys, head, spec.digest([leaf])))) throw new Error("the head's tag differs");
+    if (await spec.headVerifies(keys, head, spec.digest([]))) throw new Error("an empty set verified");
     done.push("vectors");
   }
   // 2. What the package makes, WebCrypto opens.

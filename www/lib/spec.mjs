@@ -26,6 +26,7 @@ const concat = (...parts) => {
 const u32be = (n) => new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
 const u64be = (n) => concat(u32be(Math.floor(n / 2 ** 32)), u32be(n >>> 0));
 const readU32 = (b, o) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+const readU64 = (b, o) => readU32(b, o) * 2 ** 32 + readU32(b, o + 4);
 const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 // FORMAT.md, "Key derivation"
@@ -65,7 +66,7 @@ async function gcmSeal(raw, iv, data, additionalData) {
 
 // FORMAT.md, "Envelope"
 export function parseEnvelope(bytes) {
-  if (bytes[0] !== 0xe1) throw new Error("unsupported envelope format");
+  if (bytes[0] !== 0xe1 && bytes[0] !== 0xe2) throw new Error("unsupported envelope format");
   let o = 1;
   const take = (n) => {
     if (o + n > bytes.length) throw new Error("truncated");
@@ -74,6 +75,9 @@ export function parseEnvelope(bytes) {
     return out;
   };
   const vaultId = take(16);
+  // E2: a generation (u64, at least 1) after the vault id; E1 is generation 0.
+  const generation = bytes[0] === 0xe2 ? readU64(take(8), 0) : 0;
+  if (bytes[0] === 0xe2 && generation === 0) throw new Error("generation 0 in an E2 envelope");
   const alg = take(1)[0];
   const iterations = readU32(take(4), 0);
   const salt = take(take(1)[0]);
@@ -89,7 +93,7 @@ export function parseEnvelope(bytes) {
   if (o !== bytes.length) throw new Error("trailing bytes");
   if (alg !== 1 || iterations < 100000 || iterations > 10000000 || salt.length < 16)
     throw new Error("KDF parameters refused");
-  return { vaultId, iterations, salt, password, recovery, currentKeyId, keyringNonce,
+  return { vaultId, generation, iterations, salt, password, recovery, currentKeyId, keyringNonce,
     keyringCiphertext, body: bytes.subarray(0, bodyEnd), mac };
 }
 
@@ -215,4 +219,60 @@ export async function sealRecord(ring, recordIdText, version, deleted, plaintext
   const ad = recordAd(ring.vaultId, fromB64url(recordIdText), version, deleted, keyId);
   const ct = await gcmSeal(ring.keys.get(keyId), nonce, plaintext, ad);
   return toB64url(concat([0xd1], u32be(keyId), nonce, ct));
+}
+
+// FORMAT.md, "Vault head"
+
+/** The leaf and head keys of a vault, from its root key. */
+export async function headKeys(root) {
+  return {
+    leaf: await hkdf(root, null, "vaultsync/v1/head-leaf"),
+    head: await hkdf(root, null, "vaultsync/v1/head-mac"),
+  };
+}
+
+/** A live record's leaf: HMAC(leaf key, vault_id || record_id || version || SHA-256(sealed)). */
+export async function leaf(keys, vaultId, recordIdText, version, sealedText) {
+  const hash = new Uint8Array(await subtle.digest("SHA-256", fromB64url(sealedText)));
+  return hmac(keys.leaf, concat(vaultId, fromB64url(recordIdText), u64be(version), hash));
+}
+
+/** XOR of leaves: the set digest. */
+export function digest(leaves) {
+  const out = new Uint8Array(32);
+  for (const l of leaves) for (let i = 0; i < 32; i++) out[i] ^= l[i];
+  return out;
+}
+
+/** Parses a sealed head (its layout only). */
+export function parseHead(bytes) {
+  if (bytes[0] !== 0xa1) throw new Error("unsupported head format");
+  const n = bytes[81];
+  if (n < 1 || n > 64 || bytes.length !== 82 + 24 * n + 32) throw new Error("bad head length");
+  const vector = [];
+  for (let i = 0; i < n; i++) {
+    const at = 82 + 24 * i;
+    vector.push({ device: bytes.slice(at, at + 16), seq: readU64(bytes, at + 16) });
+  }
+  return {
+    vaultId: bytes.slice(1, 17), chain: readU64(bytes, 17), seq: readU64(bytes, 25),
+    prevTag: bytes.slice(33, 65), writer: bytes.slice(65, 81), vector,
+    body: bytes.slice(0, 82 + 24 * n), tag: bytes.slice(82 + 24 * n),
+  };
+}
+
+/** Whether a head's tag is HMAC(head key, head || digest). */
+export async function headVerifies(keys, head, setDigest) {
+  return equal(await hmac(keys.head, concat(head.body, setDigest)), head.tag);
+}
+
+/** The vault state code: seq and four words of `wordList` (the BIP-39 English list). */
+export async function stateCode(headBytes, wordList) {
+  const d = new Uint8Array(
+    await subtle.digest("SHA-256", concat(te.encode("vaultsync/v1/state-code"), headBytes)),
+  );
+  let bits = 0n;
+  for (let i = 0; i < 6; i++) bits = (bits << 8n) | BigInt(d[i]);
+  const words = [0, 1, 2, 3].map((i) => wordList[Number((bits >> BigInt(37 - 11 * i)) & 0x7ffn)]);
+  return `${parseHead(headBytes).seq} ${words.join(" ")}`;
 }

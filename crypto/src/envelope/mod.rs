@@ -19,7 +19,7 @@ use parts::{
     seal_keyring, seal_slot, write_kdf_block, write_slot,
 };
 
-use crate::codec::{Reader, expect_format, from_base64url, to_base64url};
+use crate::codec::{Reader, from_base64url, to_base64url};
 use crate::error::{FormatError, KdfError, RandomError, UnlockError};
 use crate::ids::VaultId;
 use crate::kdf::{ALG_PBKDF2_SHA256, KdfParams};
@@ -31,6 +31,8 @@ use crate::secret::{MasterKey, RootKey};
 
 /// Format byte of a version 1 envelope.
 pub const ENVELOPE_FORMAT_V1: u8 = 0xE1;
+/// Format byte of a version 2 envelope: version 1 with a generation after the vault id.
+pub const ENVELOPE_FORMAT_V2: u8 = 0xE2;
 /// Tag byte in the password slot's associated data.
 pub const TAG_PASSWORD_SLOT: u8 = b'P';
 /// Tag byte in the recovery slot's associated data.
@@ -51,6 +53,10 @@ const MAX_KEYRING_CT: usize = 1 + MAX_KEYS * KEYRING_ENTRY_LEN + TAG_LEN;
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Envelope {
     vault_id: VaultId,
+    /// 0 for a vault's first envelope (format `E1`); every change writes the next one
+    /// (format `E2`), so an older envelope replayed under a newer version number is told
+    /// apart by its content, under the MAC.
+    generation: u64,
     kdf: KdfParams,
     password: Slot,
     recovery: Slot,
@@ -66,8 +72,25 @@ impl Envelope {
     #[inline(never)]
     pub fn parse(bytes: &[u8]) -> Result<Self, UnlockError> {
         let mut r = Reader::new(bytes);
-        expect_format(&mut r, ENVELOPE_FORMAT_V1)?;
+        let format = match r.u8() {
+            Ok(format @ (ENVELOPE_FORMAT_V1 | ENVELOPE_FORMAT_V2)) => format,
+            Ok(found) => return Err(FormatError::UnsupportedFormat { found }.into()),
+            Err(_) => return Err(FormatError::Empty.into()),
+        };
         let vault_id = VaultId::from_bytes(r.array()?);
+        let generation = if format == ENVELOPE_FORMAT_V2 {
+            match r.u64()? {
+                0 => {
+                    return Err(FormatError::InvalidField {
+                        field: "generation",
+                    }
+                    .into());
+                }
+                generation => generation,
+            }
+        } else {
+            0
+        };
         let alg = r.u8()?;
         if alg != ALG_PBKDF2_SHA256 {
             return Err(KdfError::UnknownAlgorithm { id: alg }.into());
@@ -92,6 +115,7 @@ impl Envelope {
         r.finish()?;
         Ok(Self {
             vault_id,
+            generation,
             kdf,
             password,
             recovery,
@@ -118,9 +142,15 @@ impl Envelope {
 
     /// Every byte of the binary form before the MAC.
     fn body_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(320);
-        out.push(ENVELOPE_FORMAT_V1);
-        out.extend_from_slice(self.vault_id.as_bytes());
+        let mut out = Vec::with_capacity(330);
+        if self.generation == 0 {
+            out.push(ENVELOPE_FORMAT_V1);
+            out.extend_from_slice(self.vault_id.as_bytes());
+        } else {
+            out.push(ENVELOPE_FORMAT_V2);
+            out.extend_from_slice(self.vault_id.as_bytes());
+            out.extend_from_slice(&self.generation.to_be_bytes());
+        }
         write_kdf_block(&mut out, &self.kdf);
         write_slot(&mut out, &self.password);
         write_slot(&mut out, &self.recovery);
@@ -140,6 +170,12 @@ impl Envelope {
     /// The vault id (not authenticated until unlocked).
     pub fn vault_id(&self) -> VaultId {
         self.vault_id
+    }
+
+    /// The envelope's generation: 0 for a vault's first envelope, one more for every
+    /// change (authenticated once unlocked).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The KDF parameters (validated against the floor and ceiling, not yet authenticated).
@@ -182,7 +218,7 @@ impl Envelope {
         let recovery = seal_slot(&check, &kek, &recovery_slot_ad(&vault_id), root, entropy)?;
         let keyring = seal_keyring(root, &vault_id, current_key_id, keyring_plain, entropy)?;
         Ok(Self::with_mac(
-            root, vault_id, kdf, password, recovery, keyring,
+            root, vault_id, 0, kdf, password, recovery, keyring,
         ))
     }
 
@@ -200,6 +236,7 @@ impl Envelope {
         Ok(Self::with_mac(
             root,
             self.vault_id,
+            self.generation + 1,
             kdf,
             password,
             self.recovery.clone(),
@@ -219,6 +256,7 @@ impl Envelope {
         Ok(Self::with_mac(
             root,
             self.vault_id,
+            self.generation + 1,
             self.kdf.clone(),
             self.password.clone(),
             self.recovery.clone(),
@@ -226,9 +264,11 @@ impl Envelope {
         ))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn with_mac(
         root: &RootKey,
         vault_id: VaultId,
+        generation: u64,
         kdf: KdfParams,
         password: Slot,
         recovery: Slot,
@@ -236,6 +276,7 @@ impl Envelope {
     ) -> Self {
         let mut envelope = Self {
             vault_id,
+            generation,
             kdf,
             password,
             recovery,
