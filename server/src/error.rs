@@ -7,7 +7,9 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use vaultsync_wire::{EnvelopeConflict, EnvelopeDoc, ErrorBody, ErrorCode, ErrorDetail};
+use vaultsync_wire::{
+    EnvelopeConflict, EnvelopeDoc, ErrorBody, ErrorCode, ErrorDetail, HeadDoc, HeadRefusal,
+};
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -15,8 +17,16 @@ pub struct ApiError {
     code: ErrorCode,
     message: String,
     retry_after_secs: Option<u64>,
-    current_envelope: Option<Box<EnvelopeDoc>>,
+    current: Current,
     cause: Option<String>,
+}
+
+/// What an error answer carries besides the error: the current envelope or vault head.
+#[derive(Debug)]
+enum Current {
+    Nothing,
+    Envelope(Box<EnvelopeDoc>),
+    Head(Option<Box<HeadDoc>>),
 }
 
 /// The internal cause of an error answer (a storage failure): put in the response's
@@ -39,8 +49,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::UsernameTaken
         | ErrorCode::VaultExists
         | ErrorCode::Conflict
-        | ErrorCode::EnvelopeChanged => StatusCode::CONFLICT,
-        ErrorCode::ResyncRequired => StatusCode::GONE,
+        | ErrorCode::EnvelopeChanged
+        | ErrorCode::HeadStale => StatusCode::CONFLICT,
+        ErrorCode::ResyncRequired | ErrorCode::ServerBehind => StatusCode::GONE,
         ErrorCode::PayloadTooLarge | ErrorCode::TooManyItems => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -56,7 +67,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
-            current_envelope: None,
+            current: Current::Nothing,
             cause: None,
         }
     }
@@ -102,7 +113,31 @@ impl ApiError {
 
     fn with_envelope(code: ErrorCode, message: String, current: EnvelopeDoc) -> Self {
         let mut error = Self::new(code, message);
-        error.current_envelope = Some(Box::new(current));
+        error.current = Current::Envelope(Box::new(current));
+        error
+    }
+
+    /// 409 `HEAD_STALE` on a push made on another head than the stored one, carrying the
+    /// current head.
+    pub fn head_stale(current: Option<HeadDoc>) -> Self {
+        let seq = current.as_ref().map_or(0, |h| h.seq);
+        let message = format!("the vault head is at seq {seq}; pull, then push again");
+        Self::with_head(ErrorCode::HeadStale, message, current)
+    }
+
+    /// 410 `SERVER_BEHIND` on changes asked from a cursor the server never handed out,
+    /// carrying the current head.
+    pub fn server_behind(current: Option<HeadDoc>) -> Self {
+        Self::with_head(
+            ErrorCode::ServerBehind,
+            "this cursor is ahead of every change the server has (restored from a backup?)".into(),
+            current,
+        )
+    }
+
+    fn with_head(code: ErrorCode, message: String, current: Option<HeadDoc>) -> Self {
+        let mut error = Self::new(code, message);
+        error.current = Current::Head(current.map(Box::new));
         error
     }
 
@@ -151,8 +186,8 @@ impl IntoResponse for ApiError {
             message: self.message,
         };
         let status = status_of(self.code);
-        let mut response = match self.current_envelope {
-            Some(current) => (
+        let mut response = match self.current {
+            Current::Envelope(current) => (
                 status,
                 Json(EnvelopeConflict {
                     error,
@@ -160,7 +195,15 @@ impl IntoResponse for ApiError {
                 }),
             )
                 .into_response(),
-            None => (status, Json(ErrorBody { error })).into_response(),
+            Current::Head(head) => (
+                status,
+                Json(HeadRefusal {
+                    error,
+                    head: head.map(|h| *h),
+                }),
+            )
+                .into_response(),
+            Current::Nothing => (status, Json(ErrorBody { error })).into_response(),
         };
         if let Some(secs) = self.retry_after_secs {
             response

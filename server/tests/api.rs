@@ -356,10 +356,11 @@ fn envelope(ctx: &Ctx) {
     // retired key lands after a rotation), with the current envelope; nothing is written.
     let record = new_id();
     let push = |envelope_version: u64| {
-        let body = json!({
-            "envelope_version": envelope_version,
-            "items": [item(&record, 0, false, b"sealed")],
-        });
+        let body = alice.push_body(
+            envelope_version,
+            0,
+            vec![item(&record, 0, false, b"sealed")],
+        );
         alice.api.call("POST", &alice.path("push"), Some(&body))
     };
     for stale in [1, 2, 4, 99] {
@@ -505,11 +506,14 @@ fn push_and_changes(ctx: &Ctx) {
         item(&r1, 0, false, b"again"),
         item(&r4, 5, false, b"c4"),
     ]);
-    assert_eq!(results[0]["status"], "applied");
+    // A push lands whole or not at all: r3 is skipped because the others conflict.
+    assert_eq!(results[0]["status"], "skipped");
     assert_eq!(results[1]["status"], "conflict");
     assert_eq!(results[1]["current"]["version"], 2);
     assert_eq!(results[2]["status"], "conflict");
     assert!(results[2]["current"].is_null());
+    let results = alice.push(vec![item(&r3, 0, false, b"c3")]);
+    assert_eq!(results[0]["status"], "applied");
 
     // Pages of 2: each record once, at its latest version, in cursor order.
     let (status, page) = alice.changes(0, Some(2));
@@ -541,11 +545,18 @@ fn push_and_changes(ctx: &Ctx) {
     assert_eq!(seen[&r2]["ciphertext"], b64(b"t2"));
     assert_eq!(seen[&r3]["version"], 1);
     let (_, page) = alice.changes(cursor, None);
+    assert_eq!(page["changes"], json!([]));
     assert_eq!(
-        page,
-        json!({ "changes": [], "cursor": cursor, "more": false, "envelope_version": 1 })
+        (page["cursor"].as_u64(), &page["more"]),
+        (Some(cursor), &json!(false))
     );
-    assert_error(&alice.changes(cursor + 1, None), 410, "RESYNC_REQUIRED");
+    assert!(
+        page["head"]["seq"].as_u64().unwrap() > 0,
+        "the last page carries the head"
+    );
+    let behind = alice.changes(cursor + 1, None);
+    assert_error(&behind, 410, "SERVER_BEHIND");
+    assert_eq!(behind.1["head"], page["head"], "with the current head");
 
     // A tombstone can be written over (an undelete) from its version.
     let results = alice.push(vec![item(&r2, 2, false, b"back")]);
@@ -554,7 +565,7 @@ fn push_and_changes(ctx: &Ctx) {
     // Another account: 404 everywhere, nothing changed.
     let bob = register(&api, "bob");
     let bob_on_alice = alice.seen_by(&bob);
-    let push = json!({ "envelope_version": 1, "items": [item(&r1, 2, false, b"bob was here")] });
+    let push = alice.push_body(1, 0, vec![item(&r1, 2, false, b"bob was here")]);
     assert_error(
         &bob_on_alice
             .api
@@ -594,15 +605,17 @@ fn bad_input(ctx: &Ctx) {
             "vault_id": new_id(), "envelope": b64(&random(50)), "recovery_key": b64(&random(32)),
         })
     };
+    // Sets the field at `pointer`, adding it if absent.
     let with = |mut body: Value, pointer: &str, value: Value| {
-        *body.pointer_mut(pointer).unwrap() = value;
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        body.pointer_mut(parent).unwrap()[key] = value;
         body
     };
     let without = |mut body: Value, field: &str| {
         body.as_object_mut().unwrap().remove(field);
         body
     };
-    let push_body = |items: Vec<Value>| json!({ "envelope_version": 1, "items": items });
+    let push_body = |items: Vec<Value>| alice.push_body(1, 0, items);
     let env_body = || json!({ "base_version": 1, "envelope": b64(&random(50)), "kdf": alice.kdf });
     let push_path = alice.path("push");
     let env_path = alice.path("envelope");
@@ -653,6 +666,8 @@ fn bad_input(ctx: &Ctx) {
         ),
         ("/record_id", json!("short"), 400, "INVALID_FIELD"),
         ("/deleted", json!("yes"), 400, "INVALID_FIELD"),
+        ("/version", json!(0), 400, "INVALID_FIELD"),
+        ("/version", json!(1u64 << 53), 400, "INVALID_FIELD"),
     ];
     // Envelope puts with one field changed.
     let envelope_cases = [
@@ -691,7 +706,21 @@ fn bad_input(ctx: &Ctx) {
     let mut extra_field = register_body();
     extra_field["extra"] = json!(1);
     let mut extra_item = good_item();
-    extra_item["version"] = json!(1);
+    extra_item["extra"] = json!(1);
+    let mut not_above = good_item();
+    not_above["base_version"] = json!(3);
+    not_above["version"] = json!(3);
+    let head_cases = [
+        ("/base_seq", json!(-1)),
+        ("/base_seq", json!(1u64 << 53)),
+        ("/head", json!("")),
+        ("/head", json!(b64(&random(1651)))),
+        ("/head", json!("!!")),
+    ];
+    for (pointer, value) in head_cases {
+        let body = with(push_body(vec![good_item()]), pointer, value);
+        json_cases.push(("POST", push_path.clone(), true, body, 400, "INVALID_FIELD"));
+    }
     let repeated = good_item();
     let unknown_vault = "/v1/vaults/AAAAAAAAAAAAAAAAAAAAAA";
     json_cases.extend([
@@ -710,6 +739,9 @@ fn bad_input(ctx: &Ctx) {
         ("POST", push_path.clone(), true, json!({ "envelope_version": 1, "items": {} }), 400, "INVALID_FIELD"),
         ("POST", push_path.clone(), true, json!({}), 400, "INVALID_FIELD"),
         ("POST", push_path.clone(), true, push_body(vec![good_item(), extra_item]), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, push_body(vec![good_item(), not_above]), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, without(push_body(vec![good_item()]), "head"), 400, "INVALID_FIELD"),
+        ("POST", push_path.clone(), true, without(push_body(vec![good_item()]), "base_seq"), 400, "INVALID_FIELD"),
         ("POST", push_path.clone(), true, push_body(vec![good_item(), good_item(), good_item(), good_item()]), 413, "TOO_MANY_ITEMS"),
         ("POST", push_path.clone(), true, push_body(vec![repeated.clone(), repeated]), 400, "DUPLICATE_RECORD"),
         ("POST", push_path.clone(), false, push_body(vec![good_item()]), 401, "UNAUTHENTICATED"),
@@ -1007,11 +1039,23 @@ fn tombstone_retention(ctx: &Ctx) {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    // A cursor past the horizon is fine; a full pull (cursor 0) is the resync.
+    // A cursor past the horizon is fine; a full pull (cursor 0) is the resync, and its
+    // later pages say so (`full=1`): a purge between its pages does not send it back to 0.
     assert_eq!(alice.changes(tombstone_cursor, None).0, 200);
     let (all, _) = alice.pull_all(0);
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["record_id"], keep);
+    let below = alice.path(&format!("changes?since={before_delete}&full=1"));
+    let (status, page) = alice.api.call("GET", &below, None);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["changes"], json!([]));
+    let (_, page) = alice.changes(0, None);
+    assert!(
+        page["cursor"].as_u64().unwrap() >= tombstone_cursor,
+        "the last page's cursor is at or above the horizon: no full pull every time"
+    );
+    let odd = alice.path("changes?since=1&full=yes");
+    assert_error(&alice.api.call("GET", &odd, None), 400, "INVALID_FIELD");
     // Live records are never purged, however old.
     std::thread::sleep(std::time::Duration::from_millis(1200));
     assert_eq!(alice.pull_all(0).0.len(), 1);

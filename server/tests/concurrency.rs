@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::client::{b64, id_with_prefix, item, new_id, random, register};
 use common::{Postgres, Server};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Runs `scenario` with the servers of one backend: one for SQLite, two replicas on one
 /// PostgreSQL database.
@@ -184,6 +184,8 @@ fn reader_ends_with_final_state(servers: &[Server], _: &str) {
                                 known.insert(id.clone(), result["version"].as_u64().unwrap());
                                 *accepted.lock().unwrap().entry(id).or_default() += 1;
                             }
+                            // Not written: another write of the batch conflicted.
+                            "skipped" => {}
                             _ => {
                                 let version = result["current"]["version"].as_u64().unwrap_or(0);
                                 known.insert(id, version);
@@ -224,7 +226,9 @@ fn reader_ends_with_final_state(servers: &[Server], _: &str) {
         total,
         final_state.len()
     );
-    assert!(total > (WRITER_THREADS * OPS / 2) as u64);
+    // Batches land whole or not at all (one stale write voids its batch), so fewer writes
+    // land than there were operations; most batches still do.
+    assert!(total > (WRITER_THREADS * OPS / 4) as u64);
 }
 
 /// Clients push batches of 200 new 1 KiB records; the server is killed with SIGKILL in the
@@ -250,11 +254,7 @@ fn kill_9_keeps_whole_batches(url: &str) {
                             item(&id_with_prefix(&prefix), 0, false, &payload)
                         })
                         .collect();
-                    match me.api.try_call(
-                        "POST",
-                        &me.path("push"),
-                        Some(&json!({ "envelope_version": 1, "items": items })),
-                    ) {
+                    match me.try_push(items) {
                         Ok((200, answer)) => {
                             assert!(
                                 answer["results"]

@@ -197,12 +197,14 @@ fn sqlite_three_devices_converge() {
             )],
         ),
         (
-            "the previous, weaker envelope replayed as new",
+            // Its generation (under the MAC) is older: refused before its weaker KDF is
+            // even looked at. A replayed old password would open every session again.
+            "the envelope from before the password change replayed as new",
             vec![format!(
                 "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version + 1",
                 hex(&old_envelope)
             )],
-            "KDF_DOWNGRADE",
+            "ROLLBACK",
             vec![format!(
                 "UPDATE vaults SET envelope = X'{}', envelope_version = envelope_version - 1",
                 hex(&current_envelope)

@@ -31,7 +31,7 @@ fn health_and_errors(server: &Server, backend: &str) {
 fn migrate_cycle(database: &str) {
     let (ok, out, err) = run(&["--database", database, "migrate", "apply"]);
     assert!(ok, "{err}");
-    assert!(out.contains("applied 2 migration(s)"), "{out}");
+    assert!(out.contains("applied 3 migration(s)"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "apply"]);
     assert!(
         ok && out.contains("applied 0 migration(s)"),
@@ -40,7 +40,13 @@ fn migrate_cycle(database: &str) {
     let (_, out, _) = run(&["--database", database, "migrate", "status"]);
     assert!(out.contains("applied    initial"), "{out}");
     assert!(out.contains("applied    recovery verifier"), "{out}");
+    assert!(out.contains("applied    vault head"), "{out}");
     // Down reverts the newest first, one at a time.
+    let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
+    assert!(ok && out.contains("reverted migration"), "{out}");
+    let (_, out, _) = run(&["--database", database, "migrate", "status"]);
+    assert!(out.contains("applied    recovery verifier"), "{out}");
+    assert!(out.contains("pending    vault head"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
     assert!(ok && out.contains("reverted migration"), "{out}");
     let (_, out, _) = run(&["--database", database, "migrate", "status"]);
@@ -249,7 +255,7 @@ fn sigterm_finishes_in_flight_requests_and_logs_hold_no_secrets() {
         .iter()
         .map(|c| item(&new_id(), 0, false, c))
         .collect();
-    let body = serde_json::json!({ "envelope_version": 1, "items": items }).to_string();
+    let body = alice.push_body(1, 0, items).to_string();
     let addr = server.url.strip_prefix("http://").unwrap().to_string();
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(

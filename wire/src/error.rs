@@ -60,9 +60,15 @@ error_codes! {
     /// 409: a push sealed against an older envelope than the current one (another device
     /// changed the password or the keys); the answer carries the current envelope.
     EnvelopeChanged = "ENVELOPE_CHANGED",
-    /// 410: the cursor predates the tombstone horizon (or is ahead of the server): pull
-    /// everything again from cursor 0.
+    /// 409: a push made on an older vault head than the stored one (another device pushed
+    /// first); the answer carries the current head. Pull, then push again.
+    HeadStale = "HEAD_STALE",
+    /// 410: the cursor predates the tombstone horizon: pull everything again from cursor
+    /// 0.
     ResyncRequired = "RESYNC_REQUIRED",
+    /// 410: the cursor is ahead of every change the server has: the server lost data (a
+    /// restore from a backup) or hides it. The answer carries the current head.
+    ServerBehind = "SERVER_BEHIND",
     /// 413: the body, a record or the envelope is larger than the server accepts.
     PayloadTooLarge = "PAYLOAD_TOO_LARGE",
     /// 413: more items in one push than the server accepts.

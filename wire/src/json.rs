@@ -437,13 +437,42 @@ mod tests {
         }
         agree(&PushRequest {
             envelope_version: 4,
-            items: vec![PushItem {
-                record_id: RecordId::from_bytes([2; 16]),
-                base_version: 0,
-                deleted: false,
-                ciphertext: Blob(vec![1, 2, 3]),
-            }],
+            base_seq: 3,
+            head: Blob(vec![0xA1, 9]),
+            items: vec![
+                PushItem {
+                    record_id: RecordId::from_bytes([2; 16]),
+                    base_version: 0,
+                    deleted: false,
+                    ciphertext: Blob(vec![1, 2, 3]),
+                    version: None,
+                },
+                PushItem {
+                    record_id: RecordId::from_bytes([3; 16]),
+                    base_version: 2,
+                    deleted: true,
+                    ciphertext: Blob(vec![4]),
+                    version: Some(9),
+                },
+            ],
         });
+        for code in [ErrorCode::HeadStale, ErrorCode::ServerBehind] {
+            for head in [
+                None,
+                Some(HeadDoc {
+                    seq: 5,
+                    head: Blob(vec![0xA1]),
+                }),
+            ] {
+                agree(&HeadRefusal {
+                    error: ErrorDetail {
+                        code,
+                        message: "m".into(),
+                    },
+                    head,
+                });
+            }
+        }
         agree(&PushResponse {
             results: vec![
                 PushResult::Applied {
@@ -459,6 +488,9 @@ mod tests {
                     record_id: RecordId::from_bytes([2; 16]),
                     current: Some(record(true)),
                 },
+                PushResult::Skipped {
+                    record_id: RecordId::from_bytes([3; 16]),
+                },
             ],
         });
         agree(&ChangesResponse {
@@ -466,6 +498,17 @@ mod tests {
             cursor: 10,
             more: true,
             envelope_version: 1,
+            head: None,
+        });
+        agree(&ChangesResponse {
+            changes: vec![],
+            cursor: 10,
+            more: false,
+            envelope_version: 1,
+            head: Some(HeadDoc {
+                seq: 4,
+                head: Blob(vec![0xA1, 1, 2]),
+            }),
         });
     }
 
@@ -512,6 +555,7 @@ mod tests {
                     .collect(),
                 more,
                 envelope_version,
+                head: None,
             };
             agree(&page);
         }

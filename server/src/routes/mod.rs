@@ -178,7 +178,13 @@ fn with_statics(mut router: Router, statics: &[StaticDir]) -> Router {
         accounts::recover, accounts::list_tokens, accounts::logout, accounts::revoke_token,
         vault::get_envelope, vault::put_envelope, vault::push, vault::changes
     ),
-    components(schemas(ErrorBody, ErrorCode, vaultsync_wire::EnvelopeConflict)),
+    components(schemas(
+        ErrorBody,
+        ErrorCode,
+        vaultsync_wire::EnvelopeConflict,
+        vaultsync_wire::HeadRefusal,
+        vaultsync_wire::HeadDoc
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use vaultsync_wire::{
-    ChangesResponse, EnvelopeDoc, ErrorBody, ErrorCode, MAX_VERSION, PushRequest, PushResponse,
-    PutEnvelopeRequest, PutEnvelopeResponse, VaultId,
+    ChangesResponse, EnvelopeDoc, ErrorBody, ErrorCode, MAX_HEAD_BYTES, MAX_VERSION, PushRequest,
+    PushResponse, PutEnvelopeRequest, PutEnvelopeResponse, VaultId,
 };
 
 use super::extract::{Authed, Body};
@@ -12,7 +12,7 @@ use super::{AppState, check_envelope, check_version};
 use crate::auth;
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::store::{self, Changes, Push, PutEnvelope};
+use crate::store::{self, Changes, Push, PushWrite, PutEnvelope};
 
 /// `GET /v1/vaults/{vault_id}/envelope`: the envelope, its version and KDF parameters.
 #[utoipa::path(get, path = "/v1/vaults/{vault_id}/envelope", tag = "vault", security(("bearer" = [])),
@@ -74,10 +74,11 @@ pub(super) async fn put_envelope(
 /// `POST /v1/vaults/{vault_id}/push`: a batch of writes in one transaction.
 #[utoipa::path(post, path = "/v1/vaults/{vault_id}/push", tag = "vault", security(("bearer" = [])),
     params(("vault_id" = String, Path)), request_body = PushRequest,
-    responses((status = 200, body = PushResponse, description = "one result per item: applied or conflict"),
+    responses((status = 200, body = PushResponse, description = "one result per item: all applied, or (when one conflicted) nothing written"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = vaultsync_wire::EnvelopeConflict, description = "ENVELOPE_CHANGED with the current envelope: nothing was written"),
+        (status = 409, body = vaultsync_wire::HeadRefusal, description = "HEAD_STALE with the current head: nothing was written"),
         (status = 413, body = ErrorBody)))]
 pub(super) async fn push(
     State(state): State<AppState>,
@@ -115,6 +116,14 @@ pub(super) async fn push(
         if item.ciphertext.is_empty() {
             return Err(ApiError::invalid(format!("items[{i}].ciphertext is empty")));
         }
+        if let Some(version) = item.version {
+            check_version(&format!("items[{i}].version"), version, MAX_VERSION)?;
+            if version <= item.base_version {
+                return Err(ApiError::invalid(format!(
+                    "items[{i}].version must be above its base_version"
+                )));
+            }
+        }
         if !seen.insert(item.record_id) {
             return Err(ApiError::new(
                 ErrorCode::DuplicateRecord,
@@ -123,13 +132,22 @@ pub(super) async fn push(
         }
     }
     check_version("envelope_version", request.envelope_version, MAX_VERSION)?;
-    match state
-        .db
-        .push(vault_pk, request.envelope_version, &request.items, now_ms())
-        .await?
-    {
+    check_version("base_seq", request.base_seq, MAX_VERSION - 1)?;
+    if request.head.is_empty() || request.head.len() > MAX_HEAD_BYTES {
+        return Err(ApiError::invalid(format!(
+            "head must be 1 to {MAX_HEAD_BYTES} bytes"
+        )));
+    }
+    let write = PushWrite {
+        envelope_version: request.envelope_version,
+        base_seq: request.base_seq,
+        head: request.head.as_bytes(),
+        items: &request.items,
+    };
+    match state.db.push(vault_pk, write, now_ms()).await? {
         Push::Done(results) => Ok(Json(PushResponse { results })),
         Push::EnvelopeChanged(current) => Err(ApiError::envelope_changed(current)),
+        Push::HeadStale(current) => Err(ApiError::head_stale(current)),
     }
 }
 
@@ -139,17 +157,20 @@ pub(super) async fn push(
 struct ChangesQuery {
     since: Option<String>,
     limit: Option<String>,
+    full: Option<String>,
 }
 
 /// `GET /v1/vaults/{vault_id}/changes?since=C&limit=N`: changes after cursor `C`.
 #[utoipa::path(get, path = "/v1/vaults/{vault_id}/changes", tag = "vault", security(("bearer" = [])),
     params(("vault_id" = String, Path),
         ("since" = Option<u64>, Query, description = "the cursor of the last change seen; 0 (default) for everything"),
+        ("full" = Option<u8>, Query, description = "1 on the later pages of a full pull (one that started at 0): a cursor below the purge horizon is then answered"),
         ("limit" = Option<u32>, Query, description = "page size, 1 to the server's maximum (default: the maximum)")),
     responses((status = 200, body = ChangesResponse),
         (status = 400, body = ErrorBody, description = "INVALID_CURSOR or INVALID_FIELD"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 410, body = ErrorBody, description = "RESYNC_REQUIRED: pull again from 0")))]
+        (status = 410, body = ErrorBody, description = "RESYNC_REQUIRED: pull again from 0"),
+        (status = 410, body = vaultsync_wire::HeadRefusal, description = "SERVER_BEHIND: the cursor is ahead of the server; the current head")))]
 pub(super) async fn changes(
     State(state): State<AppState>,
     authed: Authed,
@@ -181,25 +202,30 @@ pub(super) async fn changes(
             .filter(|n| (1..=max).contains(n))
             .ok_or_else(|| ApiError::invalid(format!("limit must be 1 to {max}")))?,
     };
-    match state.db.changes(vault_pk, since, limit).await? {
+    let full = match query.full.as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(_) => return Err(ApiError::invalid("full must be 0 or 1")),
+    };
+    match state.db.changes(vault_pk, since, limit, full).await? {
         Changes::Page {
             changes,
+            cursor,
             more,
             envelope_version,
+            head,
         } => Ok(Json(ChangesResponse {
-            cursor: changes.last().map_or(since, |c| c.cursor),
             changes,
+            cursor,
             more,
             envelope_version,
+            head,
         })),
         Changes::BeforeHorizon => Err(ApiError::new(
             ErrorCode::ResyncRequired,
             "deleted records older than this cursor were purged; pull everything from cursor 0",
         )),
-        Changes::AheadOfServer => Err(ApiError::new(
-            ErrorCode::ResyncRequired,
-            "this cursor is ahead of the server (restored from a backup?); pull everything from cursor 0",
-        )),
+        Changes::AheadOfServer(head) => Err(ApiError::server_behind(head)),
     }
 }
 

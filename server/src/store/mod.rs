@@ -9,7 +9,9 @@
 //! Times are Unix milliseconds. Record versions and cursors are stored as `BIGINT` and
 //! never exceed [`vaultsync_wire::MAX_VERSION`].
 
-use vaultsync_wire::{Blob, EnvelopeDoc, Kdf, PushResult, Record, RecordId, VaultId};
+use vaultsync_wire::{
+    Blob, EnvelopeDoc, HeadDoc, Kdf, PushItem, PushResult, Record, RecordId, VaultId,
+};
 
 use crate::db::{Db, on_write};
 
@@ -126,12 +128,26 @@ pub enum PutEnvelope {
     Conflict(EnvelopeDoc),
 }
 
+/// A push as the store applies it.
+pub struct PushWrite<'a> {
+    /// The envelope version the writes were sealed against.
+    pub envelope_version: u64,
+    /// The head seq the push was made on.
+    pub base_seq: u64,
+    /// The sealed head to store with it.
+    pub head: &'a [u8],
+    /// The writes.
+    pub items: &'a [PushItem],
+}
+
 /// Outcome of a push.
 pub enum Push {
-    /// One result per item.
+    /// One result per item: all applied, or (when one conflicted) nothing written.
     Done(Vec<PushResult>),
     /// Refused whole, nothing written: sealed against another envelope than the current.
     EnvelopeChanged(EnvelopeDoc),
+    /// Refused whole, nothing written: made on another head than the stored one.
+    HeadStale(Option<HeadDoc>),
 }
 
 /// A page of changes, or the reason the client must start over.
@@ -140,15 +156,20 @@ pub enum Changes {
     Page {
         /// The changes.
         changes: Vec<Record>,
+        /// The cursor to ask from next: the last change's, or on the last page the
+        /// vault's latest (never below the purge horizon).
+        cursor: u64,
         /// More follow.
         more: bool,
         /// The envelope's version.
         envelope_version: u64,
+        /// On the last page, the head read with it.
+        head: Option<HeadDoc>,
     },
     /// `since` predates the tombstone horizon.
     BeforeHorizon,
-    /// `since` is beyond the last cursor the vault has handed out.
-    AheadOfServer,
+    /// `since` is beyond the last cursor the vault has handed out: the current head.
+    AheadOfServer(Option<HeadDoc>),
 }
 
 /// The KDF column holds the parameters other than the salt, as JSON.

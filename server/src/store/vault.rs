@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use vaultsync_wire::{Blob, EnvelopeDoc, PushItem, PushResult, RecordId, VaultId};
+use vaultsync_wire::{Blob, EnvelopeDoc, HeadDoc, PushItem, PushResult, RecordId, VaultId};
 
 use super::{
-    Changes, EnvelopeWrite, Push, PutEnvelope, RecordColumns, StoreResult, count, id_from_column,
-    kdf_column, kdf_from_columns, record_from_columns, stored,
+    Changes, EnvelopeWrite, Push, PushWrite, PutEnvelope, RecordColumns, StoreResult, count,
+    id_from_column, kdf_column, kdf_from_columns, record_from_columns, stored,
 };
 use crate::db::{Db, on_read, on_write};
 
@@ -87,7 +87,8 @@ impl Db {
         }.await)
     }
 
-    /// Applies a batch of writes in one transaction and returns one result per item.
+    /// Applies a push in one transaction, all of it or nothing, and returns one result
+    /// per item.
     ///
     /// The first statement updates the vault row, which takes its row lock on PostgreSQL
     /// (and the write lock on SQLite) until commit. Cursors are handed out from
@@ -96,35 +97,32 @@ impl Db {
     /// Under the lock, one query reads the current rows of the whole batch and one upsert
     /// per [`ROWS_PER_STATEMENT`] writes them, so a batch costs a handful of statements.
     ///
-    /// The same statement reads the envelope version: a push sealed against another
-    /// version is refused whole. An envelope put updates the same row, so the check and
-    /// a key rotation or retirement are serialised: once a retirement commits, no write
-    /// sealed against the envelope before it can land.
-    pub async fn push(
-        &self,
-        vault_pk: i64,
-        envelope_version: u64,
-        items: &[PushItem],
-        now: i64,
-    ) -> StoreResult<Push> {
+    /// The same statement reads the envelope version and the head seq. A push sealed
+    /// against another envelope version is refused whole: an envelope put updates the same
+    /// row, so once a key retirement commits, no write sealed before it can land. A push
+    /// made on another head seq is refused whole (`HeadStale`), so the heads form one
+    /// chain; the same push sent again after it landed (its head is the stored one) is
+    /// answered as applied. The head is stored with the writes, in the same transaction.
+    pub async fn push(&self, vault_pk: i64, write: PushWrite<'_>, now: i64) -> StoreResult<Push> {
         on_write!(self, p => async {
             let mut tx = p.begin().await?;
-            let (first, current_envelope): (i64, i64) = sqlx::query_as(
-                "UPDATE vaults SET updated_at = $1 WHERE id = $2 \
-                 RETURNING next_cursor, envelope_version",
-            )
-            .bind(now)
-            .bind(vault_pk)
-            .fetch_one(&mut *tx)
-            .await?;
-            if count(current_envelope) != envelope_version {
+            let (first, current_envelope, head_seq, stored_head): (i64, i64, i64, Option<Vec<u8>>) =
+                sqlx::query_as(
+                    "UPDATE vaults SET updated_at = $1 WHERE id = $2 \
+                     RETURNING next_cursor, envelope_version, head_seq, head",
+                )
+                .bind(now)
+                .bind(vault_pk)
+                .fetch_one(&mut *tx)
+                .await?;
+            if count(current_envelope) != write.envelope_version {
                 let current = read_envelope!(&mut *tx, vault_pk)?;
                 tx.rollback().await?;
                 return Ok(Push::EnvelopeChanged(current));
             }
             let mut current: HashMap<RecordId, RecordColumns> =
-                HashMap::with_capacity(items.len());
-            for chunk in items.chunks(ROWS_PER_STATEMENT) {
+                HashMap::with_capacity(write.items.len());
+            for chunk in write.items.chunks(ROWS_PER_STATEMENT) {
                 let mut select = sqlx::QueryBuilder::new(
                     "SELECT record_id, version, deleted, ciphertext, change_cursor FROM records \
                      WHERE vault_pk = ",
@@ -141,7 +139,24 @@ impl Db {
                     current.insert(id_from_column(&row.0, RecordId::from_slice)?, row);
                 }
             }
-            let (results, writes) = decide(items, &mut current, first)?;
+            let (results, writes) = decide(write.items, &mut current, first)?;
+            if count(head_seq) != write.base_seq {
+                tx.rollback().await?;
+                let landed = stored_head.as_deref() == Some(write.head)
+                    && writes.is_empty()
+                    && results.iter().all(|r| matches!(r, PushResult::Applied { .. }));
+                if landed {
+                    return Ok(Push::Done(results));
+                }
+                return Ok(Push::HeadStale(stored_head.map(|head| HeadDoc {
+                    seq: count(head_seq),
+                    head: Blob(head),
+                })));
+            }
+            if results.iter().any(|r| matches!(r, PushResult::Conflict { .. })) {
+                tx.rollback().await?;
+                return Ok(Push::Done(results.into_iter().map(skipped).collect()));
+            }
             for chunk in writes.chunks(ROWS_PER_STATEMENT) {
                 let mut upsert = sqlx::QueryBuilder::new(
                     "INSERT INTO records (vault_pk, record_id, ciphertext, version, deleted, \
@@ -165,13 +180,15 @@ impl Db {
                 );
                 upsert.build().execute(&mut *tx).await?;
             }
-            if !writes.is_empty() {
-                sqlx::query("UPDATE vaults SET next_cursor = $1 WHERE id = $2")
-                    .bind(first + writes.len() as i64)
-                    .bind(vault_pk)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            sqlx::query(
+                "UPDATE vaults SET next_cursor = $1, head = $2, head_seq = head_seq + 1 \
+                 WHERE id = $3",
+            )
+            .bind(first + writes.len() as i64)
+            .bind(write.head)
+            .bind(vault_pk)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(Push::Done(results))
         }.await)
@@ -180,14 +197,34 @@ impl Db {
     /// Up to `limit` changes after `since`, in cursor order. `since = 0` (a full pull) is
     /// always answered.
     ///
-    /// The horizon is read after the page: a purge commits its horizon and its deletions
-    /// together, so if the page missed a purged tombstone, the horizon read afterwards
-    /// shows it and the answer is [`Changes::BeforeHorizon`].
-    pub async fn changes(&self, vault_pk: i64, since: u64, limit: u32) -> StoreResult<Changes> {
-        let (rows, (next_cursor, purged_cursor, envelope_version)): (
+    /// The page, the horizon and the head are read in one transaction (a snapshot:
+    /// `REPEATABLE READ` on PostgreSQL, a read transaction on SQLite), so the head on the
+    /// last page is the one stored with the last change the page shows. A purge commits
+    /// its horizon and its deletions together, so a page that misses a purged tombstone
+    /// sees the horizon that says so: [`Changes::BeforeHorizon`].
+    ///
+    /// `full`: a later page of a full pull (one that started at 0), which cannot miss a
+    /// deletion (what it does not list is gone): answered below the horizon too, so that
+    /// a purge between its pages does not send it back to 0 forever.
+    pub async fn changes(
+        &self,
+        vault_pk: i64,
+        since: u64,
+        limit: u32,
+        full: bool,
+    ) -> StoreResult<Changes> {
+        let postgres = matches!(self, Db::Postgres(_));
+        type Marks = (i64, i64, i64, i64, Option<Vec<u8>>);
+        let (rows, (next_cursor, purged_cursor, envelope_version, head_seq, head)): (
             Vec<RecordColumns>,
-            (i64, i64, i64),
-        ) = on_read!(self, p => {
+            Marks,
+        ) = on_read!(self, p => async {
+            let mut tx = p.begin().await?;
+            if postgres {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let rows = sqlx::query_as(
                 "SELECT record_id, version, deleted, ciphertext, change_cursor FROM records \
                  WHERE vault_pk = $1 AND change_cursor > $2 \
@@ -196,22 +233,28 @@ impl Db {
             .bind(vault_pk)
             .bind(stored(since))
             .bind(i64::from(limit) + 1)
-            .fetch_all(p)
+            .fetch_all(&mut *tx)
             .await?;
             let marks = sqlx::query_as(
-                "SELECT next_cursor, purged_cursor, envelope_version FROM vaults WHERE id = $1",
+                "SELECT next_cursor, purged_cursor, envelope_version, head_seq, head \
+                 FROM vaults WHERE id = $1",
             )
             .bind(vault_pk)
-            .fetch_one(p)
+            .fetch_one(&mut *tx)
             .await?;
-            (rows, marks)
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>((rows, marks))
+        }.await)?;
+        let head = head.map(|head| HeadDoc {
+            seq: count(head_seq),
+            head: Blob(head),
         });
         // Cursor 0 is a full pull: a client with nothing cannot have missed a delete.
-        if since > 0 && since < count(purged_cursor) {
+        if since > 0 && since < count(purged_cursor) && !full {
             return Ok(Changes::BeforeHorizon);
         }
         if since >= count(next_cursor) {
-            return Ok(Changes::AheadOfServer);
+            return Ok(Changes::AheadOfServer(head));
         }
         let more = rows.len() > limit as usize;
         let changes = rows
@@ -219,10 +262,19 @@ impl Db {
             .take(limit as usize)
             .map(record_from_columns)
             .collect::<StoreResult<Vec<_>>>()?;
+        let (cursor, head) = if more {
+            (changes.last().map_or(since, |c| c.cursor), None)
+        } else {
+            // Nothing above the last change in this snapshot: the next pull may start at
+            // the latest cursor, which is at or above the purge horizon.
+            (count(next_cursor) - 1, head)
+        };
         Ok(Changes::Page {
             changes,
+            cursor,
             more,
             envelope_version: count(envelope_version),
+            head,
         })
     }
 
@@ -266,9 +318,9 @@ struct Write<'a> {
 
 /// The optimistic-concurrency rule, item by item, against the current rows: a write is
 /// accepted when its `base_version` is the current version (0 = the record does not
-/// exist); a retry of a stored write (same bytes, one version up) is answered as applied
-/// without a new write; anything else is a conflict carrying the current copy. Accepted
-/// writes get consecutive cursors from `first_cursor`.
+/// exist); a retry of a stored write (same bytes, at its new version) is answered as
+/// applied without a new write; anything else is a conflict carrying the current copy.
+/// Accepted writes get consecutive cursors from `first_cursor`.
 fn decide<'a>(
     items: &'a [PushItem],
     current: &mut HashMap<RecordId, RecordColumns>,
@@ -280,18 +332,19 @@ fn decide<'a>(
         let base = stored(item.base_version);
         let row = current.get(&item.record_id);
         let version = row.map_or(0, |r| r.1);
+        let new_version = stored(item.new_version());
         let result = if version == base {
             let cursor = first_cursor + writes.len() as i64;
             writes.push(Write {
                 item,
-                version: base + 1,
+                version: new_version,
                 cursor,
             });
-            applied(item, base + 1, cursor)
+            applied(item, new_version, cursor)
         } else if let Some(stored) = row.filter(|r| {
-            // Fresh nonces make identical ciphertext one version up a retry, never a
+            // Fresh nonces make identical ciphertext at the new version a retry, never a
             // coincidence.
-            r.1 == base + 1 && r.2 == item.deleted && r.3 == item.ciphertext.as_bytes()
+            r.1 == new_version && r.2 == item.deleted && r.3 == item.ciphertext.as_bytes()
         }) {
             applied(item, stored.1, stored.4)
         } else {
@@ -306,6 +359,14 @@ fn decide<'a>(
         results.push(result);
     }
     Ok((results, writes))
+}
+
+/// An item of a push that was not written because another conflicted.
+fn skipped(result: PushResult) -> PushResult {
+    match result {
+        PushResult::Applied { record_id, .. } => PushResult::Skipped { record_id },
+        other => other,
+    }
 }
 
 fn applied(item: &PushItem, version: i64, cursor: i64) -> PushResult {

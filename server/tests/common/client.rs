@@ -109,15 +109,40 @@ impl Account {
         }
     }
 
-    /// Pushes against the current envelope version and returns the results (asserting
-    /// 200).
+    /// Pushes against the current envelope version and head seq (learnt from a
+    /// `HEAD_STALE` answer: the server keeps heads opaque, so these tests send random
+    /// ones) and returns the results (asserting 200).
     pub fn push(&self, items: Vec<Value>) -> Vec<Value> {
-        let (status, doc) = self.api.call("GET", &self.path("envelope"), None);
-        assert_eq!(status, 200, "envelope: {doc}");
-        let body = json!({ "envelope_version": doc["version"], "items": items });
-        let (status, answer) = self.api.call("POST", &self.path("push"), Some(&body));
+        let (status, answer) = self.try_push(items).expect("the server answers");
         assert_eq!(status, 200, "push: {answer}");
         answer["results"].as_array().unwrap().clone()
+    }
+
+    /// [`Account::push`] that returns any answer, or `Err` when the server did not
+    /// answer. A push that another one beat (`HEAD_STALE`) is made again on the new seq.
+    pub fn try_push(&self, items: Vec<Value>) -> Result<(u16, Value), reqwest::Error> {
+        let (status, doc) = self.api.try_call("GET", &self.path("envelope"), None)?;
+        assert_eq!(status, 200, "envelope: {doc}");
+        let mut base_seq = 0;
+        loop {
+            let body = self.push_body(doc["version"].as_u64().unwrap(), base_seq, items.clone());
+            let (status, answer) = self.api.try_call("POST", &self.path("push"), Some(&body))?;
+            if status == 409 && answer["error"]["code"] == "HEAD_STALE" {
+                base_seq = answer["head"]["seq"].as_u64().unwrap_or(0);
+                continue;
+            }
+            return Ok((status, answer));
+        }
+    }
+
+    /// The body of a push made on head seq `base_seq` (with a random head).
+    pub fn push_body(&self, envelope_version: u64, base_seq: u64, items: Vec<Value>) -> Value {
+        json!({
+            "envelope_version": envelope_version,
+            "base_seq": base_seq,
+            "head": b64(&random(90)),
+            "items": items,
+        })
     }
 
     /// One page of changes.
@@ -143,10 +168,16 @@ impl Account {
                 cursor = c;
                 all.push(change.clone());
             }
-            assert_eq!(page["cursor"].as_u64().unwrap(), cursor);
+            let next = page["cursor"].as_u64().unwrap();
             if !page["more"].as_bool().unwrap() {
-                return (all, cursor);
+                // The last page answers the latest cursor, at or above the last change's.
+                assert!(
+                    next >= cursor,
+                    "the last page's cursor {next} is below {cursor}"
+                );
+                return (all, next);
             }
+            assert_eq!(next, cursor);
         }
     }
 }

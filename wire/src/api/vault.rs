@@ -75,7 +75,23 @@ pub struct EnvelopeConflict {
 
 crate::json_struct!(EnvelopeConflict { error, current });
 
-/// `POST /v1/vaults/{vault_id}/push`: writes applied in one transaction.
+/// The vault head as the server stores it (`FORMAT.md`, "Vault head"): opaque to the
+/// server, which keeps the chain linear by its `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HeadDoc {
+    /// How many heads the vault has had: a push must name it as its `base_seq`.
+    pub seq: u64,
+    /// The sealed head (at most 1,650 bytes once decoded).
+    pub head: Blob,
+}
+
+crate::json_struct!(HeadDoc { seq, head });
+
+/// The longest sealed head, in bytes (a full device vector: `FORMAT.md`).
+pub const MAX_HEAD_BYTES: usize = 1650;
+
+/// `POST /v1/vaults/{vault_id}/push`: writes applied in one transaction, all or none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -85,13 +101,23 @@ pub struct PushRequest {
     /// so no write sealed under a retired key can land after a key rotation.
     #[cfg_attr(feature = "openapi", schema(maximum = 9_007_199_254_740_991_u64))]
     pub envelope_version: u64,
+    /// The head seq this push was made on (0: the vault has no head yet). A push is
+    /// refused whole with 409 `HEAD_STALE` unless it is the stored seq, so heads form one
+    /// chain.
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_007_199_254_740_990_u64))]
+    pub base_seq: u64,
+    /// The vault head after this push, stored with it as seq `base_seq + 1`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 2200))]
+    pub head: Blob,
     /// One write per record; a record at most once; at most the server's
-    /// `--max-push-items` (default 1000).
+    /// `--max-push-items` (default 1000). May be empty (a push of the head alone).
     pub items: Vec<PushItem>,
 }
 
 crate::json_struct!(PushRequest {
     envelope_version,
+    base_seq,
+    head,
     items
 });
 
@@ -107,18 +133,34 @@ pub struct PushItem {
     pub base_version: u64,
     /// A tombstone.
     pub deleted: bool,
-    /// The sealed record (`FORMAT.md`), sealed for version `base_version + 1`; at most
-    /// the server's `--max-record-bytes` (default 1 MiB) once decoded.
+    /// The sealed record (`FORMAT.md`), sealed for its new version; at most the server's
+    /// `--max-record-bytes` (default 1 MiB) once decoded.
     #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1))]
     pub ciphertext: Blob,
+    /// The new version, when it is not `base_version + 1` (a re-seed writes versions above
+    /// every one a device has seen); must be above `base_version`.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)
+    )]
+    pub version: Option<u64>,
 }
 
 crate::json_struct!(PushItem {
     record_id,
     base_version,
     deleted,
-    ciphertext
+    ciphertext,
+    version
 });
+
+impl PushItem {
+    /// The version this write creates.
+    pub fn new_version(&self) -> u64 {
+        self.version.unwrap_or(self.base_version + 1)
+    }
+}
 
 /// Answer to a push: one result per item, in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +194,12 @@ pub enum PushResult {
         /// The server's current copy; `null` when the record does not exist.
         current: Option<Record>,
     },
+    /// Not stored because another write of the same push conflicted (a push is applied
+    /// whole or not at all).
+    Skipped {
+        /// The record.
+        record_id: RecordId,
+    },
 }
 
 impl FromJson for PushResult {
@@ -167,9 +215,12 @@ impl FromJson for PushResult {
                 record_id: field(object, "record_id")?,
                 current: field(object, "current")?,
             }),
+            Some("skipped") => Ok(Self::Skipped {
+                record_id: field(object, "record_id")?,
+            }),
             _ => Err(JsonError {
                 at: "status",
-                expected: "\"applied\" or \"conflict\"",
+                expected: "\"applied\", \"conflict\" or \"skipped\"",
             }),
         }
     }
@@ -197,6 +248,10 @@ impl ToJson for PushResult {
                     "current".into(),
                     current.to_json().unwrap_or(serde_json::Value::Null),
                 );
+            }
+            Self::Skipped { record_id } => {
+                put(&mut object, "status", &"skipped".to_string());
+                put(&mut object, "record_id", record_id);
             }
         }
         Some(serde_json::Value::Object(object))
@@ -233,18 +288,37 @@ crate::json_struct!(Record {
 pub struct ChangesResponse {
     /// Records whose last write has a cursor above `since`, in cursor order.
     pub changes: Vec<Record>,
-    /// Pass this as the next `since`: the last change's cursor, or `since` if none.
+    /// Pass this as the next `since`: the last change's cursor; on the last page
+    /// (`more` false), the vault's latest cursor, never below the purge horizon.
     pub cursor: u64,
     /// More changes follow: ask again with `cursor`.
     pub more: bool,
     /// The envelope's current version: a client that knows an older one fetches the
     /// envelope (a password change or key rotation on another device).
     pub envelope_version: u64,
+    /// On the last page: the vault head as of that page (read in the same snapshot);
+    /// absent while the vault has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<HeadDoc>,
 }
 
 crate::json_struct!(ChangesResponse {
     changes,
     cursor,
     more,
-    envelope_version
+    envelope_version,
+    head
 });
+
+/// Answer 409 `HEAD_STALE` to a push whose `base_seq` is not the stored one, and 410
+/// `SERVER_BEHIND` to changes asked from a cursor the server has not reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HeadRefusal {
+    /// Code `HEAD_STALE` or `SERVER_BEHIND`.
+    pub error: crate::ErrorDetail,
+    /// The vault head as it is now (`null` when the vault has none).
+    pub head: Option<HeadDoc>,
+}
+
+crate::json_struct!(HeadRefusal { error, head });

@@ -1,0 +1,2 @@
+ALTER TABLE vaults DROP COLUMN head_seq;
+ALTER TABLE vaults DROP COLUMN head;
