@@ -42,6 +42,7 @@ fn page(changes: Vec<Record>, more: bool) -> ChangesResponse {
         changes,
         more,
         envelope_version: 1,
+        head: None,
     }
 }
 
@@ -267,14 +268,15 @@ fn edits_win_over_concurrent_deletes_on_either_side() {
 }
 
 #[test]
-fn resync_removes_purged_records_and_keeps_pending_edits() {
+fn a_full_pull_without_a_head_deletes_nothing() {
     let vault = vault();
     let (mut engine, a, b) = synced(&vault);
     let c = id();
     engine.put(c, json!({"t": "offline"}), 1);
     engine.start_resync();
     assert_eq!(engine.cursor(), 0);
-    // The full pull lists only b: a was deleted and its tombstone purged.
+    // The full pull lists only b. Without a head nothing vouches that a is gone (the
+    // server may have lost it): a is kept and pushed again.
     let events = engine
         .apply_changes(
             &vault,
@@ -284,19 +286,12 @@ fn resync_removes_purged_records_and_keeps_pending_edits() {
             ),
         )
         .unwrap();
-    assert_eq!(events, vec![Event::Deleted { id: a }]);
-    assert_eq!(engine.get(&a), None);
+    assert_eq!(events, vec![Event::Reuploaded { count: 1 }]);
+    assert_eq!(engine.get(&a), Some(&json!({"t": "a2"})));
     assert_eq!(engine.get(&c), Some(&json!({"t": "offline"})));
+    assert_eq!(engine.pending_count(), 2);
     assert!(!engine.resyncing());
-    // a's old version is still remembered: a replay of it is a rollback.
-    let replay = record(&vault, a, 1, Some(json!({"t": "a1"})), 9);
-    assert_eq!(
-        engine
-            .apply_changes(&vault, &page(vec![replay], false))
-            .unwrap_err()
-            .code(),
-        "ROLLBACK"
-    );
+    assert!(engine.head_verifies(&vault));
 }
 
 #[test]
@@ -321,17 +316,19 @@ fn state_blobs_are_bound_to_their_vault() {
     );
 }
 
-#[test]
-fn newer_envelopes_are_adopted_and_bad_ones_refused() {
-    use vaultsync::crypto::Envelope;
-    use vaultsync_wire::EnvelopeDoc;
-    let pw = Password::from("pw");
-    let new = UnlockedVault::create(&pw, 100_000, &mut OsEntropy).unwrap();
-    let doc = |version: u64, envelope: &Envelope| EnvelopeDoc {
+/// The server's envelope document for `envelope` at `version`.
+fn doc(version: u64, envelope: &vaultsync::crypto::Envelope) -> vaultsync_wire::EnvelopeDoc {
+    vaultsync_wire::EnvelopeDoc {
         version,
         envelope: Blob(envelope.to_bytes()),
         kdf: vaultsync::sync::ops::account::kdf_wire(envelope.kdf_params()),
-    };
+    }
+}
+
+#[test]
+fn newer_envelopes_are_adopted_and_bad_ones_refused() {
+    let pw = Password::from("pw");
+    let new = UnlockedVault::create(&pw, 100_000, &mut OsEntropy).unwrap();
     // Two devices unlocked from the same envelope.
     let mut laptop = new.envelope.unlock(&pw).unwrap();
     let mut phone = new.envelope.unlock(&pw).unwrap();
@@ -359,7 +356,7 @@ fn newer_envelopes_are_adopted_and_bad_ones_refused() {
         .to_bytes();
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
-    let tampered = EnvelopeDoc {
+    let tampered = vaultsync_wire::EnvelopeDoc {
         version: 2,
         envelope: Blob(flipped),
         kdf: doc(2, &weak).kdf,
@@ -436,15 +433,81 @@ fn newer_envelopes_are_adopted_and_bad_ones_refused() {
 }
 
 /// A state saved by an earlier version (serde wrote it: `tests/data/engine-state-v1.json`,
-/// every optional and `null` form) opens, and is written back in exactly the same form.
+/// every optional and `null` form) opens; it has no leaves, so its next pull is a full one
+/// that deletes nothing. Written back, it keeps every field as it was and adds the head.
 #[test]
-fn states_saved_by_earlier_versions_open_and_are_written_alike() {
+fn states_saved_by_earlier_versions_open() {
     let text = include_str!("data/engine-state-v1.json");
     let engine: Engine = vaultsync_wire::json::from_str(text).unwrap();
-    assert_eq!(engine.cursor(), 42);
     assert_eq!(engine.pending_count(), 3);
     assert_eq!(engine.policy(), ConflictPolicy::ServerWins);
+    assert_eq!(engine.cursor(), 0, "leaves are learnt by a full pull");
+    assert!(engine.resyncing());
     let again = vaultsync_wire::json::to_string(&engine);
     let as_value = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
-    assert_eq!(as_value(&again), as_value(text));
+    let (old, new) = (as_value(text), as_value(&again));
+    assert_eq!(old["records"], new["records"]);
+    for field in [
+        "vault_id",
+        "policy",
+        "cursor",
+        "envelope_version",
+        "kdf_floor",
+    ] {
+        assert_eq!(old[field], new[field], "{field}");
+    }
+    assert_eq!(new["resync"], true, "a resync under way carries on");
+    let reread: Engine = vaultsync_wire::json::from_str(&again).unwrap();
+    assert_eq!(reread, engine);
+}
+
+/// Envelopes go forward by content (their generation, under the MAC), not only by the
+/// server's version number: an old envelope replayed under a new number is a rollback,
+/// another envelope of the same generation a fork, and the same bytes under a new number
+/// change nothing (no `envelopeChanged`).
+#[test]
+fn envelopes_are_ordered_by_their_generation() {
+    let pw = Password::from("pw");
+    let new = UnlockedVault::create(&pw, 100_000, &mut OsEntropy).unwrap();
+    let mut laptop = new.envelope.unlock(&pw).unwrap();
+    let mut phone = new.envelope.unlock(&pw).unwrap();
+    let mut engine = Engine::new(phone.vault_id(), ConflictPolicy::KeepLocal);
+    engine.pin_envelope(1, 100_000);
+
+    // The same bytes under a new version: nothing to adopt, no event.
+    assert_eq!(
+        engine
+            .check_envelope(&mut phone, &doc(2, &new.envelope))
+            .unwrap(),
+        None
+    );
+    assert_eq!(engine.envelope_version(), 2);
+    // A password change (generation 1) is adopted.
+    let changed = laptop
+        .change_password(&Password::from("new"), 100_000, &mut OsEntropy)
+        .unwrap();
+    assert!(
+        engine
+            .check_envelope(&mut phone, &doc(3, &changed))
+            .unwrap()
+            .is_some()
+    );
+    let before = engine.clone();
+    // The envelope from before it, same KDF, under a newer number: a rollback.
+    let err = engine
+        .check_envelope(&mut phone, &doc(4, &new.envelope))
+        .unwrap_err();
+    assert_eq!(err.code(), "ROLLBACK");
+    // Another change of the same generation (made from the old envelope): a fork.
+    let mut other = new.envelope.unlock(&pw).unwrap();
+    let sibling = other
+        .change_password(&Password::from("sibling"), 100_000, &mut OsEntropy)
+        .unwrap();
+    assert_eq!(sibling.generation(), changed.generation());
+    let err = engine
+        .check_envelope(&mut phone, &doc(4, &sibling))
+        .unwrap_err();
+    assert_eq!(err.code(), "FORK");
+    assert_eq!(engine, before, "nothing changed");
+    assert_eq!(phone.envelope(), &changed);
 }

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sim::{Cut, Device, ModelServer, assert_readable, created};
+use vaultsync::crypto::head::SealedHead;
 use vaultsync::crypto::{OsEntropy, RecordId, SealedRecord};
 use vaultsync::sync::{Engine, RotateRun};
 use vaultsync_wire::PushResult;
@@ -52,6 +53,9 @@ enum Op {
     Restart {
         device: usize,
     },
+    /// The server purges its tombstones (devices that had not seen them resync; a purged
+    /// record may be created again, from version 1).
+    Purge,
 }
 
 const DEVICES: usize = 3;
@@ -76,6 +80,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(device, limit, cut)| Op::Sync { device, limit, cut }),
         1 => (0..DEVICES, cut()).prop_map(|(device, cut)| Op::Rotate { device, cut }),
         1 => (0..DEVICES).prop_map(|device| Op::Restart { device }),
+        1 => Just(Op::Purge),
     ]
 }
 
@@ -117,6 +122,7 @@ fn run(ops: &[Op]) {
     let mut next_value = 1u64;
     let mut clock = 0u64;
     let mut max_versions: BTreeMap<(usize, RecordId), u64> = BTreeMap::new();
+    let mut relineaged: BTreeSet<RecordId> = BTreeSet::new();
 
     for op in ops {
         clock += 1;
@@ -174,10 +180,31 @@ fn run(ops: &[Op]) {
                 assert_eq!(engine, d.engine, "export/import is lossless");
                 devices[device] = Device { engine, vault };
             }
+            Op::Purge => {
+                let purged: Vec<RecordId> = server
+                    .records
+                    .values()
+                    .filter(|r| r.deleted)
+                    .map(|r| r.record_id)
+                    .collect();
+                server.purge();
+                // A purged record starts a new lineage if it is created again: its
+                // versions may start over.
+                relineaged.extend(purged);
+            }
         }
+        // Every device's base agrees with the head it pinned, and the server's heads form
+        // one chain.
+        for (r, device) in devices.iter().enumerate() {
+            assert!(
+                device.engine.head_verifies(&device.vault),
+                "device {r}: its records do not match its head"
+            );
+        }
+        assert_chain(&server);
         // Versions never go backwards on any device.
         for (r, device) in devices.iter().enumerate() {
-            for id in &ids {
+            for id in ids.iter().filter(|id| !relineaged.contains(id)) {
                 let v = max_seen(&device.engine, id);
                 let seen = max_versions.entry((r, *id)).or_default();
                 assert!(
@@ -339,6 +366,7 @@ mod under_wasm {
                             device,
                             cut: cut(&mut seed),
                         },
+                        10 => Op::Purge,
                         _ => Op::Restart { device },
                     }
                 })
@@ -370,7 +398,7 @@ fn lost_answer_is_retried_without_a_false_conflict() {
         .unwrap()
         .unwrap();
     assert_eq!(retry.items[0].ciphertext, server.records[&id].ciphertext);
-    let answer = server.push(&retry);
+    let answer = server.push(&retry).expect("a retry of a push that landed");
     assert!(matches!(
         answer.results[0],
         PushResult::Applied { version: 1, .. }
@@ -457,4 +485,21 @@ fn max_seen(engine: &Engine, id: &RecordId) -> u64 {
     state["records"][id.to_string()]["max_seen"]
         .as_u64()
         .unwrap_or(0)
+}
+
+/// The server's heads form one chain: seq 1, 2, 3…, each naming the one before.
+fn assert_chain(server: &ModelServer) {
+    let mut prev: Option<SealedHead> = None;
+    for (i, bytes) in server.heads.iter().enumerate() {
+        let head = SealedHead::parse(bytes).unwrap();
+        assert_eq!(head.head().seq, i as u64 + 1, "heads are consecutive");
+        let expected = prev.as_ref().map_or([0; 32], |p| *p.tag());
+        assert_eq!(
+            head.head().prev_tag,
+            expected,
+            "head {} names the one before",
+            i + 1
+        );
+        prev = Some(head);
+    }
 }

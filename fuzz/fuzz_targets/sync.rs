@@ -86,6 +86,7 @@ fn answer_to_a_sync(status: u16, body: &str, engine: &Engine) {
         Call::Changes {
             vault: vault_id,
             since: 0,
+            full: false,
         },
         Call::GetEnvelope(vault_id),
         Call::Tokens,

@@ -34,7 +34,8 @@ use http::Http;
 
 use crate::sync::{
     Account, AccountOptions, AccountRun, Call, ConflictPolicy, Ctx, Engine, Event, Input, OpError,
-    Operation, PasswordRun, Progress, Reply, RotateRun, Send, Session, Step, SyncError, SyncRun,
+    Operation, PasswordRun, Progress, Reply, ReseedRun, RotateRun, Send, Session, Step, SyncError,
+    SyncRun,
 };
 
 /// Options of register, login, recover and resume.
@@ -255,6 +256,29 @@ impl Client {
     ) -> Result<Vec<Event>, ClientError> {
         let mut run = SyncRun::new();
         self.drive(&mut run, progress)
+    }
+
+    /// Re-uploads this device's records to a server that has less than this device saw
+    /// (it answered `SERVER_BEHIND` or an older vault head, `ROLLBACK`: restored from a
+    /// backup). Deletes nothing the server has; other devices merge their own records in
+    /// on their next sync. Ask the user first: a server that lies gets the same answer.
+    pub fn reseed(&mut self) -> Result<Vec<Event>, ClientError> {
+        let mut run = ReseedRun::new();
+        self.drive(&mut run, &mut |_| {})
+    }
+
+    /// Whether the server answered with less than this device saw (see
+    /// [`Client::reseed`]).
+    pub fn server_behind(&self) -> bool {
+        self.engine().server_behind()
+    }
+
+    /// The vault state code: the seq of the last verified vault head and four words, the
+    /// same on every device at that head (compare two devices out of band).
+    pub fn state_code(&self) -> Option<String> {
+        self.engine()
+            .state_code()
+            .map(|(seq, words)| format!("{seq} {}", words.join(" ")))
     }
 
     /// Changes the password (same iterations as now unless given): re-wraps the vault's

@@ -46,6 +46,27 @@ pub enum SyncError {
         /// The envelope's current key id.
         got: u32,
     },
+    /// The server's vault head is older than the one this device verified or wrote (a
+    /// rollback of the whole vault, or a server restored from a backup), or the server has
+    /// no head any more.
+    HeadRollback {
+        /// The seq of the pinned head.
+        seen: u64,
+        /// The seq of the server's head (0: none).
+        got: u64,
+    },
+    /// The records pulled do not match the vault head: the server hides, injects or
+    /// resurrects a record or a version (or lost some).
+    Omission,
+    /// The server shows this device a history that leaves out writes it has seen (two
+    /// heads with one seq, a head that does not follow the pinned one, a device's last
+    /// write missing), or two envelopes of one generation.
+    Fork {
+        /// What gave it away.
+        reason: &'static str,
+    },
+    /// The server sent a vault head that does not parse or is not this vault's.
+    HeadTampered,
     /// The server's envelope has fewer PBKDF2 iterations than the pinned parameters.
     KdfDowngrade {
         /// The pinned iterations.
@@ -74,10 +95,13 @@ impl SyncError {
     /// A stable code for the JS boundary and logs.
     pub fn code(&self) -> Code {
         match self {
-            Self::Tampered { .. } | Self::EnvelopeTampered => Code::Tampered,
-            Self::Rollback { .. } | Self::EnvelopeRollback { .. } | Self::KeyRollback { .. } => {
-                Code::Rollback
-            }
+            Self::Tampered { .. } | Self::EnvelopeTampered | Self::HeadTampered => Code::Tampered,
+            Self::Rollback { .. }
+            | Self::EnvelopeRollback { .. }
+            | Self::KeyRollback { .. }
+            | Self::HeadRollback { .. } => Code::Rollback,
+            Self::Omission => Code::Omission,
+            Self::Fork { .. } => Code::Fork,
             Self::KdfDowngrade { .. } => Code::KdfDowngrade,
             Self::BadAnswer { .. } => Code::BadAnswer,
             Self::Record(e) => e.code(),
@@ -107,8 +131,22 @@ impl fmt::Display for SyncError {
             ),
             Self::EnvelopeRollback { seen, got } => write!(
                 f,
-                "the server sent envelope version {got}, older than version {seen} seen before"
+                "the server sent an older envelope ({got}) than one seen before ({seen})"
             ),
+            Self::HeadRollback { seen, got } => write!(
+                f,
+                "the server's vault head (seq {got}) is older than the one seen before (seq {seen}): \
+                 rolled back, or restored from a backup"
+            ),
+            Self::Omission => f.write_str(
+                "the records from the server do not match its vault head: a record or a change \
+                 is hidden, injected or resurrected",
+            ),
+            Self::Fork { reason } => write!(
+                f,
+                "the server shows this device another history than it saw before: {reason}"
+            ),
+            Self::HeadTampered => f.write_str("the server's vault head is not this vault's"),
             Self::KeyRollback { current, got } => write!(
                 f,
                 "the server's envelope makes key {got} current, older than key {current} in use"

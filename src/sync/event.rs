@@ -4,11 +4,13 @@ use serde_json::{Map, Value};
 use vaultsync_wire::json::{ToJson, put};
 
 use super::merge::FieldConflict;
+use crate::code::Code;
 use crate::crypto::RecordId;
 
 /// What a sync changed, for a UI. As JSON: `{"type": "changed", "id", "value"}`,
 /// `{"type": "deleted", "id"}`, `{"type": "conflict", "id", "conflicts"}`,
-/// `{"type": "envelopeChanged", "password", "keys"}`. `Debug` never shows a value.
+/// `{"type": "envelopeChanged", "password", "keys"}`, `{"type": "integrity", "code",
+/// "recovered"}`, `{"type": "reuploaded", "count"}`. `Debug` never shows a value.
 #[derive(Clone, PartialEq)]
 pub enum Event {
     /// A record was created or changed by another device.
@@ -39,6 +41,22 @@ pub enum Event {
         /// Every field both sides changed, with both values and the one kept.
         conflicts: Vec<FieldConflict>,
     },
+    /// The vault head's check failed (`OMISSION`, `FORK` or `ROLLBACK`) and a full pull
+    /// that checked out put things right (`recovered`): the server lost or hid something
+    /// for a while. Worth a note in a log or a quiet warning.
+    Integrity {
+        /// The code of the failed check.
+        code: Code,
+        /// Always true: an unrecovered failure is the sync's error instead.
+        recovered: bool,
+    },
+    /// The server lacked records this device holds (it was restored from a backup, or
+    /// another device re-seeded it): they are pending again and go out with the next
+    /// push.
+    Reuploaded {
+        /// How many records.
+        count: usize,
+    },
 }
 
 impl core::fmt::Debug for Event {
@@ -52,6 +70,12 @@ impl core::fmt::Debug for Event {
                 .field("keys", keys)
                 .finish(),
             Self::Conflict { id, conflicts } => write!(f, "Conflict({id}, {conflicts:?})"),
+            Self::Integrity { code, recovered } => f
+                .debug_struct("Integrity")
+                .field("code", code)
+                .field("recovered", recovered)
+                .finish(),
+            Self::Reuploaded { count } => write!(f, "Reuploaded({count})"),
         }
     }
 }
@@ -115,6 +139,17 @@ impl ToJson for Event {
                 let mut o = tagged("type", "conflict");
                 put(&mut o, "id", id);
                 put(&mut o, "conflicts", conflicts);
+                o
+            }
+            Self::Integrity { code, recovered } => {
+                let mut o = tagged("type", "integrity");
+                put(&mut o, "code", &code.as_str().to_string());
+                put(&mut o, "recovered", recovered);
+                o
+            }
+            Self::Reuploaded { count } => {
+                let mut o = tagged("type", "reuploaded");
+                o.insert("count".into(), Value::from(*count));
                 o
             }
         };

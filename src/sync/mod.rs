@@ -26,6 +26,6 @@ pub use event::{Event, Progress};
 pub use merge::{ConflictPolicy, FieldConflict, Resolve, merge3};
 pub use ops::{
     Account, AccountOptions, AccountRun, Bearer, Call, Ctx, Input, OpError, Operation, PasswordRun,
-    Refusal, Reply, RotateRun, Send, Step, SyncRun,
+    Refusal, Reply, ReseedRun, RotateRun, Send, Step, SyncRun,
 };
 pub use session::Session;

@@ -3,12 +3,14 @@
 //! taken in (merged with the pending edit).
 
 use serde_json::{Map, Value};
+use vaultsync_wire::Blob;
 use vaultsync_wire::json::{FromJson, JsonError, ToJson, field, object, put};
 
 use super::event::Event;
 use super::forms::{get_edit, get_exact, put_edit, put_exact};
 use super::merge::{FieldConflict, Resolve, merge3};
 use crate::crypto::RecordId;
+use crate::crypto::head::Leaf;
 
 /// The server's state of a record as this replica last accepted it.
 #[derive(Clone, PartialEq)]
@@ -19,6 +21,9 @@ pub(super) struct Synced {
     /// The key id its ciphertext is sealed under (0: not known, from a state saved before
     /// key ids were kept; such a record is re-sealed by a key rotation to be safe).
     pub(super) key_id: u32,
+    /// Its leaf in the vault head's set digest (`None` for a tombstone, and for a record
+    /// from a state saved before heads).
+    pub(super) leaf: Option<Leaf>,
 }
 
 /// One record of the replica.
@@ -47,6 +52,15 @@ impl FromJson for Synced {
                 Some(id) => u32::from_json(id, "key_id")?,
                 None => 0,
             },
+            leaf: match field::<Option<Blob>>(o, "leaf")? {
+                Some(leaf) => Some(Leaf::from_bytes(leaf.as_bytes().try_into().map_err(
+                    |_| JsonError {
+                        at: "leaf",
+                        expected: "32 bytes",
+                    },
+                )?)),
+                None => None,
+            },
         })
     }
 }
@@ -57,6 +71,9 @@ impl ToJson for Synced {
         put(&mut o, "version", &self.version);
         put_exact(&mut o, "value", &self.value);
         put(&mut o, "key_id", &self.key_id);
+        if let Some(leaf) = &self.leaf {
+            put(&mut o, "leaf", &Blob(leaf.as_bytes().to_vec()));
+        }
         Some(Value::Object(o))
     }
 }
@@ -94,11 +111,12 @@ impl ToJson for Replica {
 
 impl Synced {
     /// The server's copy of a record as this device accepted it.
-    pub(super) fn new(version: u64, value: Option<Value>, key_id: u32) -> Self {
+    pub(super) fn new(version: u64, value: Option<Value>, key_id: u32, leaf: Option<Leaf>) -> Self {
         Self {
             version,
             value,
             key_id,
+            leaf,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! The simulation's model of the server (the rules of PROTOCOL.md, spoken in its JSON)
 //! and its devices, which run the clients' operations against it with cut-off requests.
 
+// Shared by two test binaries (the simulation and the vault head suite); each uses part.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -8,18 +11,27 @@ use vaultsync::crypto::kdf::derive_master;
 use vaultsync::crypto::kdf::derive_master as pbkdf2;
 use vaultsync::crypto::{Envelope, MasterKey, OsEntropy, Password, RecordId, UnlockedVault};
 use vaultsync::sync::ops::account::kdf_wire;
-use vaultsync::sync::{Call, ConflictPolicy, Ctx, Engine, Input, Operation, Step, SyncRun};
+use vaultsync::sync::{
+    Call, ConflictPolicy, Ctx, Engine, Input, OpError, Operation, Step, SyncRun,
+};
 use vaultsync_wire::{
-    ChangesResponse, EnvelopeConflict, EnvelopeDoc, ErrorCode, ErrorDetail, PushRequest,
-    PushResponse, PushResult, PutEnvelopeRequest, PutEnvelopeResponse, Record,
+    ChangesResponse, EnvelopeConflict, EnvelopeDoc, ErrorCode, ErrorDetail, HeadDoc, HeadRefusal,
+    PushRequest, PushResponse, PushResult, PutEnvelopeRequest, PutEnvelopeResponse, Record,
 };
 
 /// The server's rules, in memory: optimistic concurrency, retry recognition, cursors, the
-/// envelope with its version, and pushes refused when sealed against an older envelope.
+/// envelope with its version, pushes refused when sealed against an older envelope or made
+/// on another head, pushes applied whole or not at all.
+#[derive(Clone)]
 pub struct ModelServer {
     pub records: BTreeMap<RecordId, Record>,
-    next_cursor: u64,
+    pub next_cursor: u64,
     pub envelope: EnvelopeDoc,
+    pub head: Option<HeadDoc>,
+    /// Every head stored, in order (the chain, for the simulation's checks).
+    pub heads: Vec<Vec<u8>>,
+    /// The purge horizon: changes asked from below it get `RESYNC_REQUIRED`.
+    pub purged_cursor: u64,
 }
 
 pub fn json_of(value: &impl Serialize) -> String {
@@ -31,6 +43,9 @@ impl ModelServer {
         Self {
             records: BTreeMap::new(),
             next_cursor: 0,
+            head: None,
+            heads: Vec::new(),
+            purged_cursor: 0,
             envelope: EnvelopeDoc {
                 version: 1,
                 envelope: vaultsync_wire::Blob(envelope.to_bytes()),
@@ -59,9 +74,40 @@ impl ModelServer {
                 if request.envelope_version != self.envelope.version {
                     return self.refuse(ErrorCode::EnvelopeChanged);
                 }
-                (200, json_of(&self.push(&request)))
+                match self.push(&request) {
+                    Some(answer) => (200, json_of(&answer)),
+                    None => {
+                        let body = HeadRefusal {
+                            error: ErrorDetail {
+                                code: ErrorCode::HeadStale,
+                                message: "the head moved".into(),
+                            },
+                            head: self.head.clone(),
+                        };
+                        (409, json_of(&body))
+                    }
+                }
             }
-            ("GET", Call::Changes { since, .. }) => {
+            ("GET", Call::Changes { since, full, .. }) => {
+                if *since > 0 && *since < self.purged_cursor && !*full {
+                    let body = vaultsync_wire::ErrorBody {
+                        error: ErrorDetail {
+                            code: ErrorCode::ResyncRequired,
+                            message: "purged".into(),
+                        },
+                    };
+                    return (410, json_of(&body));
+                }
+                if *since > self.next_cursor {
+                    let body = HeadRefusal {
+                        error: ErrorDetail {
+                            code: ErrorCode::ServerBehind,
+                            message: "ahead".into(),
+                        },
+                        head: self.head.clone(),
+                    };
+                    return (410, json_of(&body));
+                }
                 (200, json_of(&self.changes(*since, page_limit)))
             }
             ("GET", Call::GetEnvelope(_)) => (200, json_of(&self.envelope)),
@@ -84,28 +130,24 @@ impl ModelServer {
         }
     }
 
-    pub fn push(&mut self, request: &PushRequest) -> PushResponse {
+    /// A push (`None`: refused as `HEAD_STALE`).
+    pub fn push(&mut self, request: &PushRequest) -> Option<PushResponse> {
+        let head_seq = self.head.as_ref().map_or(0, |h| h.seq);
         let mut results = Vec::new();
+        let mut writes = Vec::new();
         for item in &request.items {
             let current = self.records.get(&item.record_id);
             let version = current.map_or(0, |r| r.version);
+            let new_version = item.new_version();
             let result = if version == item.base_version {
-                self.next_cursor += 1;
-                let record = Record {
-                    record_id: item.record_id,
-                    version: version + 1,
-                    deleted: item.deleted,
-                    ciphertext: item.ciphertext.clone(),
-                    cursor: self.next_cursor,
-                };
-                self.records.insert(item.record_id, record);
+                writes.push(item);
                 PushResult::Applied {
                     record_id: item.record_id,
-                    version: version + 1,
-                    cursor: self.next_cursor,
+                    version: new_version,
+                    cursor: self.next_cursor + writes.len() as u64,
                 }
             } else if let Some(r) = current.filter(|r| {
-                r.version == item.base_version + 1
+                r.version == new_version
                     && r.deleted == item.deleted
                     && r.ciphertext == item.ciphertext
             }) {
@@ -122,7 +164,44 @@ impl ModelServer {
             };
             results.push(result);
         }
-        PushResponse { results }
+        if request.base_seq != head_seq {
+            let retry = self.head.as_ref().is_some_and(|h| h.head == request.head)
+                && writes.is_empty()
+                && results
+                    .iter()
+                    .all(|r| matches!(r, PushResult::Applied { .. }));
+            return retry.then_some(PushResponse { results });
+        }
+        if results
+            .iter()
+            .any(|r| matches!(r, PushResult::Conflict { .. }))
+        {
+            let results = results
+                .into_iter()
+                .map(|r| match r {
+                    PushResult::Applied { record_id, .. } => PushResult::Skipped { record_id },
+                    other => other,
+                })
+                .collect();
+            return Some(PushResponse { results });
+        }
+        for item in writes {
+            self.next_cursor += 1;
+            let record = Record {
+                record_id: item.record_id,
+                version: item.new_version(),
+                deleted: item.deleted,
+                ciphertext: item.ciphertext.clone(),
+                cursor: self.next_cursor,
+            };
+            self.records.insert(item.record_id, record);
+        }
+        self.head = Some(HeadDoc {
+            seq: head_seq + 1,
+            head: request.head.clone(),
+        });
+        self.heads.push(request.head.as_bytes().to_vec());
+        Some(PushResponse { results })
     }
 
     pub fn changes(&self, since: u64, limit: usize) -> ChangesResponse {
@@ -136,10 +215,30 @@ impl ModelServer {
         let more = changes.len() > limit;
         changes.truncate(limit);
         ChangesResponse {
-            cursor: changes.last().map_or(since, |c| c.cursor),
+            cursor: if more {
+                changes.last().map_or(since, |c| c.cursor)
+            } else {
+                self.next_cursor.max(since)
+            },
             changes,
             more,
             envelope_version: self.envelope.version,
+            head: if more { None } else { self.head.clone() },
+        }
+    }
+
+    /// Purges every tombstone (the housekeeping task after its retention period): the rows
+    /// go, the horizon moves past them.
+    pub fn purge(&mut self) {
+        let tombstones: Vec<RecordId> = self
+            .records
+            .values()
+            .filter(|r| r.deleted)
+            .map(|r| r.record_id)
+            .collect();
+        for id in tombstones {
+            let record = self.records.remove(&id).unwrap();
+            self.purged_cursor = self.purged_cursor.max(record.cursor);
         }
     }
 
@@ -167,6 +266,9 @@ pub fn created() -> &'static (Envelope, MasterKey) {
     })
 }
 
+/// Carries one request to the server: its status and body, or `None` for no answer.
+pub type Transport<'a> = dyn FnMut(&Call, &mut ModelServer) -> Option<(u16, String)> + 'a;
+
 pub struct Device {
     pub engine: Engine,
     pub vault: UnlockedVault,
@@ -189,36 +291,64 @@ impl Device {
         limit: usize,
         cut: Option<Cut>,
     ) -> bool {
-        let mut policy = self.engine.policy();
         let mut answered = 0;
-        loop {
+        let mut transport = |call: &Call, server: &mut ModelServer| {
+            if let Some(cut) = cut.filter(|c| c.after == answered) {
+                if cut.delivered {
+                    server.handle(call, limit);
+                }
+                return None;
+            }
+            answered += 1;
+            Some(server.handle(call, limit))
+        };
+        match self.drive(op, server, &mut transport) {
+            Ok(done) => done,
+            Err(e) => panic!("the operation failed: {e} (engine {:?})", self.engine),
+        }
+    }
+
+    /// Runs an operation with `transport` carrying each request (`None`: no answer, the
+    /// operation stops there). Returns whether it completed, or its error.
+    pub fn drive(
+        &mut self,
+        op: &mut dyn Operation,
+        server: &mut ModelServer,
+        transport: &mut Transport<'_>,
+    ) -> Result<bool, OpError> {
+        let mut policy = self.engine.policy();
+        for _ in 0..100_000 {
             let mut ctx = Ctx {
                 engine: &mut self.engine,
                 vault: &mut self.vault,
                 resolver: &mut policy,
                 entropy: &mut OsEntropy,
             };
-            let call = match op.next(&mut ctx).unwrap() {
-                None => return true,
+            let call = match op.next(&mut ctx)? {
+                None => return Ok(true),
                 Some(Step::Send(send)) => send.call,
                 Some(Step::Derive { password, kdf }) => {
-                    op.answer(&mut ctx, Input::Master(pbkdf2(&password, &kdf)))
-                        .unwrap();
+                    op.answer(&mut ctx, Input::Master(pbkdf2(&password, &kdf)))?;
                     continue;
                 }
                 Some(other) => panic!("a step the simulation cannot take: {other:?}"),
             };
-            if let Some(cut) = cut.filter(|c| c.after == answered) {
-                if cut.delivered {
-                    server.handle(&call, limit);
-                }
-                return false;
+            let Some((status, body)) = transport(&call, server) else {
+                return Ok(false);
+            };
+            // `SIM_TRACE=1 cargo test --test …` prints every exchange (to debug a case).
+            if std::env::var("SIM_TRACE").is_ok() {
+                eprintln!(
+                    "  {} {} -> {status} {}",
+                    call.method(),
+                    call.path(),
+                    &body[..body.len().min(400)]
+                );
             }
-            let (status, body) = server.handle(&call, limit);
-            let reply = call.read_answer(status, &body).unwrap();
-            op.answer(&mut ctx, Input::Reply(reply)).unwrap();
-            answered += 1;
+            let reply = call.read_answer(status, &body)?;
+            op.answer(&mut ctx, Input::Reply(reply))?;
         }
+        panic!("the operation never ends");
     }
 
     pub fn sync(&mut self, server: &mut ModelServer, limit: usize, cut: Option<Cut>) -> bool {

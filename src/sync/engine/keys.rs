@@ -4,7 +4,8 @@
 
 use vaultsync_wire::PushRequest;
 
-use super::{Engine, Sent};
+use super::Engine;
+use super::sent::Sent;
 use crate::crypto::rand::Entropy;
 use crate::crypto::{Envelope, EnvelopeChange, UnlockedVault};
 use crate::sync::error::SyncError;
@@ -40,13 +41,36 @@ impl Engine {
                 got: doc.version,
             });
         }
-        if doc.version == self.envelope_version {
+        let held = vault.envelope();
+        if doc.envelope.as_bytes() == held.to_bytes().as_slice() {
+            // The same envelope under a new version number: nothing changed.
+            self.envelope_version = doc.version;
             return Ok(None);
+        }
+        if doc.version == self.envelope_version {
+            return Err(SyncError::Fork {
+                reason: "another envelope under the same version or generation",
+            });
         }
         let envelope =
             Envelope::parse(doc.envelope.as_bytes()).map_err(|_| SyncError::EnvelopeTampered)?;
         if envelope.vault_id() != vault.vault_id() {
             return Err(SyncError::EnvelopeTampered);
+        }
+        // Envelopes only go forward by content: an older one (a password change or a
+        // rotation undone) replayed under a newer version number is refused, and so is
+        // another envelope of the same generation (the server showing two histories).
+        // The generation is under the MAC, checked when the envelope is adopted below.
+        if envelope.generation() < held.generation() {
+            return Err(SyncError::EnvelopeRollback {
+                seen: held.generation(),
+                got: envelope.generation(),
+            });
+        }
+        if envelope.generation() == held.generation() {
+            return Err(SyncError::Fork {
+                reason: "another envelope under the same version or generation",
+            });
         }
         let iterations = envelope.kdf_params().iterations();
         if iterations < self.kdf_floor {
@@ -101,7 +125,7 @@ impl Engine {
         if self
             .in_flight
             .as_ref()
-            .is_some_and(|sent| sent.iter().any(|s| s.key_id() != current))
+            .is_some_and(|f| f.sent().iter().any(|s| s.key_id() != current))
         {
             self.in_flight = None;
         }
@@ -135,6 +159,10 @@ impl Engine {
         if let Some(again) = self.resend() {
             return Ok(Some(again));
         }
+        if !self.ready_to_push() {
+            return Ok(None);
+        }
+        let keys = vault.head_keys();
         let current = vault.current_key_id();
         let mut sent = Vec::new();
         for (id, replica) in &self.records {
@@ -148,8 +176,9 @@ impl Engine {
                 continue;
             };
             let value = synced.value.clone();
-            sent.push(Sent::seal(vault, *id, synced.version, value, entropy)?);
+            let versions = (synced.version, synced.version + 1);
+            sent.push(Sent::seal(vault, &keys, *id, versions, value, entropy)?);
         }
-        Ok(self.send(sent))
+        self.send(vault, &keys, sent, false, entropy)
     }
 }

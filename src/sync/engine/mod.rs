@@ -1,28 +1,41 @@
 //! The engine: a local replica of one vault as a state machine. Callers feed it local
 //! edits, server answers and the time; it hands back requests to send and events to show.
 //!
-//! - this module: the replica, local edits, pages of changes, resync, export/import;
-//! - `push`: pushes and their answers;
-//! - `keys`: the envelope (pinning, adoption) and key rotation's re-seals.
+//! - this module: the replica, local edits, export/import;
+//! - `pull`: pages of changes staged and applied once the vault head on the last page
+//!   checks out; resync;
+//! - `head`: the vault head: the set digest, the pinned head and the rules a newer one
+//!   meets;
+//! - `push`: pushes (each with the next head) and their answers;
+//! - `keys`: the envelope (pinning, adoption) and key rotation's re-seals;
+//! - `reseed`: re-uploading this device's records to a server that lost them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
+use vaultsync_wire::Record;
 use vaultsync_wire::json::{FromJson, JsonError, ToJson, field, object, put};
-use vaultsync_wire::{ChangesResponse, Record};
 
 use super::error::SyncError;
-use super::event::Event;
-use super::merge::{ConflictPolicy, FieldConflict, Resolve};
-use super::replica::{Replica, Synced, reconcile};
+use super::merge::{ConflictPolicy, FieldConflict};
+use super::replica::{Replica, Synced};
+use crate::crypto::head::HeadKeys;
 use crate::crypto::rand::Entropy;
 use crate::crypto::state::{open_state, seal_state};
 use crate::crypto::{RecordId, RecordMeta, SealedRecord, UnlockedVault, VaultId};
 
+pub(crate) mod head;
 mod keys;
+mod pull;
 mod push;
+mod reseed;
+mod sent;
 
-use push::Sent;
+use head::HeadState;
+use pull::Pull;
+use sent::InFlight;
+
+pub use reseed::Survey;
 
 /// The key id of a sealed record (0 if it does not parse: never one of a keyring's ids).
 fn key_id_of(sealed: &[u8]) -> u32 {
@@ -30,22 +43,32 @@ fn key_id_of(sealed: &[u8]) -> u32 {
 }
 
 /// The sync engine of one vault. Its `Debug` shows counts, never a record's value.
-#[derive(Clone, PartialEq)]
+/// Two engines are equal when their saved states are (a pull under way is not saved).
+#[derive(Clone)]
 pub struct Engine {
     vault_id: VaultId,
     policy: ConflictPolicy,
+    /// Where the next pull starts: the last page's cursor of the last pull applied.
     cursor: u64,
     records: BTreeMap<RecordId, Replica>,
-    in_flight: Option<Vec<Sent>>,
-    /// During a full resync: the records the server has listed so far.
-    resync_seen: Option<BTreeSet<RecordId>>,
+    in_flight: Option<InFlight>,
+    /// The next pull is a full one (from cursor 0): the server purged tombstones this
+    /// device had not seen, or a head check failed.
+    resync: bool,
     /// The envelope version this replica last accepted.
     envelope_version: u64,
     /// The fewest PBKDF2 iterations an envelope may have (the pinned parameters).
     kdf_floor: u32,
+    /// The vault head: digest, pinned head, this device's id.
+    head: HeadState,
     /// The records with a pending edit (an index: a sync does not scan every record).
     /// Not stored; rebuilt on load.
     dirty: BTreeSet<RecordId>,
+    /// The pull under way: pages staged until the last one. Not stored: a pull cut off
+    /// starts again.
+    pull: Option<Pull>,
+    /// A push did not land (a conflict): pull before pushing again. Not stored.
+    pull_first: bool,
 }
 
 /// The engine's saved form (`src/sync/forms.rs`): every field but the pending index.
@@ -62,15 +85,13 @@ impl ToJson for Engine {
             records.insert(id.to_string(), replica.to_json().unwrap_or(Value::Null));
         }
         o.insert("records".into(), Value::Object(records));
-        let or_null = |v: Option<Value>| v.unwrap_or(Value::Null);
-        o.insert("in_flight".into(), or_null(self.in_flight.to_json()));
-        let seen = self
-            .resync_seen
-            .as_ref()
-            .map(|seen| seen.iter().copied().collect::<Vec<_>>());
-        o.insert("resync_seen".into(), or_null(seen.to_json()));
+        if let Some(in_flight) = &self.in_flight {
+            put(&mut o, "in_flight_push", in_flight);
+        }
+        put(&mut o, "resync", &self.resync);
         put(&mut o, "envelope_version", &self.envelope_version);
         put(&mut o, "kdf_floor", &self.kdf_floor);
+        put(&mut o, "head", &self.head);
         Some(Value::Object(o))
     }
 }
@@ -86,26 +107,33 @@ impl FromJson for Engine {
             })?;
             records.insert(id, Replica::from_json(replica, "records")?);
         }
-        let seen: Option<Vec<RecordId>> = field(o, "resync_seen")?;
+        // A state saved before vault heads: a push in flight is forgotten (its edits are
+        // still pending and go out again, merged if the first attempt landed), a resync
+        // under way starts again, and leaves are learnt by a full pull.
+        let legacy_resync = !matches!(o.get("resync_seen"), None | Some(Value::Null));
+        let head: Option<HeadState> = field(o, "head")?;
         let mut engine = Self {
             vault_id: field(o, "vault_id")?,
             policy: field(o, "policy")?,
             cursor: field(o, "cursor")?,
             records,
-            in_flight: field(o, "in_flight")?,
-            resync_seen: seen.map(|ids| {
-                let mut set = BTreeSet::new();
-                for id in ids {
-                    set.insert(id);
-                }
-                set
-            }),
+            in_flight: field(o, "in_flight_push")?,
+            resync: field::<Option<bool>>(o, "resync")?.unwrap_or(legacy_resync),
             envelope_version: field(o, "envelope_version")?,
             kdf_floor: field(o, "kdf_floor")?,
+            head: head.unwrap_or_default(),
             dirty: BTreeSet::new(),
+            pull: None,
+            pull_first: false,
         };
         engine.after_load();
         Ok(engine)
+    }
+}
+
+impl PartialEq for Engine {
+    fn eq(&self, other: &Self) -> bool {
+        vaultsync_wire::json::to_string(self) == vaultsync_wire::json::to_string(other)
     }
 }
 
@@ -117,8 +145,9 @@ impl core::fmt::Debug for Engine {
             .field("envelope_version", &self.envelope_version)
             .field("records", &self.records.len())
             .field("pending", &self.dirty.len())
-            .field("in_flight", &self.in_flight.as_ref().map(Vec::len))
-            .field("resyncing", &self.resync_seen.is_some())
+            .field("in_flight", &self.in_flight.is_some())
+            .field("resync", &self.resync)
+            .field("head_seq", &self.head_seq())
             .finish_non_exhaustive()
     }
 }
@@ -135,10 +164,13 @@ impl Engine {
             cursor: 0,
             records: BTreeMap::new(),
             in_flight: None,
-            resync_seen: None,
+            resync: false,
             envelope_version: 0,
             kdf_floor: 0,
+            head: HeadState::default(),
             dirty: BTreeSet::new(),
+            pull: None,
+            pull_first: false,
         }
     }
 
@@ -166,9 +198,13 @@ impl Engine {
         self.vault_id
     }
 
-    /// The cursor to pull from.
+    /// The cursor to pull from next (0 for a full pull, and during one, where it is).
     pub fn cursor(&self) -> u64 {
-        self.cursor
+        match &self.pull {
+            Some(pull) => pull.cursor(),
+            None if self.resync || !self.leaves_known() => 0,
+            None => self.cursor,
+        }
     }
 
     /// How conflicts are decided.
@@ -235,73 +271,6 @@ impl Engine {
         true
     }
 
-    /// Applies one page of `changes since cursor`. Checks the whole page first (cursor
-    /// order, authentication of every record, no version below one already seen): on any
-    /// error nothing changes.
-    pub fn apply_changes(
-        &mut self,
-        vault: &UnlockedVault,
-        page: &ChangesResponse,
-    ) -> Result<Vec<Event>, SyncError> {
-        let mut policy = self.policy;
-        self.apply_changes_with(vault, page, &mut policy)
-    }
-
-    /// [`Engine::apply_changes`] with an application's own conflict resolver instead of
-    /// the engine's policy.
-    pub fn apply_changes_with(
-        &mut self,
-        vault: &UnlockedVault,
-        page: &ChangesResponse,
-        resolver: &mut dyn Resolve,
-    ) -> Result<Vec<Event>, SyncError> {
-        self.check_vault(vault)?;
-        let mut last = self.cursor;
-        let mut opened = Vec::with_capacity(page.changes.len());
-        for change in &page.changes {
-            if change.cursor <= last {
-                return Err(SyncError::BadAnswer {
-                    reason: "changes out of cursor order",
-                });
-            }
-            last = change.cursor;
-            opened.push((change.record_id, self.open_checked(vault, change)?));
-        }
-        if page.cursor != last || (page.changes.is_empty() && page.cursor != self.cursor) {
-            return Err(SyncError::BadAnswer {
-                reason: "a page cursor that is not its last change's",
-            });
-        }
-        let mut events = Vec::new();
-        for (id, remote) in opened {
-            if let Some(seen) = self.resync_seen.as_mut() {
-                seen.insert(id);
-            }
-            let replica = self.records.entry(id).or_default();
-            events.extend(reconcile(id, replica, remote, resolver));
-            self.track(id);
-        }
-        self.cursor = page.cursor;
-        if !page.more {
-            if let Some(seen) = self.resync_seen.take() {
-                events.extend(self.finish_resync(&seen));
-            }
-        }
-        Ok(events)
-    }
-
-    /// The server answered `RESYNC_REQUIRED`: pull everything from cursor 0. Pending
-    /// edits are kept; records the full pull does not list are removed at its end.
-    pub fn start_resync(&mut self) {
-        self.cursor = 0;
-        self.resync_seen = Some(BTreeSet::new());
-    }
-
-    /// Whether a full resync is under way.
-    pub fn resyncing(&self) -> bool {
-        self.resync_seen.is_some()
-    }
-
     /// The whole state as one blob sealed under the vault's state key, for the embedder to
     /// store (chrome.storage, IndexedDB, a file).
     pub fn export(
@@ -340,56 +309,28 @@ impl Engine {
     }
 
     /// Opens a server record, refusing anything that fails authentication (moved, flipped,
-    /// forged) and any version below one already accepted (rollback).
-    fn open_checked(&self, vault: &UnlockedVault, record: &Record) -> Result<Synced, SyncError> {
-        let seen = self
-            .records
-            .get(&record.record_id)
-            .map_or(0, |r| r.max_seen);
-        if record.version < seen {
-            return Err(SyncError::Rollback {
-                record_id: record.record_id,
-                seen,
-                got: record.version,
-            });
-        }
-        let meta =
-            RecordMeta::new(record.record_id, record.version, record.deleted).map_err(|_| {
-                SyncError::Tampered {
-                    record_id: record.record_id,
-                }
-            })?;
-        let plaintext = vault
-            .open(&meta, record.ciphertext.as_bytes())
-            .map_err(|_| SyncError::Tampered {
-                record_id: record.record_id,
-            })?;
-        let value = if record.deleted {
-            None
-        } else {
-            Some(
-                vaultsync_wire::json::parse(&plaintext).ok_or(SyncError::Tampered {
-                    record_id: record.record_id,
-                })?,
-            )
+    /// forged), and computes its leaf. Versions are the caller's to check.
+    fn open_record(
+        &self,
+        vault: &UnlockedVault,
+        keys: &HeadKeys,
+        record: &Record,
+    ) -> Result<Synced, SyncError> {
+        let tampered = || SyncError::Tampered {
+            record_id: record.record_id,
         };
-        let key_id = key_id_of(record.ciphertext.as_bytes());
-        Ok(Synced::new(record.version, value, key_id))
-    }
-
-    fn finish_resync(&mut self, seen: &BTreeSet<RecordId>) -> Vec<Event> {
-        let mut events = Vec::new();
-        for (id, replica) in &mut self.records {
-            if seen.contains(id) || replica.synced.is_none() {
-                continue;
-            }
-            // Gone from the server (a purged tombstone): deleted here too, unless edited.
-            let was_live = replica.synced_value().is_some();
-            replica.synced = None;
-            if replica.pending.is_none() && was_live {
-                events.push(Event::Deleted { id: *id });
-            }
-        }
-        events
+        let meta = RecordMeta::new(record.record_id, record.version, record.deleted)
+            .map_err(|_| tampered())?;
+        let sealed = record.ciphertext.as_bytes();
+        let plaintext = vault.open(&meta, sealed).map_err(|_| tampered())?;
+        let (value, leaf) = if record.deleted {
+            (None, None)
+        } else {
+            let value = vaultsync_wire::json::parse(&plaintext).ok_or_else(tampered)?;
+            let leaf = keys.leaf(&self.vault_id, &record.record_id, record.version, sealed);
+            (Some(value), Some(leaf))
+        };
+        let key_id = key_id_of(sealed);
+        Ok(Synced::new(record.version, value, key_id, leaf))
     }
 }

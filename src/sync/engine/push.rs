@@ -1,82 +1,18 @@
-//! The engine's pushes: pending edits sealed into a push (resent byte for byte until
-//! answered, so the server recognises a retry) and the server's answer applied, checked
-//! whole first.
+//! The engine's pushes: pending edits sealed into a push with the vault head that follows
+//! it (resent byte for byte until answered, so the server recognises a retry) and the
+//! server's answer applied, checked whole first. A push lands whole or not at all.
 
-use serde_json::{Map, Value};
-use vaultsync_wire::json::{FromJson, JsonError, ToJson, field, object, put};
-use vaultsync_wire::{Blob, PushItem, PushRequest, PushResponse, PushResult};
+use vaultsync_wire::{PushRequest, PushResponse, PushResult};
 
-use super::{Engine, key_id_of};
+use super::Engine;
+use super::head::toggle;
+use super::sent::{InFlight, Sent};
+use crate::crypto::UnlockedVault;
+use crate::crypto::head::{DeviceId, Head, HeadKeys, SealedHead, SetDigest};
 use crate::crypto::rand::Entropy;
-use crate::crypto::{RecordId, RecordMeta, UnlockedVault};
 use crate::sync::error::SyncError;
 use crate::sync::event::Event;
-use crate::sync::forms::{get_exact, put_exact};
-use crate::sync::merge::Resolve;
-use crate::sync::replica::{Synced, reconcile};
-
-/// A write sent and not yet answered: resent byte for byte until answered, so that the
-/// server recognises a retry.
-#[derive(Clone, PartialEq)]
-pub(super) struct Sent {
-    record_id: RecordId,
-    base_version: u64,
-    value: Option<Value>,
-    ciphertext: Blob,
-}
-
-impl FromJson for Sent {
-    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
-        let o = object(value, at)?;
-        Ok(Self {
-            record_id: field(o, "record_id")?,
-            base_version: field(o, "base_version")?,
-            value: get_exact(o, "value"),
-            ciphertext: field(o, "ciphertext")?,
-        })
-    }
-}
-
-impl ToJson for Sent {
-    fn to_json(&self) -> Option<Value> {
-        let mut o = Map::new();
-        put(&mut o, "record_id", &self.record_id);
-        put(&mut o, "base_version", &self.base_version);
-        put_exact(&mut o, "value", &self.value);
-        put(&mut o, "ciphertext", &self.ciphertext);
-        Some(Value::Object(o))
-    }
-}
-
-impl Sent {
-    /// Seals `value` (`None`: a tombstone) as the write of `record_id` from
-    /// `base_version`.
-    pub(super) fn seal(
-        vault: &UnlockedVault,
-        record_id: RecordId,
-        base_version: u64,
-        value: Option<Value>,
-        entropy: &mut (impl Entropy + ?Sized),
-    ) -> Result<Self, SyncError> {
-        let meta = RecordMeta::new(record_id, base_version + 1, value.is_none())?;
-        let plaintext = match &value {
-            Some(value) => vaultsync_wire::json::write(value),
-            None => Vec::new(),
-        };
-        let ciphertext = Blob(vault.seal(&meta, &plaintext, entropy)?);
-        Ok(Self {
-            record_id,
-            base_version,
-            value,
-            ciphertext,
-        })
-    }
-
-    /// The key id the write is sealed under.
-    pub(super) fn key_id(&self) -> u32 {
-        key_id_of(self.ciphertext.as_bytes())
-    }
-}
+use crate::sync::replica::Synced;
 
 impl Engine {
     /// The next push: the unanswered one again (same bytes, so the server recognises a
@@ -92,6 +28,10 @@ impl Engine {
         if let Some(again) = self.resend() {
             return Ok(Some(again));
         }
+        if !self.ready_to_push() {
+            return Ok(None); // pull first: a head is made on top of a verified base
+        }
+        let keys = vault.head_keys();
         let mut sent = Vec::new();
         let mut settled = Vec::new();
         for id in &self.dirty {
@@ -110,7 +50,15 @@ impl Engine {
                 continue;
             }
             let base = replica.base_version();
-            sent.push(Sent::seal(vault, *id, base, pending.clone(), entropy)?);
+            let versions = (base, base + 1);
+            sent.push(Sent::seal(
+                vault,
+                &keys,
+                *id,
+                versions,
+                pending.clone(),
+                entropy,
+            )?);
         }
         for id in settled {
             if let Some(r) = self.records.get_mut(&id) {
@@ -118,53 +66,122 @@ impl Engine {
             }
             self.track(id);
         }
-        Ok(self.send(sent))
+        self.send(vault, &keys, sent, false, entropy)
+    }
+
+    /// The vault's first head, pushed alone after a pull found none (a vault from before
+    /// heads, or a new one), so that readers are protected before anyone writes. `None`
+    /// when the vault has a head or a push is unanswered.
+    pub fn prepare_head_push(
+        &mut self,
+        vault: &UnlockedVault,
+        entropy: &mut (impl Entropy + ?Sized),
+    ) -> Result<Option<PushRequest>, SyncError> {
+        self.check_vault(vault)?;
+        if self.in_flight.is_some()
+            || self.head.pinned.is_some()
+            || self.pull.is_some()
+            || self.resync
+            || !self.leaves_known()
+        {
+            return Ok(None);
+        }
+        let keys = vault.head_keys();
+        self.send(vault, &keys, Vec::new(), true, entropy)
     }
 
     /// The unanswered push again, byte for byte (with the envelope version pinned now).
     pub(super) fn resend(&self) -> Option<PushRequest> {
-        let sent = self.in_flight.as_ref()?;
-        Some(request_of(sent, self.envelope_version))
+        let in_flight = self.in_flight.as_ref()?;
+        Some(in_flight.request(self.envelope_version))
     }
 
-    /// Makes `sent` the push in flight.
-    pub(super) fn send(&mut self, sent: Vec<Sent>) -> Option<PushRequest> {
-        if sent.is_empty() {
-            return None;
+    /// Makes `sent` the push in flight, with the head that follows the pinned one.
+    pub(super) fn send(
+        &mut self,
+        vault: &UnlockedVault,
+        keys: &HeadKeys,
+        sent: Vec<Sent>,
+        head_alone: bool,
+        entropy: &mut (impl Entropy + ?Sized),
+    ) -> Result<Option<PushRequest>, SyncError> {
+        if sent.is_empty() && !head_alone {
+            return Ok(None);
         }
-        let request = request_of(&sent, self.envelope_version);
-        self.in_flight = Some(sent);
-        Some(request)
+        let mut digest = self.head.digest;
+        for s in &sent {
+            let base = self
+                .records
+                .get(&s.record_id)
+                .and_then(|r| r.synced.as_ref());
+            toggle(&mut digest, base.and_then(|b| b.leaf.as_ref()));
+            toggle(&mut digest, s.leaf.as_ref());
+        }
+        let device = self.device(entropy)?;
+        let head = Head::after(self.head.pinned.as_ref(), vault.vault_id(), device);
+        self.start(keys.seal(head, &digest), digest, sent)
+    }
+
+    /// Makes a push in flight, made on the pinned head.
+    pub(super) fn start(
+        &mut self,
+        head: SealedHead,
+        digest: SetDigest,
+        sent: Vec<Sent>,
+    ) -> Result<Option<PushRequest>, SyncError> {
+        let in_flight = InFlight {
+            base_seq: head.head().seq - 1,
+            head,
+            digest,
+            sent,
+        };
+        let request = in_flight.request(self.envelope_version);
+        self.in_flight = Some(in_flight);
+        Ok(Some(request))
+    }
+
+    /// Whether a push may be made now: on top of a verified base, with no pull pending.
+    pub(super) fn ready_to_push(&self) -> bool {
+        self.pull.is_none() && !self.pull_first && !self.resync && self.leaves_known()
+    }
+
+    /// This device's id in heads, chosen now if it has none.
+    pub(super) fn device(
+        &mut self,
+        entropy: &mut (impl Entropy + ?Sized),
+    ) -> Result<DeviceId, SyncError> {
+        if let Some(device) = self.head.device {
+            return Ok(device);
+        }
+        let device = DeviceId::generate(entropy).map_err(SyncError::Random)?;
+        self.head.device = Some(device);
+        Ok(device)
     }
 
     /// Applies the server's answer to the push from [`Engine::prepare_push`]. Checks the
-    /// whole answer first: on any error nothing changes and the push stays unanswered.
+    /// whole answer first: on any error nothing changes and the push stays unanswered. A
+    /// push lands whole (the records and the head it carried become the base) or not at
+    /// all (then the next pull, checked against the server's head, comes before another
+    /// push). Returns no events: nothing of another device's is applied here.
     pub fn apply_push(
         &mut self,
         vault: &UnlockedVault,
         response: &PushResponse,
     ) -> Result<Vec<Event>, SyncError> {
-        let mut policy = self.policy;
-        self.apply_push_with(vault, response, &mut policy)
-    }
-
-    /// [`Engine::apply_push`] with an application's own conflict resolver instead of the
-    /// engine's policy.
-    pub fn apply_push_with(
-        &mut self,
-        vault: &UnlockedVault,
-        response: &PushResponse,
-        resolver: &mut dyn Resolve,
-    ) -> Result<Vec<Event>, SyncError> {
         self.check_vault(vault)?;
-        let sent = self.in_flight.as_ref().ok_or(SyncError::BadAnswer {
+        let in_flight = self.in_flight.as_ref().ok_or(SyncError::BadAnswer {
             reason: "a push answer without a push",
         })?;
+        let sent = &in_flight.sent;
         if sent.len() != response.results.len() {
             return Err(SyncError::BadAnswer {
                 reason: "a push answer with another number of results",
             });
         }
+        let landed = response
+            .results
+            .iter()
+            .all(|r| matches!(r, PushResult::Applied { .. }));
         // Validate every result before changing anything.
         let mut outcomes = Vec::with_capacity(sent.len());
         for (item, result) in sent.iter().zip(&response.results) {
@@ -172,19 +189,17 @@ impl Engine {
                 PushResult::Applied {
                     record_id, version, ..
                 } => {
-                    if *record_id != item.record_id || *version != item.base_version + 1 {
+                    if *record_id != item.record_id || *version != item.version || !landed {
                         return Err(SyncError::BadAnswer {
                             reason: "an applied result that does not match the write",
                         });
                     }
-                    Outcome::Applied(*version)
+                    Outcome::Applied
                 }
-                PushResult::Conflict { record_id, current } => {
-                    if *record_id != item.record_id {
-                        return Err(SyncError::BadAnswer {
-                            reason: "a conflict result for another record",
-                        });
-                    }
+                PushResult::Skipped { record_id } if *record_id == item.record_id => {
+                    Outcome::Skipped
+                }
+                PushResult::Conflict { record_id, current } if *record_id == item.record_id => {
                     match current {
                         Some(record) => {
                             if record.record_id != item.record_id
@@ -194,7 +209,14 @@ impl Engine {
                                     reason: "a conflict whose copy is not newer",
                                 });
                             }
-                            Outcome::Remote(self.open_checked(vault, record)?)
+                            if record.version < item.base_version {
+                                return Err(SyncError::Rollback {
+                                    record_id: item.record_id,
+                                    seen: item.base_version,
+                                    got: record.version,
+                                });
+                            }
+                            Outcome::Newer
                         }
                         None if item.base_version > 0 => Outcome::Gone,
                         None => {
@@ -204,57 +226,59 @@ impl Engine {
                         }
                     }
                 }
+                PushResult::Skipped { .. } | PushResult::Conflict { .. } => {
+                    return Err(SyncError::BadAnswer {
+                        reason: "a result for another record",
+                    });
+                }
             };
             outcomes.push(outcome);
         }
-        let sent = self.in_flight.take().unwrap_or_default();
-        let mut events = Vec::new();
-        for (item, outcome) in sent.into_iter().zip(outcomes) {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(Vec::new());
+        };
+        if !landed {
+            // Nothing was written. The server's newer copies come with the next pull,
+            // checked against its head, before this device pushes again; a record whose
+            // tombstone the server purged is created afresh.
+            for (item, outcome) in in_flight.sent.iter().zip(outcomes) {
+                let replica = self.records.entry(item.record_id).or_default();
+                match outcome {
+                    Outcome::Gone if replica.synced_value().is_none() => replica.synced = None,
+                    Outcome::Gone | Outcome::Newer => self.pull_first = true,
+                    Outcome::Applied | Outcome::Skipped => {}
+                }
+            }
+            return Ok(Vec::new());
+        }
+        for item in in_flight.sent {
             let id = item.record_id;
             let replica = self.records.entry(id).or_default();
-            match outcome {
-                Outcome::Applied(version) => {
-                    let key_id = item.key_id();
-                    replica.synced = Some(Synced::new(version, item.value.clone(), key_id));
-                    replica.max_seen = replica.max_seen.max(version);
-                    if replica.pending.as_ref() == Some(&item.value) {
-                        replica.pending = None;
-                    }
-                }
-                Outcome::Remote(remote) => {
-                    events.extend(reconcile(item.record_id, replica, remote, resolver));
-                }
-                Outcome::Gone => {
-                    // The server no longer has the record (its tombstone was purged).
-                    let remote = Synced::new(0, None, 0);
-                    events.extend(reconcile(item.record_id, replica, remote, resolver));
-                    replica.synced = None;
-                }
+            let key_id = item.key_id();
+            let synced = Synced::new(item.version, item.value.clone(), key_id, item.leaf);
+            replica.synced = Some(synced);
+            replica.max_seen = if item.base_version == 0 {
+                // Created (again, after a purged tombstone): a new lineage.
+                item.version
+            } else {
+                replica.max_seen.max(item.version)
+            };
+            if replica.pending.as_ref() == Some(&item.value) {
+                replica.pending = None;
             }
             self.track(id);
         }
-        Ok(events)
+        self.pin_head(in_flight.head, in_flight.digest);
+        Ok(Vec::new())
     }
 }
 
 /// A validated push result.
 enum Outcome {
-    Applied(u64),
-    Remote(Synced),
+    Applied,
+    Skipped,
+    /// The server has a newer copy.
+    Newer,
+    /// The server has no copy.
     Gone,
-}
-
-fn request_of(sent: &[Sent], envelope_version: u64) -> PushRequest {
-    PushRequest {
-        envelope_version,
-        items: sent
-            .iter()
-            .map(|s| PushItem {
-                record_id: s.record_id,
-                base_version: s.base_version,
-                deleted: s.value.is_none(),
-                ciphertext: s.ciphertext.clone(),
-            })
-            .collect(),
-    }
 }

@@ -4,7 +4,7 @@
 
 use vaultsync_wire::json::{self, FromJson};
 use vaultsync_wire::{
-    self as wire, BearerToken, ChangesResponse, EnvelopeDoc, ErrorCode, PushResponse,
+    self as wire, BearerToken, ChangesResponse, EnvelopeDoc, ErrorCode, HeadDoc, PushResponse,
     PutEnvelopeRequest, PutEnvelopeResponse, VaultId,
 };
 
@@ -35,12 +35,17 @@ pub enum Call {
     PutEnvelope(VaultId, PutEnvelopeRequest),
     /// `POST /v1/vaults/{vault}/push`.
     Push(VaultId, wire::PushRequest),
-    /// `GET /v1/vaults/{vault}/changes?since=…`.
+    /// `GET /v1/vaults/{vault}/changes?since=…` (and `&full=1` on the later pages of a
+    /// full pull).
     Changes {
         /// The vault.
         vault: VaultId,
         /// The cursor to pull from.
         since: u64,
+        /// A later page of a full pull: the server does not refuse a cursor below its
+        /// purge horizon (a full pull cannot miss a deletion: what it does not list is
+        /// gone).
+        full: bool,
     },
 }
 
@@ -124,16 +129,23 @@ pub struct Refusal {
     /// The server's message, for people.
     pub message: String,
     /// The current envelope, with `CONFLICT` and `ENVELOPE_CHANGED`.
-    pub current: Option<EnvelopeDoc>,
+    pub current: Option<Box<EnvelopeDoc>>,
+    /// The current vault head, with `HEAD_STALE` and `SERVER_BEHIND`.
+    pub head: Option<Box<HeadDoc>>,
 }
 
-/// An error answer as sent (`{"error": …}` and, for two codes, `"current"`).
+/// An error answer as sent (`{"error": …}` and, for four codes, `"current"` or `"head"`).
 struct ErrorAnswer {
     error: wire::ErrorDetail,
     current: Option<EnvelopeDoc>,
+    head: Option<HeadDoc>,
 }
 
-wire::json_struct!(ErrorAnswer { error, current });
+wire::json_struct!(ErrorAnswer {
+    error,
+    current,
+    head
+});
 
 impl Call {
     /// The HTTP method.
@@ -164,7 +176,10 @@ impl Call {
                 format!("/v1/vaults/{vault}/envelope")
             }
             Self::Push(vault, _) => format!("/v1/vaults/{vault}/push"),
-            Self::Changes { vault, since } => format!("/v1/vaults/{vault}/changes?since={since}"),
+            Self::Changes { vault, since, full } => {
+                let full = if *full && *since > 0 { "&full=1" } else { "" };
+                format!("/v1/vaults/{vault}/changes?since={since}{full}")
+            }
         }
     }
 
@@ -222,13 +237,15 @@ fn refusal(status: u16, body: &str) -> Refusal {
             status,
             code: answer.error.code,
             message: answer.error.message,
-            current: answer.current,
+            current: answer.current.map(Box::new),
+            head: answer.head.map(Box::new),
         },
         Err(_) => Refusal {
             status,
             code: ErrorCode::Unknown,
             message: format!("the server answered {status} without an error code"),
             current: None,
+            head: None,
         },
     }
 }
@@ -250,9 +267,22 @@ mod tests {
                 format!("/v1/vaults/{vault}/envelope"),
             ),
             (
-                Call::Changes { vault, since: 9 },
+                Call::Changes {
+                    vault,
+                    since: 9,
+                    full: false,
+                },
                 "GET",
                 format!("/v1/vaults/{vault}/changes?since=9"),
+            ),
+            (
+                Call::Changes {
+                    vault,
+                    since: 9,
+                    full: true,
+                },
+                "GET",
+                format!("/v1/vaults/{vault}/changes?since=9&full=1"),
             ),
         ];
         for (call, method, path) in cases {

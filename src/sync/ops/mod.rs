@@ -34,7 +34,8 @@
 //! - [`call`]: requests ([`Call`], the client's one table of routes), steps, inputs and
 //!   the server's replies ([`Reply`]);
 //! - [`account`]: register, login, recovery;
-//! - [`sync`], [`password`], [`rotate`]: the operations on a logged-in replica.
+//! - [`sync`], [`password`], [`rotate`], [`reseed`]: the operations on a logged-in
+//!   replica.
 
 use core::fmt;
 
@@ -51,12 +52,14 @@ use crate::crypto::{Envelope, KeyringError, UnlockError, UnlockedVault};
 pub mod account;
 pub mod call;
 pub mod password;
+pub mod reseed;
 pub mod rotate;
 pub mod sync;
 
 pub use account::{Account, AccountOptions, AccountRun};
 pub use call::{Bearer, Call, Input, Refusal, Reply, Send, Step};
 pub use password::PasswordRun;
+pub use reseed::ReseedRun;
 pub use rotate::RotateRun;
 pub use sync::SyncRun;
 

@@ -162,9 +162,7 @@ impl Operation for RotateRun {
                 Ok(None)
             }
             (RotateStep::Reseal { .. }, Reply::Pushed(answer)) => {
-                let events = ctx
-                    .engine
-                    .apply_push_with(ctx.vault, &answer, ctx.resolver)?;
+                let events = ctx.engine.apply_push(ctx.vault, &answer)?;
                 self.events.extend(events);
                 self.resealed += answer.results.len();
                 self.total = self.total.max(self.resealed);
@@ -175,6 +173,14 @@ impl Operation for RotateRun {
             {
                 // Another device changed the envelope: adopt it and catch up again.
                 self.events.extend(adopt_current(ctx, &refusal)?);
+                self.again()?;
+                Ok(None)
+            }
+            (RotateStep::Reseal { .. }, Reply::Refused(refusal))
+                if refusal.code == ErrorCode::HeadStale =>
+            {
+                // Another device pushed first: catch up (the sync pulls and pushes), then
+                // re-seal what is left.
                 self.again()?;
                 Ok(None)
             }
