@@ -43,15 +43,22 @@ enum Command {
     /// Create a record (prints its id), or replace one with --id. VALUE is JSON ("-": stdin).
     Put {
         value: String,
-        #[arg(long)]
+        // Record ids are base64url: one in 64 starts with '-'.
+        #[arg(long, allow_hyphen_values = true)]
         id: Option<String>,
     },
     /// Print a record's value as JSON.
-    Get { id: String },
+    Get {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// Print every record as a JSON line {"id", "value"}.
     List,
     /// Delete a record.
-    Delete { id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// Push local edits and pull everyone else's; prints what changed as JSON lines.
     Sync,
     /// List the account's device tokens.
@@ -67,6 +74,13 @@ enum Command {
     /// Rotate the vault key: re-seal every record under a new key, then retire the old
     /// one. Interrupted, run it again (on any device) to finish.
     Rotate,
+    /// Print the vault state code: the seq of the last verified vault head and four
+    /// words. Two devices at the same head print the same; compare them out of band.
+    StateCode,
+    /// The server has less than this device saw (a sync failed with SERVER_BEHIND or
+    /// ROLLBACK: restored from a backup?): upload this device's records again. Deletes
+    /// nothing on the server; other devices merge theirs in on their next sync.
+    Reseed,
     /// Revoke this device's token and delete the session file.
     Logout,
 }
@@ -278,12 +292,36 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let result = client.sync();
             // Whatever happened, keep what was accepted (and the unanswered push).
             store(&path, &server, &client)?;
+            if result.is_err() && client.server_behind() {
+                eprintln!(
+                    "the server has less than this device saw (restored from a backup?); \
+                     if so, `vaultsync reseed` uploads this device's records again"
+                );
+            }
             let events = result?;
             events.iter().for_each(print_event);
             eprintln!(
                 "synced: {} change(s) here, {} edit(s) still pending",
                 events.len(),
                 client.engine().pending_count()
+            );
+        }
+        Command::StateCode => {
+            let (_, client) = open(&path, &options)?;
+            match client.state_code() {
+                Some(code) => println!("{code}"),
+                None => return fail("no vault head verified yet: sync first"),
+            }
+        }
+        Command::Reseed => {
+            let (server, mut client) = open(&path, &options)?;
+            let result = client.reseed();
+            store(&path, &server, &client)?;
+            let events = result?;
+            events.iter().for_each(print_event);
+            eprintln!(
+                "re-seeded: the server holds this device's records under head {}",
+                client.state_code().unwrap_or_default()
             );
         }
         Command::Tokens => {

@@ -113,6 +113,23 @@ fn two_machines_sync_through_the_cli() {
     ok(cli(&b, pw, &["sync"]));
     ok(cli(&a, pw, &["sync"]));
     assert_eq!(ok(cli(&a, pw, &["list"])), "");
+    // Both machines at the same vault head print the same state code.
+    let code_a = ok(cli(&a, pw, &["state-code"]));
+    assert_eq!(
+        code_a.split_whitespace().count(),
+        5,
+        "seq and four words: {code_a}"
+    );
+    assert_eq!(ok(cli(&b, pw, &["state-code"])), code_a);
+    // A re-seed (here of a server that lost nothing) keeps every record.
+    ok(cli(&a, pw, &["put", r#"{"title":"kept"}"#]));
+    ok(cli(&a, pw, &["reseed"]));
+    ok(cli(&b, pw, &["sync"]));
+    assert!(ok(cli(&b, pw, &["list"])).contains("kept"));
+    assert_eq!(
+        ok(cli(&b, pw, &["state-code"])),
+        ok(cli(&a, pw, &["state-code"]))
+    );
 
     // Tokens, wrong password on a session, bad input, logout.
     let tokens = ok(cli(&a, pw, &["tokens"]));

@@ -16,7 +16,8 @@ use crate::run::{Inner, drive, read, write};
 use crate::{fresh_kdf, with_pool};
 use vaultsync::crypto::{GenerateId, Password, RecordId};
 use vaultsync::sync::{
-    Bearer, Call, OpError, Operation, PasswordRun, Reply, RotateRun, Send, Session, SyncRun,
+    Bearer, Call, OpError, Operation, PasswordRun, Reply, ReseedRun, RotateRun, Send, Session,
+    SyncRun,
 };
 use vaultsync_wire as wire;
 
@@ -55,7 +56,11 @@ export type SyncEvent =
   | { type: "deleted"; id: string }
   | { type: "conflict"; id: string; conflicts: FieldConflict[] }
   /** Another device changed the password (the next resume needs the new one) or rotated keys. */
-  | { type: "envelopeChanged"; password: boolean; keys: boolean };
+  | { type: "envelopeChanged"; password: boolean; keys: boolean }
+  /** The vault head's check failed (the server hid or lost something) and a full pull put it right. */
+  | { type: "integrity"; code: "OMISSION" | "FORK" | "ROLLBACK"; recovered: boolean }
+  /** The server lacked records this device holds (restored from a backup, or re-seeded by another device): they go out again. */
+  | { type: "reuploaded"; count: number };
 /** A field both devices changed: both values and the one kept (absent = undefined). */
 export interface FieldConflict { path: string; local?: unknown; remote?: unknown; kept?: unknown }
 /** A device token as listed (times in Unix milliseconds). */
@@ -213,6 +218,33 @@ impl SyncClient {
     #[wasm_bindgen(js_name = rotateKeys, unchecked_return_type = "Promise<SyncEvent[]>")]
     pub fn rotate_keys(&self) -> Promise {
         op_promise(self.inner.clone(), Ok(Box::new(RotateRun::new())), true)
+    }
+
+    /// Re-uploads this device's records to a server that has less than this device saw:
+    /// after `sync()` failed with `SERVER_BEHIND` or `ROLLBACK` (`serverBehind` is true),
+    /// typically a server restored from a backup. Ask the user first. Deletes nothing on
+    /// the server; other devices merge their own records in on their next sync.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncEvent[]>")]
+    pub fn reseed(&self) -> Promise {
+        op_promise(self.inner.clone(), Ok(Box::new(ReseedRun::new())), true)
+    }
+
+    /// The server answered with less than this device saw (see `reseed()`).
+    #[wasm_bindgen(getter, js_name = serverBehind)]
+    pub fn server_behind(&self) -> Result<bool, JsValue> {
+        Ok(read(&self.inner)?.engine.server_behind())
+    }
+
+    /// The vault state code: the seq of the last verified vault head and four words
+    /// (`"12 apple river ocean tiger"`), the same on every device at that head: show it
+    /// so that a user can compare two devices. `null` before the first sync.
+    #[wasm_bindgen(getter, js_name = stateCode)]
+    pub fn state_code(&self) -> Result<Option<String>, JsValue> {
+        let inner = read(&self.inner)?;
+        Ok(inner
+            .engine
+            .state_code()
+            .map(|(seq, words)| format!("{seq} {}", words.join(" "))))
     }
 
     /// A key rotation is under way (the keyring still holds an old key): `rotateKeys()`

@@ -25,6 +25,8 @@ export interface VaultsyncError extends Error {
     | "KDF_MISMATCH"
     // sync engine
     | "ROLLBACK"
+    | "OMISSION"
+    | "FORK"
     | "BAD_ANSWER"
     | "STATE_TAMPERED"
     | "WRONG_VAULT"
@@ -36,7 +38,7 @@ export interface VaultsyncError extends Error {
     | "MALFORMED_JSON" | "INVALID_FIELD" | "INVALID_CURSOR" | "DUPLICATE_RECORD"
     | "UNAUTHENTICATED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "NOT_FOUND"
     | "METHOD_NOT_ALLOWED" | "USERNAME_TAKEN" | "VAULT_EXISTS" | "CONFLICT" | "ENVELOPE_CHANGED"
-    | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_ITEMS"
+    | "HEAD_STALE" | "RESYNC_REQUIRED" | "SERVER_BEHIND" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_ITEMS"
     | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "STORAGE_UNAVAILABLE";
   /** The HTTP status, on errors answered by the server. */
   status?: number;

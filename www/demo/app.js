@@ -98,6 +98,8 @@ function opened(client, message) {
 }
 
 function describe(event) {
+  if (event.type === "integrity") return [`the server had hidden or lost something (${event.code}); a full pull put it right`];
+  if (event.type === "reuploaded") return [`${event.count} note(s) the server had lost are being uploaded again`];
   if (event.type !== "envelopeChanged") return [];
   if (event.password) return ["another device changed the password (use the new one from now on)"];
   return event.keys ? ["another device rotated the keys"] : [];
@@ -161,6 +163,9 @@ function render() {
   }
   const pending = client.pendingCount;
   $("pending").textContent = pending ? `${pending} change(s) not synced yet` : "";
+  // The vault state code: the same on every device at the same vault head.
+  $("state-code").textContent = client.stateCode ?? "(after the first sync)";
+  $("reseed").hidden = !client.serverBehind;
   const rows = [...state.server.values()].sort((a, b) => (a.cursor ?? 0) - (b.cursor ?? 0));
   $("server-view").replaceChildren(
     ...rows.map((r) => {
@@ -191,6 +196,17 @@ function guard(action) {
   };
 }
 
+$("reseed").onclick = guard(async () => {
+  const ok = confirm(
+    "The server has less than this device saw: restored from a backup? " +
+      "Upload this device's notes again? (Nothing on the server is deleted.)",
+  );
+  if (!ok) return;
+  status("Uploading this device's notes again…");
+  await state.client.reseed();
+  render();
+  status(`Re-seeded: the server holds this device's notes (vault state ${state.client.stateCode}).`);
+});
 $("register").onclick = guard(register);
 $("account-form").onsubmit = guard(login);
 $("recover-form").onsubmit = guard(recover);

@@ -80,6 +80,11 @@ test("demo: browsers register, log in, sync notes both ways, merge a conflict, r
   await act(b, "#save", /Synced/);
   await act(a, "#sync", /Synced/);
   assert.match(await a.locator("#notes .text").first().textContent(), /bread/);
+  // Both devices at the same vault head show the same state code: a seq and four words.
+  const stateCode = await a.locator("#state-code").textContent();
+  assert.match(stateCode, /^\d+( [a-z]+){4}$/);
+  assert.equal(await b.locator("#state-code").textContent(), stateCode);
+  assert.equal(await a.locator("#reseed").isHidden(), true);
 
   // A concurrent edit of one field on both sides: B keeps its own value and shows A's
   // beside it, so nothing is lost; A then gets B's merged note.

@@ -4,7 +4,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import init, { SyncClient } from "vaultsync";
+import { readFileSync } from "node:fs";
 import { startPostgres, startServer } from "../lib/server.mjs";
+import * as spec from "../lib/spec.mjs";
 
 await init();
 let server;
@@ -90,6 +92,48 @@ test("two devices edit offline, sync and converge; nothing is lost", async () =>
   a.free();
   b.free();
   b2.free();
+});
+
+test("WebCrypto alone checks the vault head the package wrote, its state code, and an E2 envelope", async () => {
+  // The device's own requests, observed: its token and the server's raw answers.
+  let auth;
+  const observe = async (url, init) => {
+    auth = new Headers(init?.headers).get("authorization") ?? auth;
+    return fetch(url, init);
+  };
+  const { client } = await SyncClient.register(server.url, "head-check", "pw", { ...FAST, fetch: observe });
+  const ids = [client.put({ n: 1 }), client.put({ n: 2 }), client.put({ n: 3 })];
+  await client.sync();
+  client.delete(ids[1]);
+  client.put({ n: 1, edited: true }, ids[0]);
+  await client.sync();
+  const raw = async (path) => (await fetch(`${server.url}/v1/vaults/${client.vaultId}/${path}`, {
+    headers: { authorization: auth },
+  })).json();
+  const page = await raw("changes?since=0");
+  const { envelope } = await raw("envelope");
+  const ring = await spec.unlockWithPassword(envelope, "pw");
+  const keys = await spec.headKeys(ring.root);
+  const live = page.changes.filter((r) => !r.deleted);
+  assert.equal(live.length, 2);
+  const leaves = await Promise.all(
+    live.map((r) => spec.leaf(keys, ring.vaultId, r.record_id, r.version, r.ciphertext)),
+  );
+  const headBytes = spec.fromB64url(page.head.head);
+  const head = spec.parseHead(headBytes);
+  assert.equal(head.seq, page.head.seq);
+  assert.equal(spec.hex(head.vaultId), spec.hex(ring.vaultId));
+  assert.ok(await spec.headVerifies(keys, head, spec.digest(leaves)), "the tag is the one of the live set");
+  assert.ok(!(await spec.headVerifies(keys, head, spec.digest(leaves.slice(1)))), "a hidden record changes it");
+  const words = readFileSync(new URL("../../crypto/src/words/bip39-english.txt", import.meta.url), "utf8").trim().split("\n");
+  assert.equal(await spec.stateCode(headBytes, words), client.stateCode);
+  // A password change writes an E2 envelope (generation 1), which WebCrypto unlocks.
+  await client.changePassword("pw two", 100000);
+  const changed = (await raw("envelope")).envelope;
+  assert.equal(spec.fromB64url(changed)[0], 0xe2);
+  const again = await spec.unlockWithPassword(changed, "pw two");
+  assert.equal(again.envelope.generation, 1);
+  assert.equal(spec.hex(again.root), spec.hex(ring.root));
 });
 
 test("bad input and unreachable servers are clear errors; local edits stay", async () => {
