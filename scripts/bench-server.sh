@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Server load benchmark (figures, not pass/fail): push, pull, 50 concurrent clients, delta
-# pull in a 100,000-record vault, prelogin timing, each against a reference measured in the
-# same run. Starts the release server on a temporary SQLite file. Results: BENCHMARKS.md.
-#   ./scripts/bench-server.sh
+# Server benchmarks (figures, not pass/fail), each against a reference measured in the same
+# run, on temporary SQLite files with the release server. Results: BENCHMARKS.md.
+#   ./scripts/bench-server.sh            push, pull, 50 concurrent clients, delta pull in a
+#                                        100,000-record vault, prelogin timing
+#   ./scripts/bench-server.sh writers [--reference BIN]
+#                                        50 writers on one vault vs on 50 vaults (the vault
+#                                        head's cost), optionally vs another server binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p vaultsync-server --bin vaultsync-server --example load
-exec target/release/examples/load
+example=load
+if [ "${1:-}" = writers ]; then example=writers; shift; fi
+cargo build --release -q -p vaultsync-server --bin vaultsync-server --example "$example"
+exec "target/release/examples/$example" "$@"

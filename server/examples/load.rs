@@ -10,67 +10,17 @@
 //! Run with `./scripts/bench-server.sh` (builds in release first).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{b64, median, ms, new_item, percentile, push_body, random};
 use serde_json::{Value, json};
-use vaultsync_wire::Blob;
 
 const RECORD: usize = 1024;
-
-fn random(n: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).unwrap();
-    bytes
-}
-
-fn b64(bytes: &[u8]) -> String {
-    Blob(bytes.to_vec()).to_base64url()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(database: &str) -> Server {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("vaultsync-server");
-    assert!(bin.exists(), "build the server first: {}", bin.display());
-    let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--database", database])
-        .args([
-            "--login-attempts-per-address",
-            "100000",
-            "--login-attempts-per-account",
-            "100000",
-        ])
-        .env("VAULTSYNC_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    Server { child, url }
-}
 
 #[derive(Clone)]
 struct Client {
@@ -78,30 +28,19 @@ struct Client {
     url: String,
     token: String,
     vault: String,
+    /// The vault's head seq as this client last pushed it (one writer per vault here).
+    seq: Arc<AtomicU64>,
 }
 
 impl Client {
     async fn register(http: &reqwest::Client, url: &str, username: &str) -> Self {
-        let vault = b64(&random(16));
-        let body = json!({
-            "username": username, "auth_key": b64(&random(32)),
-            "kdf": { "algorithm": "pbkdf2-sha256", "iterations": 600000, "salt": b64(&random(16)) },
-            "vault_id": vault, "envelope": b64(&random(200)), "recovery_key": b64(&random(32)),
-        });
-        let answer: Value = http
-            .post(format!("{url}/v1/accounts"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (token, vault) = common::register(http, url, username).await;
         Self {
             http: http.clone(),
             url: url.to_string(),
-            token: answer["token"]["secret"].as_str().unwrap().to_string(),
+            token,
             vault,
+            seq: Arc::default(),
         }
     }
 
@@ -110,7 +49,10 @@ impl Client {
             .http
             .post(format!("{}/v1/vaults/{}/push", self.url, self.vault))
             .bearer_auth(&self.token)
-            .json(&json!({ "envelope_version": 1, "items": items }))
+            .json(&push_body(
+                Some(self.seq.fetch_add(1, Ordering::SeqCst)),
+                items.to_vec(),
+            ))
             .send()
             .await
             .unwrap();
@@ -170,12 +112,12 @@ fn items(rows: &[Row]) -> Vec<Value> {
         .collect()
 }
 
-/// Request bodies of `rows` in batches, serialised ahead so that timing measures the server.
+/// Request bodies of `rows` in batches for a new vault (head seqs 0, 1, …), serialised
+/// ahead so that timing measures the server.
 fn bodies(rows: &[Row], batch: usize) -> Vec<Vec<u8>> {
     rows.chunks(batch)
-        .map(|chunk| {
-            serde_json::to_vec(&json!({ "envelope_version": 1, "items": items(chunk) })).unwrap()
-        })
+        .enumerate()
+        .map(|(seq, chunk)| serde_json::to_vec(&push_body(Some(seq as u64), items(chunk))).unwrap())
         .collect()
 }
 
@@ -195,6 +137,7 @@ async fn push_all(client: &Client, bodies: &[Vec<u8>]) {
         let results = answer["results"].as_array().unwrap();
         assert!(results.iter().all(|r| r["status"] == "applied"));
     }
+    client.seq.store(bodies.len() as u64, Ordering::SeqCst);
 }
 
 /// The raw reference: the same rows inserted into the same schema with the same pragmas
@@ -260,25 +203,14 @@ fn raw_select(conn: &rusqlite::Connection) -> (Duration, usize) {
     (start.elapsed(), rows.len())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let db: PathBuf = dir.path().join("bench.db");
-    let server = start_server(&format!("sqlite://{}", db.display()));
+    let server = common::start_server(
+        &common::sibling_server(),
+        &format!("sqlite://{}", db.display()),
+    );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
@@ -353,7 +285,7 @@ async fn main() {
         let page = big.changes(cursor).await;
         empty.push(start.elapsed());
         assert!(page["changes"].as_array().unwrap().is_empty());
-        let record = json!([{ "record_id": b64(&random(16)), "base_version": 0, "deleted": false, "ciphertext": b64(&random(RECORD)) }]);
+        let record = json!([new_item(RECORD)]);
         big.push(record.as_array().unwrap()).await;
         let start = Instant::now();
         let page = big.changes(cursor).await;
@@ -388,7 +320,7 @@ async fn main() {
                 let mut latencies = Vec::new();
                 let mut cursor = 0;
                 for _ in 0..40 {
-                    let item = json!([{ "record_id": b64(&random(16)), "base_version": 0, "deleted": false, "ciphertext": b64(&random(RECORD)) }]);
+                    let item = json!([new_item(RECORD)]);
                     let t = Instant::now();
                     client.push(item.as_array().unwrap()).await;
                     latencies.push(t.elapsed());

@@ -55,3 +55,14 @@ export async function exportImport(SyncClient, server, client, password, reps = 
   }
   return { save: median(saves), resume: median(resumes), bytes: saved.length };
 }
+
+/** Registers `username`, puts `n` records of about 1 KiB and times the sync that pushes them. */
+export async function pushSync(SyncClient, server, username, password, n) {
+  const { client } = await SyncClient.register(server, username, password, { iterations: 100000 });
+  for (let i = 0; i < n; i++) await client.put(record(i, 1024));
+  const start = now();
+  await client.sync();
+  const ms = now() - start;
+  client.free();
+  return ms;
+}

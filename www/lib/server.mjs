@@ -28,12 +28,12 @@ async function serverBinary() {
 /**
  * Starts the server (on a fresh SQLite file unless `database` is given); returns { url, stop }.
  * @param {string[]} [flags]
- * @param {{ database?: string }} [options]
+ * @param {{ database?: string, bin?: string }} [options] `bin`: another server binary
  */
-export async function startServer(flags = [], { database } = {}) {
+export async function startServer(flags = [], { database, bin } = {}) {
   const dir = await mkdtemp(join(tmpdir(), "vaultsync-server-"));
   const child = spawn(
-    await serverBinary(),
+    bin ?? (await serverBinary()),
     [
       "--listen", "127.0.0.1:0",
       "--database", database ?? `sqlite://${join(dir, "vaultsync.db")}`,

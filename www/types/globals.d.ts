@@ -4,4 +4,9 @@ interface Window {
   __result?: any;
   /** The demo page is ready (tests/demo.test.mjs). */
   __demoReady?: boolean;
+  /** One side of the A/B benchmark (bench/ab-page.html, driven by bench/ab-sync.mjs). */
+  bench?: {
+    initial(user: string, password: string): Promise<{ ms: number; count: number }>;
+    push(user: string, password: string, records: number): Promise<number>;
+  };
 }
