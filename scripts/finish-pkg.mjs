@@ -32,6 +32,7 @@ const manifest = {
     "vaultsync_bg.wasm",
     "vaultsync_bg.wasm.d.ts",
     "node.js",
+    "snippets/",
     "README.md",
     "LICENSE",
   ],

@@ -172,13 +172,24 @@ fn run(ops: &[Op]) {
                 devices[device].run(&mut RotateRun::new(), &mut server, 2, cut);
             }
             Op::Restart { device } => {
-                let d = &devices[device];
+                // Restarted from the device store (written incrementally after every step)
+                // or, every other time, from an exported blob: both are lossless.
+                let d = &mut devices[device];
+                d.flush();
+                let from_store = d.reopen();
+                assert_eq!(from_store, d.engine, "the device store is lossless");
                 let blob = d.engine.export(&d.vault, &mut OsEntropy).unwrap();
                 let envelope = d.vault.envelope().clone();
                 let vault = envelope.unlock_with_master(&created().1).unwrap();
                 let engine = Engine::import(&vault, &blob).unwrap();
                 assert_eq!(engine, d.engine, "export/import is lossless");
-                devices[device] = Device { engine, vault };
+                if clock % 2 == 0 {
+                    d.engine = from_store;
+                } else {
+                    let mut fresh = Device::with(engine, vault);
+                    fresh.flush();
+                    *d = fresh;
+                }
             }
             Op::Purge => {
                 let purged: Vec<RecordId> = server
@@ -192,6 +203,10 @@ fn run(ops: &[Op]) {
                 // versions may start over.
                 relineaged.extend(purged);
             }
+        }
+        // Every device writes what changed to its store, as a driver does after each step.
+        for device in devices.iter_mut() {
+            device.flush();
         }
         // Every device's base agrees with the head it pinned, and the server's heads form
         // one chain.
@@ -231,6 +246,13 @@ fn run(ops: &[Op]) {
         }
     }
     assert_readable(&mut server);
+    for device in &mut devices {
+        device.flush();
+        assert!(
+            device.reopen() == device.engine,
+            "the device store is lossless"
+        );
+    }
 
     // One key remains, and every record on the server is sealed under it.
     let current = devices[0].vault.current_key_id();

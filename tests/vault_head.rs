@@ -356,7 +356,7 @@ fn a_head_from_another_vault_is_tampered() {
             vaultsync::sync::ConflictPolicy::KeepLocal,
         );
         engine.pin_envelope(1, 100_000);
-        (server, vec![Device { engine, vault }])
+        (server, vec![Device::with(engine, vault)])
     };
     other_devices[0].engine.put(id(1), json!(1), 1);
     sync(&mut other_devices[0], &mut other_server).unwrap();

@@ -80,6 +80,17 @@ codes! {
     RotationIncomplete = "ROTATION_INCOMPLETE",
     /// A callback called back into the client while it was deciding a conflict.
     Busy = "BUSY",
+    /// The session secret does not open this device's session slot (locked, or another
+    /// browser session): unlock with the password.
+    SessionInvalid = "SESSION_INVALID",
+    /// The client was locked (`lock()`, or idle past its auto-lock time): its keys are
+    /// gone; unlock again.
+    Locked = "LOCKED",
+    /// This device has no stored vault for this server and account: log in first.
+    NoStore = "NO_STORE",
+    /// The device store refused a write (quota, closed, blocked): the edit is in memory
+    /// and written again with the next change.
+    StoreFailed = "STORE_FAILED",
 }
 
 impl From<ErrorCode> for Code {

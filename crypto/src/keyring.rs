@@ -25,6 +25,11 @@ pub(crate) struct Keyring {
 }
 
 impl Keyring {
+    /// Drops every key (each is zeroized on drop).
+    pub(crate) fn forget(&mut self) {
+        self.entries.clear();
+    }
+
     pub(crate) fn new(vault_id: VaultId, current: u32, keys: Vec<(u32, VaultKey)>) -> Self {
         let mut ring = Self {
             vault_id,

@@ -36,6 +36,7 @@ pub mod recovery;
 pub mod schedule;
 pub mod secret;
 pub mod state;
+pub mod store;
 pub mod vault;
 pub mod words;
 

@@ -51,11 +51,67 @@ impl std::error::Error for StateError {
 }
 
 fn ad(vault_id: &VaultId) -> Vec<u8> {
-    let mut ad = Vec::with_capacity(STATE_AD_LABEL.len() + 1 + 16);
-    ad.extend_from_slice(STATE_AD_LABEL);
-    ad.push(STATE_FORMAT_V1);
+    labelled_ad(STATE_AD_LABEL, STATE_FORMAT_V1, vault_id, &[])
+}
+
+/// `label || format || vault id || rest`: the associated data of a blob sealed under a
+/// key derived from the root key, so that one kind of blob never opens as another.
+pub(crate) fn labelled_ad(label: &[u8], format: u8, vault_id: &VaultId, rest: &[u8]) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(label.len() + 1 + 16 + rest.len());
+    ad.extend_from_slice(label);
+    ad.push(format);
     ad.extend_from_slice(vault_id.as_bytes());
+    ad.extend_from_slice(rest);
     ad
+}
+
+/// `format || nonce (12) || AES-256-GCM(key, nonce, plaintext, ad)`.
+pub(crate) fn seal_blob(
+    key: &[u8; 32],
+    format: u8,
+    ad: &[u8],
+    plaintext: &[u8],
+    entropy: &mut (impl Entropy + ?Sized),
+) -> Result<Vec<u8>, RandomError> {
+    let nonce: [u8; 12] = random_array(entropy)?;
+    let sealed = Aes256Gcm::new(key.into())
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: ad,
+            },
+        )
+        .map_err(|_| RandomError)?;
+    let mut out = Vec::with_capacity(1 + 12 + sealed.len());
+    out.push(format);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens a blob made by [`seal_blob`] with the same format byte, key and AD.
+pub(crate) fn open_blob(
+    key: &[u8; 32],
+    format: u8,
+    ad: &[u8],
+    blob: &[u8],
+) -> Result<Vec<u8>, StateError> {
+    let mut reader = Reader::new(blob);
+    expect_format(&mut reader, format).map_err(StateError::Format)?;
+    let nonce: [u8; 12] = reader.array().map_err(StateError::Format)?;
+    let sealed = reader
+        .take(reader.remaining())
+        .map_err(StateError::Format)?;
+    Aes256Gcm::new(key.into())
+        .decrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: sealed,
+                aad: ad,
+            },
+        )
+        .map_err(|_| StateError::Tampered)
 }
 
 /// `0x5E || nonce (12) || AES-256-GCM(state key, nonce, plaintext, AD)` with
@@ -66,39 +122,16 @@ pub fn seal_state(
     plaintext: &[u8],
     entropy: &mut (impl Entropy + ?Sized),
 ) -> Result<Vec<u8>, RandomError> {
-    let nonce: [u8; 12] = random_array(entropy)?;
-    let cipher = Aes256Gcm::new(key.expose().into());
-    let sealed = cipher
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad: &ad(vault_id),
-            },
-        )
-        .map_err(|_| RandomError)?;
-    let mut out = Vec::with_capacity(1 + 12 + sealed.len());
-    out.push(STATE_FORMAT_V1);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
-    Ok(out)
+    seal_blob(
+        key.expose(),
+        STATE_FORMAT_V1,
+        &ad(vault_id),
+        plaintext,
+        entropy,
+    )
 }
 
 /// Opens a blob made by [`seal_state`] for the same vault.
 pub fn open_state(key: &StateKey, vault_id: &VaultId, blob: &[u8]) -> Result<Vec<u8>, StateError> {
-    let mut reader = Reader::new(blob);
-    expect_format(&mut reader, STATE_FORMAT_V1).map_err(StateError::Format)?;
-    let nonce: [u8; 12] = reader.array().map_err(StateError::Format)?;
-    let sealed = reader
-        .take(reader.remaining())
-        .map_err(StateError::Format)?;
-    Aes256Gcm::new(key.expose().into())
-        .decrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: sealed,
-                aad: &ad(vault_id),
-            },
-        )
-        .map_err(|_| StateError::Tampered)
+    open_blob(key.expose(), STATE_FORMAT_V1, &ad(vault_id), blob)
 }

@@ -84,13 +84,25 @@ impl UnlockedVault {
     /// checked here. A keyring that authenticates but does not parse can only come from a
     /// broken or hostile writer that holds the root key: `Tampered` (FORMAT.md, step 5).
     #[inline(never)]
-    fn from_root(envelope: Envelope, root: RootKey) -> Result<Self, UnlockError> {
+    pub(crate) fn from_root(envelope: Envelope, root: RootKey) -> Result<Self, UnlockError> {
         let keyring = open_keyring(&envelope, &root)?;
         Ok(Self {
             envelope,
             root,
             keyring,
         })
+    }
+
+    /// Forgets every key now (a lock): the root key and the vault keys are zeroized, and
+    /// the vault opens and seals nothing afterwards (`UNKNOWN_KEY`).
+    pub fn forget_keys(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.root);
+        self.keyring.forget();
+    }
+
+    /// The root key, for the session slot (`store.rs`).
+    pub(crate) fn root_key(&self) -> &RootKey {
+        &self.root
     }
 
     /// Creates a vault: random vault id, root key, first vault key and recovery code.

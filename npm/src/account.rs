@@ -115,19 +115,21 @@ impl SyncClient {
             Ok(ready) => ready,
             Err(e) => return crate::rejected(e),
         };
-        let kdf = envelope.kdf_params().clone();
-        crate::derive_then(
-            password,
-            kdf,
-            Box::new(move |master, _| {
-                let vault = envelope.unlock_with_master(&master).map_err(js)?;
-                let mut session = Session::open(&vault, &blob).map_err(sync_error)?;
-                if let Some(policy) = options.policy {
-                    session.engine.set_policy(policy);
-                }
-                Ok(SyncClient::from_parts(server, session, vault, options).into())
-            }),
-        )
+        crate::promise(Box::pin(async move {
+            let (master, _) = crate::webcrypto::pbkdf2(&password, envelope.kdf_params()).await;
+            let vault = envelope.unlock_with_master(&master).map_err(js)?;
+            let mut session = Session::open(&vault, &blob).map_err(sync_error)?;
+            if let Some(policy) = options.policy {
+                session.engine.set_policy(policy);
+            }
+            // With a store: the saved session moves into it (the migration from save()).
+            let store = options.store.clone();
+            let client = SyncClient::from_parts(server, session, vault, options);
+            if let Some(kind) = store {
+                crate::device::attach_store(&client, &kind).await?;
+            }
+            Ok(client.into())
+        }))
     }
 }
 
@@ -143,7 +145,7 @@ impl SyncClient {
             token,
             engine,
         } = session;
-        Self {
+        let client = Self {
             inner: Rc::new(RefCell::new(Inner {
                 server,
                 username,
@@ -153,13 +155,24 @@ impl SyncClient {
                 on_conflict: options.on_conflict,
                 on_progress: options.on_progress,
                 running: None,
+                store: None,
+                status: Default::default(),
+                on_status: options.on_status,
+                auto_lock_ms: options.auto_lock_ms,
+                session: None,
+                last_use: js_sys::Date::now(),
+                slot_written: 0.0,
+                flush_queued: false,
+                locked: false,
             })),
-        }
+        };
+        crate::device::arm_auto_lock(&client.inner);
+        client
     }
 }
 
 /// The options object (`undefined`: the defaults).
-fn read_options(options: Option<Object>) -> Result<Options, JsValue> {
+pub(crate) fn read_options(options: Option<Object>) -> Result<Options, JsValue> {
     self::options(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))
 }
 
@@ -197,7 +210,11 @@ fn account_task(options: Options, server: Remote, run: AccountRun, registered: b
             token,
             engine,
         };
+        let store = options.store.clone();
         let client = SyncClient::from_parts(server, session, vault, options);
+        if let Some(kind) = store {
+            crate::device::attach_store(&client, &kind).await?;
+        }
         Ok(if registered {
             Registered {
                 recovery_code: recovery_code

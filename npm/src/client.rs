@@ -78,6 +78,29 @@ pub struct SyncClient {
     pub(crate) inner: Rc<RefCell<Inner>>,
 }
 
+impl SyncClient {
+    /// A local edit: written to the device store at once (in the background; `flush()`
+    /// awaits it), and the auto-lock time starts again.
+    fn edited(&self) {
+        crate::device::note_use(&self.inner);
+        let pending = read(&self.inner).is_ok_and(|i| i.store.is_some() && !i.flush_queued);
+        if pending {
+            if let Ok(mut i) = write(&self.inner) {
+                i.flush_queued = true;
+            }
+            let inner = self.inner.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(mut i) = write(&inner) {
+                    i.flush_queued = false;
+                }
+                if let Err(e) = crate::store::flush(&inner).await {
+                    crate::device::finished(&inner, Some(&e));
+                }
+            });
+        }
+    }
+}
+
 fn record_id(text: &str) -> Result<RecordId, JsValue> {
     RecordId::parse(text).map_err(|_| bad_input("a record id is 22 characters of base64url"))
 }
@@ -130,6 +153,7 @@ impl SyncClient {
         };
         let now = js_sys::Date::now() as u64;
         write(&self.inner)?.engine.put(id, value, now);
+        self.edited();
         Ok(id.to_string())
     }
 
@@ -147,7 +171,9 @@ impl SyncClient {
     pub fn delete(&self, id: &str) -> Result<bool, JsValue> {
         let id = record_id(id)?;
         let now = js_sys::Date::now() as u64;
-        Ok(write(&self.inner)?.engine.delete(&id, now))
+        let deleted = write(&self.inner)?.engine.delete(&id, now);
+        self.edited();
+        Ok(deleted)
     }
 
     /// Every record: `[{ id, value }]`.
@@ -174,6 +200,7 @@ impl SyncClient {
     pub fn dismiss_conflicts(&self, id: &str) -> Result<(), JsValue> {
         let id = record_id(id)?;
         write(&self.inner)?.engine.dismiss_conflicts(&id);
+        self.edited();
         Ok(())
     }
 
@@ -289,6 +316,7 @@ fn op_promise(
     op: Result<Box<dyn Operation>, JsValue>,
     events: bool,
 ) -> Promise {
+    crate::device::note_use(&inner);
     crate::promise(Box::pin(async move {
         let mut op = op?;
         let happened = drive(&inner, op.as_mut()).await?;

@@ -4,6 +4,7 @@
 use wasm_bindgen::prelude::*;
 
 use vaultsync::code::Code;
+use vaultsync::crypto::error::RandomError;
 use vaultsync::crypto::{FormatError, KeyringError, NewKdfError, RecordError, UnlockError};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -34,6 +35,11 @@ export interface VaultsyncError extends Error {
     | "KDF_DOWNGRADE"
     | "ROTATION_INCOMPLETE"
     | "BUSY"
+    // the device store and sessions
+    | "SESSION_INVALID"
+    | "LOCKED"
+    | "NO_STORE"
+    | "STORE_FAILED"
     // the server's codes (PROTOCOL.md), with `status` set
     | "MALFORMED_JSON" | "INVALID_FIELD" | "INVALID_CURSOR" | "DUPLICATE_RECORD"
     | "UNAUTHENTICATED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "NOT_FOUND"
@@ -77,7 +83,8 @@ coded!(
     RecordError,
     KeyringError,
     FormatError,
-    NewKdfError
+    NewKdfError,
+    RandomError
 );
 
 /// `map_err` helper: `result.map_err(js)?`.

@@ -23,6 +23,11 @@ pub(super) struct Remote {
 }
 
 impl Remote {
+    /// The server's URL without a trailing slash.
+    pub(super) fn base(&self) -> &str {
+        &self.base
+    }
+
     pub(super) fn new(server: &str, fetch: Option<Function>) -> Result<Self, JsValue> {
         let base = server.trim_end_matches('/');
         if !(base.starts_with("http://") || base.starts_with("https://")) {

@@ -14,10 +14,12 @@
 
 mod account;
 mod client;
+mod device;
 mod error;
 mod http;
 mod options;
 mod run;
+mod store;
 #[cfg(test)]
 mod tests;
 mod vault;

@@ -20,6 +20,11 @@ pub(super) struct Options {
     pub(super) on_conflict: Option<Function>,
     pub(super) on_progress: Option<Function>,
     pub(super) fetch: Option<Function>,
+    /// The device store: `"indexeddb"`, `"memory"` or an adapter object.
+    pub(super) store: Option<JsValue>,
+    /// Lock after this many milliseconds without use.
+    pub(super) auto_lock_ms: Option<f64>,
+    pub(super) on_status: Option<Function>,
 }
 
 /// Reads the options object (`undefined` gives the defaults).
@@ -69,7 +74,36 @@ pub(super) fn options(value: &JsValue) -> Result<Options, JsValue> {
     let on_conflict = function("onConflict")?;
     let on_progress = function("onProgress")?;
     let fetch = function("fetch")?;
+    let on_status = function("onStatus")?;
+    let store = match get("store") {
+        None => None,
+        Some(v)
+            if v.as_string()
+                .is_some_and(|k| k == "indexeddb" || k == "memory")
+                || v.is_object() =>
+        {
+            Some(v)
+        }
+        Some(_) => {
+            return Err(bad_input(
+                "options.store must be \"indexeddb\", \"memory\" or an object with get, list, write and clear",
+            ));
+        }
+    };
+    let auto_lock_ms = match get("autoLockMs") {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|n| *n >= 1000.0 && n.is_finite())
+                .ok_or_else(|| {
+                    bad_input("options.autoLockMs must be a number of milliseconds, at least 1000")
+                })?,
+        ),
+    };
     Ok(Options {
+        store,
+        auto_lock_ms,
+        on_status,
         iterations,
         token_label,
         policy,

@@ -30,6 +30,23 @@ pub(super) struct Inner {
     pub(super) on_progress: Option<Function>,
     /// Settles when the operation under way ends (operations of one client take turns).
     pub(super) running: Option<Promise>,
+    /// The device store, when the client keeps one.
+    pub(super) store: Option<crate::store::Store>,
+    /// What `status()` reports.
+    pub(super) status: crate::device::Status,
+    /// Called with `status()` whenever it changes.
+    pub(super) on_status: Option<Function>,
+    /// Lock after this long without use (ms).
+    pub(super) auto_lock_ms: Option<f64>,
+    /// The session secret handed out (to move its slot's deadline forward on use).
+    pub(super) session: Option<vaultsync::crypto::store::SessionSecret>,
+    /// When the client was last used, and when the session slot was last written (ms).
+    pub(super) last_use: f64,
+    pub(super) slot_written: f64,
+    /// A background flush of local edits is scheduled.
+    pub(super) flush_queued: bool,
+    /// Keys forgotten (`lock()`): every call but `free()` fails with `LOCKED`.
+    pub(super) locked: bool,
 }
 
 impl Inner {
@@ -108,22 +125,42 @@ pub(super) async fn drive(
     op: &mut dyn Operation,
 ) -> Result<Vec<Event>, JsValue> {
     let _turn = Turn::take(inner).await?;
+    crate::device::set_syncing(inner, true);
+    let outcome = run_steps(inner, op).await;
+    crate::device::finished(inner, outcome.as_ref().err());
+    outcome
+}
+
+/// The steps of [`drive`]: what changed goes to the device store after every answer (a
+/// worker stopped mid-sync loses nothing: the store holds a state the engine resumes).
+async fn run_steps(
+    inner: &Rc<RefCell<Inner>>,
+    op: &mut dyn Operation,
+) -> Result<Vec<Event>, JsValue> {
     let (server, token, on_progress) = {
         let i = read(inner)?;
         (i.server.clone(), i.token.clone(), i.on_progress.clone())
     };
+    crate::store::flush(inner).await?;
     loop {
-        let step = write(inner)?
-            .with_ctx(|ctx| op.next(ctx))
-            .map_err(op_error)?;
+        let step = write(inner)?.with_ctx(|ctx| op.next(ctx)).map_err(op_error);
+        let step = match step {
+            Ok(step) => step,
+            Err(e) => {
+                crate::store::flush(inner).await?;
+                return Err(e);
+            }
+        };
+        crate::store::flush(inner).await?;
         let Some(step) = step else {
             return Ok(op.take_events());
         };
         let input = perform_step(&server, step, Some(&token)).await?;
         let progress = write(inner)?
             .with_ctx(|ctx| op.answer(ctx, input))
-            .map_err(op_error)?;
-        if let Some(progress) = progress {
+            .map_err(op_error);
+        crate::store::flush(inner).await?;
+        if let Some(progress) = progress? {
             report(&on_progress, progress);
         }
     }
@@ -175,10 +212,25 @@ fn busy() -> JsValue {
     )
 }
 
+fn locked() -> JsValue {
+    js_error(
+        Code::Locked,
+        "the client is locked: its keys are gone; open it again with the password",
+    )
+}
+
 pub(super) fn read(inner: &RefCell<Inner>) -> Result<Ref<'_, Inner>, JsValue> {
-    inner.try_borrow().map_err(|_| busy())
+    let inner = inner.try_borrow().map_err(|_| busy())?;
+    if inner.locked {
+        return Err(locked());
+    }
+    Ok(inner)
 }
 
 pub(super) fn write(inner: &RefCell<Inner>) -> Result<RefMut<'_, Inner>, JsValue> {
-    inner.try_borrow_mut().map_err(|_| busy())
+    let inner = inner.try_borrow_mut().map_err(|_| busy())?;
+    if inner.locked {
+        return Err(locked());
+    }
+    Ok(inner)
 }

@@ -89,6 +89,12 @@ pub enum SyncError {
     StateCorrupt,
     /// The unlocked vault is not the vault of this engine.
     WrongVault,
+    /// A device store written by another version of its layout (a newer one: refused, not
+    /// misread).
+    StoreVersion {
+        /// The layout version found.
+        found: u64,
+    },
 }
 
 impl SyncError {
@@ -106,7 +112,12 @@ impl SyncError {
             Self::BadAnswer { .. } => Code::BadAnswer,
             Self::Record(e) => e.code(),
             Self::Random(_) => Code::RandomUnavailable,
+            Self::State(StateError::Format(e)) => match e.code() {
+                Code::UnsupportedFormat => Code::UnsupportedFormat,
+                _ => Code::StateTampered,
+            },
             Self::State(_) | Self::StateCorrupt => Code::StateTampered,
+            Self::StoreVersion { .. } => Code::UnsupportedFormat,
             Self::WrongVault => Code::WrongVault,
         }
     }
@@ -164,6 +175,11 @@ impl fmt::Display for SyncError {
             Self::State(e) => write!(f, "{e}"),
             Self::StateCorrupt => f.write_str("the state blob is not a state of this version"),
             Self::WrongVault => f.write_str("this vault is not the engine's vault"),
+            Self::StoreVersion { found } => write!(
+                f,
+                "the device store has layout version {found}; this version reads {}",
+                super::store::STORE_VERSION
+            ),
         }
     }
 }

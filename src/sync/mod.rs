@@ -8,7 +8,8 @@
 //! - [`merge`]: three-way JSON merge and conflict policies.
 //! - [`ops`]: the multi-step operations every client drives over its transport: register,
 //!   login, recovery, sync, password change, key rotation.
-//! - [`session`]: a device's saved session (engine, token), sealed.
+//! - [`session`]: a device's saved session (engine, token), sealed as one blob.
+//! - [`store`]: the same session as small sealed entries (the device store).
 //! - [`error`]: typed refusals; local data is unchanged whenever one is returned.
 
 pub mod engine;
@@ -19,6 +20,7 @@ pub mod merge;
 pub mod ops;
 mod replica;
 pub mod session;
+pub mod store;
 
 pub use engine::{DEFAULT_PUSH_ITEMS, Engine};
 pub use error::SyncError;

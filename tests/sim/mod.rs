@@ -11,6 +11,7 @@ use vaultsync::crypto::kdf::derive_master;
 use vaultsync::crypto::kdf::derive_master as pbkdf2;
 use vaultsync::crypto::{Envelope, MasterKey, OsEntropy, Password, RecordId, UnlockedVault};
 use vaultsync::sync::ops::account::kdf_wire;
+use vaultsync::sync::store::{self, StoreWriter};
 use vaultsync::sync::{
     Call, ConflictPolicy, Ctx, Engine, Input, OpError, Operation, Step, SyncRun,
 };
@@ -272,6 +273,14 @@ pub type Transport<'a> = dyn FnMut(&Call, &mut ModelServer) -> Option<(u16, Stri
 pub struct Device {
     pub engine: Engine,
     pub vault: UnlockedVault,
+    /// The device store as a driver would hold it: entries by name.
+    pub store: BTreeMap<String, Vec<u8>>,
+    pub writer: StoreWriter,
+}
+
+/// The token the simulated devices store.
+pub fn sim_token() -> vaultsync_wire::BearerToken {
+    vaultsync_wire::BearerToken::new("sim-token".into())
 }
 
 impl Device {
@@ -279,7 +288,48 @@ impl Device {
         let vault = envelope.unlock_with_master(&created().1).unwrap();
         let mut engine = Engine::new(vault.vault_id(), ConflictPolicy::KeepLocal);
         engine.pin_envelope(version, envelope.kdf_params().iterations());
-        Self { engine, vault }
+        Self::with(engine, vault)
+    }
+
+    /// A device with this engine and an empty store.
+    pub fn with(engine: Engine, vault: UnlockedVault) -> Self {
+        Self {
+            engine,
+            vault,
+            store: BTreeMap::new(),
+            writer: StoreWriter::new_store(),
+        }
+    }
+
+    /// Writes what changed into the store, as a driver does after each step; returns the
+    /// number of entries written.
+    pub fn flush(&mut self) -> usize {
+        let writes = self
+            .writer
+            .writes(
+                "sim",
+                &sim_token(),
+                &mut self.engine,
+                &self.vault,
+                &mut OsEntropy,
+            )
+            .unwrap();
+        let n = writes.puts.len();
+        self.store.extend(writes.puts);
+        n
+    }
+
+    /// Opens the store again (a restarted device): the engine it holds.
+    pub fn reopen(&self) -> Engine {
+        let records = self
+            .store
+            .iter()
+            .filter(|(k, _)| k.starts_with(store::RECORD_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()));
+        let opened = store::open(&self.vault, &self.store[store::META], records).unwrap();
+        assert!(opened.refused.is_empty());
+        assert_eq!(opened.session.username, "sim");
+        opened.session.engine
     }
 
     /// Runs an operation against the server until it completes or the cut ends it.

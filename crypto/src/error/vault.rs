@@ -24,6 +24,9 @@ pub enum UnlockError {
     MalformedRecoveryCode,
     /// No randomness was available.
     Random(RandomError),
+    /// A session secret that does not open the session slot (another secret, another
+    /// vault's slot, a modified slot).
+    SessionInvalid,
 }
 
 impl UnlockError {
@@ -37,6 +40,7 @@ impl UnlockError {
             Self::Format(e) => e.code(),
             Self::MalformedRecoveryCode => Code::BadInput,
             Self::Random(_) => Code::RandomUnavailable,
+            Self::SessionInvalid => Code::SessionInvalid,
         }
     }
 }
@@ -53,6 +57,9 @@ impl fmt::Display for UnlockError {
                 "a recovery code is 32 characters of 0-9 and A-Z (without I, L, O, U), in groups",
             ),
             Self::Random(e) => e.fmt(f),
+            Self::SessionInvalid => f.write_str(
+                "the session secret does not open this device's session: unlock with the password",
+            ),
         }
     }
 }

@@ -69,15 +69,14 @@ pub struct Engine {
     pull: Option<Pull>,
     /// A push did not land (a conflict): pull before pushing again. Not stored.
     pull_first: bool,
+    /// Records changed since the device store last took them (`take_touched`). Not stored.
+    touched: BTreeSet<RecordId>,
 }
 
 /// The engine's saved form (`src/sync/forms.rs`): every field but the pending index.
 impl ToJson for Engine {
     fn to_json(&self) -> Option<Value> {
-        let mut o = Map::new();
-        put(&mut o, "vault_id", &self.vault_id);
-        put(&mut o, "policy", &self.policy);
-        put(&mut o, "cursor", &self.cursor);
+        let mut o = self.meta_map();
         // Maps are filled by insert, never collected: `collect` into a B-tree sorts first,
         // and the sort's code cost the .wasm 30 KB.
         let mut records = Map::new();
@@ -85,6 +84,17 @@ impl ToJson for Engine {
             records.insert(id.to_string(), replica.to_json().unwrap_or(Value::Null));
         }
         o.insert("records".into(), Value::Object(records));
+        Some(Value::Object(o))
+    }
+}
+
+impl Engine {
+    /// Every saved field but the records: the device store's metadata entry.
+    pub(in crate::sync) fn meta_map(&self) -> Map<String, Value> {
+        let mut o = Map::new();
+        put(&mut o, "vault_id", &self.vault_id);
+        put(&mut o, "policy", &self.policy);
+        put(&mut o, "cursor", &self.cursor);
         if let Some(in_flight) = &self.in_flight {
             put(&mut o, "in_flight_push", in_flight);
         }
@@ -92,21 +102,37 @@ impl ToJson for Engine {
         put(&mut o, "envelope_version", &self.envelope_version);
         put(&mut o, "kdf_floor", &self.kdf_floor);
         put(&mut o, "head", &self.head);
-        Some(Value::Object(o))
+        o
     }
-}
 
-impl FromJson for Engine {
-    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
-        let o = object(value, at)?;
-        let mut records = BTreeMap::new();
-        for (id, replica) in object(o.get("records").unwrap_or(&Value::Null), "records")? {
-            let id = RecordId::parse(id).map_err(|_| JsonError {
-                at: "records",
-                expected: "record ids as keys",
-            })?;
-            records.insert(id, Replica::from_json(replica, "records")?);
-        }
+    /// One record's saved form (`None`: no such record).
+    pub(in crate::sync) fn record_json(&self, id: &RecordId) -> Option<Value> {
+        self.records.get(id).and_then(ToJson::to_json)
+    }
+
+    /// The records changed since the last call (for the device store to write).
+    pub(in crate::sync) fn take_touched(&mut self) -> BTreeSet<RecordId> {
+        core::mem::take(&mut self.touched)
+    }
+
+    /// Every record id (a store written from scratch).
+    pub(in crate::sync) fn record_ids(&self) -> impl Iterator<Item = &RecordId> {
+        self.records.keys()
+    }
+
+    /// An engine from the device store: the metadata entry and the records' entries.
+    pub(in crate::sync) fn from_parts(
+        meta: &Value,
+        records: BTreeMap<RecordId, Replica>,
+    ) -> Result<Self, JsonError> {
+        let o = object(meta, "engine")?;
+        Self::from_object(o, records)
+    }
+
+    fn from_object(
+        o: &Map<String, Value>,
+        records: BTreeMap<RecordId, Replica>,
+    ) -> Result<Self, JsonError> {
         // A state saved before vault heads: a push in flight is forgotten (its edits are
         // still pending and go out again, merged if the first attempt landed), a resync
         // under way starts again, and leaves are learnt by a full pull.
@@ -125,9 +151,25 @@ impl FromJson for Engine {
             dirty: BTreeSet::new(),
             pull: None,
             pull_first: false,
+            touched: BTreeSet::new(),
         };
         engine.after_load();
         Ok(engine)
+    }
+}
+
+impl FromJson for Engine {
+    fn from_json(value: &Value, at: &'static str) -> Result<Self, JsonError> {
+        let o = object(value, at)?;
+        let mut records = BTreeMap::new();
+        for (id, replica) in object(o.get("records").unwrap_or(&Value::Null), "records")? {
+            let id = RecordId::parse(id).map_err(|_| JsonError {
+                at: "records",
+                expected: "record ids as keys",
+            })?;
+            records.insert(id, Replica::from_json(replica, "records")?);
+        }
+        Self::from_object(o, records)
     }
 }
 
@@ -171,6 +213,7 @@ impl Engine {
             dirty: BTreeSet::new(),
             pull: None,
             pull_first: false,
+            touched: BTreeSet::new(),
         }
     }
 
@@ -186,6 +229,7 @@ impl Engine {
 
     /// Keeps the pending index in step with one record.
     fn track(&mut self, id: RecordId) {
+        self.touched.insert(id);
         if self.records.get(&id).is_some_and(|r| r.pending.is_some()) {
             self.dirty.insert(id);
         } else {
@@ -246,6 +290,7 @@ impl Engine {
     pub fn dismiss_conflicts(&mut self, id: &RecordId) {
         if let Some(r) = self.records.get_mut(id) {
             r.conflicts.clear();
+            self.touched.insert(*id);
         }
     }
 
@@ -255,6 +300,7 @@ impl Engine {
         replica.pending = Some(Some(value));
         replica.edited_at = now;
         self.dirty.insert(id);
+        self.touched.insert(id);
     }
 
     /// Deletes a record locally. False if there was nothing to delete.
@@ -268,6 +314,7 @@ impl Engine {
         replica.pending = Some(None);
         replica.edited_at = now;
         self.dirty.insert(*id);
+        self.touched.insert(*id);
         true
     }
 

@@ -286,6 +286,8 @@ impl Engine {
         let mut events = Vec::new();
         let mut reuploaded = 0;
         let vouched = head.is_some();
+        let changed: Option<Vec<RecordId>> =
+            (pull.mode == Mode::Incremental).then(|| pull.staged.keys().copied().collect());
         for (id, replica) in &mut self.records {
             if pull.mode == Mode::Incremental || pull.staged.contains_key(id) {
                 continue;
@@ -342,7 +344,11 @@ impl Engine {
                 }
             }
         }
-        let ids: Vec<RecordId> = self.records.keys().copied().collect();
+        // A full pull may change any record; an incremental one only those it brought.
+        let ids: Vec<RecordId> = match &changed {
+            Some(staged) => staged.clone(),
+            None => self.records.keys().copied().collect(),
+        };
         for id in ids {
             self.track(id);
         }

@@ -242,6 +242,7 @@ impl Engine {
             // checked against its head, before this device pushes again; a record whose
             // tombstone the server purged is created afresh.
             for (item, outcome) in in_flight.sent.iter().zip(outcomes) {
+                self.touched.insert(item.record_id);
                 let replica = self.records.entry(item.record_id).or_default();
                 match outcome {
                     Outcome::Gone if replica.synced_value().is_none() => replica.synced = None,

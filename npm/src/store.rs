@@ -1,0 +1,166 @@
+//! The device store from JS: the adapters of `js/store.js` (IndexedDB, memory, or the
+//! application's own object), and writing what changed after every edit and every step of
+//! a sync (`vaultsync::sync::store` makes the entries; this module hands them over).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use crate::error::js_error;
+use crate::run::{Inner, write};
+use crate::with_pool;
+use vaultsync::code::Code;
+use vaultsync::sync::store::{StoreWriter, Writes};
+
+#[wasm_bindgen(module = "/js/store.js")]
+extern "C" {
+    /// A store adapter: `get`, `list`, `write`, `clear` (see `js/store.js`).
+    #[derive(Clone)]
+    pub(crate) type JsStore;
+
+    #[wasm_bindgen(js_name = openStore, catch)]
+    async fn open_store(kind: &JsValue, name: &str) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    async fn get(this: &JsStore, key: &str) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    async fn list(this: &JsStore, prefix: &str) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = write)]
+    async fn write_entries(this: &JsStore, puts: Array, deletes: Array)
+    -> Result<JsValue, JsValue>;
+}
+
+/// A client's store: the adapter and what it last wrote.
+pub(crate) struct Store {
+    pub(crate) js: JsStore,
+    pub(crate) writer: StoreWriter,
+}
+
+/// The namespace of an account's store: one per server and username, so that accounts
+/// and servers in one browser profile never share entries.
+pub(crate) fn namespace(server: &str, username: &str) -> String {
+    format!("vaultsync/{server}/{username}")
+}
+
+fn store_error(what: &str, e: JsValue) -> JsValue {
+    let detail = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_default();
+    js_error(
+        Code::StoreFailed,
+        &format!("the device store {what}: {detail}"),
+    )
+}
+
+/// Opens the store `kind` (`"indexeddb"`, `"memory"` or an adapter object) for `name`.
+pub(crate) async fn open(kind: &JsValue, name: &str) -> Result<JsStore, JsValue> {
+    let store = open_store(kind, name)
+        .await
+        .map_err(|e| store_error("did not open", e))?;
+    Ok(store.unchecked_into())
+}
+
+/// One entry's bytes, or `None`.
+pub(crate) async fn read_entry(store: &JsStore, key: &str) -> Result<Option<Vec<u8>>, JsValue> {
+    let value = store
+        .get(key)
+        .await
+        .map_err(|e| store_error("could not be read", e))?;
+    Ok(value.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec))
+}
+
+/// Every entry whose name starts with `prefix`.
+pub(crate) async fn read_all(
+    store: &JsStore,
+    prefix: &str,
+) -> Result<Vec<(String, Vec<u8>)>, JsValue> {
+    let list = store
+        .list(prefix)
+        .await
+        .map_err(|e| store_error("could not be read", e))?;
+    let list: Array = list.dyn_into().map_err(|_| bad_list())?;
+    let mut out = Vec::with_capacity(list.length() as usize);
+    for pair in list.iter() {
+        let pair: Array = pair.dyn_into().map_err(|_| bad_list())?;
+        let key = pair.get(0).as_string().ok_or_else(bad_list)?;
+        let bytes = pair
+            .get(1)
+            .dyn_into::<Uint8Array>()
+            .map_err(|_| bad_list())?;
+        out.push((key, bytes.to_vec()));
+    }
+    Ok(out)
+}
+
+fn bad_list() -> JsValue {
+    js_error(
+        Code::StoreFailed,
+        "the device store's list() must give [name, Uint8Array] pairs",
+    )
+}
+
+/// Writes `puts` and deletes `deletes` in one transaction.
+pub(crate) async fn apply(
+    store: &JsStore,
+    puts: Vec<(String, Vec<u8>)>,
+    deletes: &[String],
+) -> Result<(), JsValue> {
+    let array = Array::new();
+    for (key, bytes) in puts {
+        let pair = Array::new();
+        pair.push(&JsValue::from(key));
+        pair.push(&Uint8Array::from(bytes.as_slice()));
+        array.push(&pair);
+    }
+    let gone = Array::new();
+    for key in deletes {
+        gone.push(&JsValue::from(key.as_str()));
+    }
+    store
+        .write_entries(array, gone)
+        .await
+        .map_err(|e| store_error("refused a write", e))?;
+    Ok(())
+}
+
+/// Writes what changed since the last flush (nothing without a store). A write the store
+/// refuses (`STORE_FAILED`) makes the next flush write every entry again, so the store
+/// never stays behind silently.
+pub(crate) async fn flush(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
+    let (js, writes) = {
+        let mut guard = write(inner)?;
+        let Inner {
+            store,
+            username,
+            token,
+            engine,
+            vault,
+            ..
+        } = &mut *guard;
+        let Some(store) = store.as_mut() else {
+            return Ok(());
+        };
+        let writes: Writes =
+            with_pool(|pool| store.writer.writes(username, token, engine, vault, pool))
+                .map_err(crate::http::sync_error)?;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        (store.js.clone(), writes)
+    };
+    let written = apply(&js, writes.puts, &[]).await;
+    if written.is_err() {
+        if let Ok(mut inner) = write(inner) {
+            if let Some(store) = inner.store.as_mut() {
+                store.writer = StoreWriter::new_store();
+            }
+        }
+    }
+    written
+}

@@ -1,0 +1,181 @@
+// The device store in Node (the in-memory adapter and an application's own adapter) against
+// the real server: a client persists into it as it goes, reopens from it with the password
+// or a session secret, locks, reports its status, and refuses bad entries one by one.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import init, { SyncClient } from "vaultsync";
+import { startServer } from "../lib/server.mjs";
+
+await init();
+let server;
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  await server?.stop();
+});
+
+const FAST = { iterations: 100000 };
+const codeOf = async (promise) => {
+  try {
+    await promise;
+  } catch (e) {
+    assert.equal(e.name, "VaultsyncError", String(e));
+    return e.code;
+  }
+  return "no error";
+};
+
+/** An application's own adapter: a Map, with every write recorded. */
+function recordingStore() {
+  const entries = new Map();
+  const writes = [];
+  return {
+    entries,
+    writes,
+    async get(key) {
+      return entries.get(key)?.slice();
+    },
+    async list(prefix) {
+      return [...entries].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k, v.slice()]);
+    },
+    async write(puts, deletes) {
+      writes.push({ puts: puts.map(([k, v]) => [k, v.length]), deletes: [...deletes] });
+      for (const [k, v] of puts) entries.set(k, v.slice());
+      for (const k of deletes) entries.delete(k);
+    },
+    async clear() {
+      entries.clear();
+    },
+  };
+}
+
+const text = (bytes) => Buffer.from(bytes).toString("latin1");
+
+test("a client persists as it goes: one edit writes one entry, a sync what it changed; nothing is plaintext", async () => {
+  const store = recordingStore();
+  const { client } = await SyncClient.register(server.url, "store-a", "pw", { ...FAST, store });
+  const ids = [];
+  for (let i = 0; i < 300; i++) ids.push(client.put({ n: i, secret: `PLAINTEXT-MARKER-${i}` }));
+  await client.flush();
+  await client.sync();
+  assert.equal(client.status().pending, 0);
+  assert.equal(store.entries.size, 2 + 300, "envelope, meta, one entry per record");
+
+  store.writes.length = 0;
+  client.put({ n: 0, secret: "PLAINTEXT-MARKER-edited" }, ids[0]);
+  await client.flush();
+  assert.equal(store.writes.length, 1, "one transaction");
+  const [{ puts }] = store.writes;
+  assert.deepEqual(puts.map(([k]) => k), [`r/${ids[0]}`], "one entry written");
+  assert.ok(puts[0][1] < 8192, `${puts[0][1]} bytes`);
+
+  store.writes.length = 0;
+  await client.sync();
+  // The push in flight, its answer, the pull: each step writes the record and the
+  // metadata it changed, and nothing else.
+  const written = new Set(store.writes.flatMap((w) => w.puts.map(([k]) => k)));
+  assert.deepEqual([...written].sort(), ["meta", `r/${ids[0]}`].sort());
+
+  for (const [key, value] of store.entries) {
+    assert.ok(!text(value).includes("PLAINTEXT-MARKER"), `${key} holds plaintext`);
+    assert.ok(!text(value).includes("store-a"), `${key} holds the username`);
+  }
+  client.free();
+});
+
+test("reopen with the password or a session secret; lock forgets the keys and the session", async () => {
+  const statuses = [];
+  const { client } = await SyncClient.register(server.url, "store-b", "pw", {
+    ...FAST,
+    store: "memory",
+    onStatus: (s) => statuses.push(s),
+  });
+  const id = client.put({ note: "kept" });
+  await client.sync();
+  const status = client.status();
+  assert.equal(status.syncing, false);
+  assert.equal(status.lastError, null);
+  assert.ok(status.lastSyncAt > 0);
+  assert.ok(statuses.some((s) => s.syncing) && statuses.some((s) => !s.syncing));
+  const secret = await client.sessionSecret();
+  assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
+  const offline = client.put({ note: "offline edit" });
+  await client.flush();
+  client.free(); // a stopped worker
+
+  assert.equal(await codeOf(SyncClient.open(server.url, "nobody", "pw", { store: "memory" })), "NO_STORE");
+  const again = await SyncClient.openSession(server.url, "store-b", secret, { store: "memory" });
+  assert.deepEqual(again.get(id), { note: "kept" });
+  assert.deepEqual(again.get(offline), { note: "offline edit" });
+  assert.equal(again.pendingCount, 1, "the pending edit survived the restart");
+  await again.sync();
+  assert.equal(again.pendingCount, 0);
+
+  await again.lock();
+  assert.equal(again.locked, true);
+  assert.equal(await codeOf(Promise.resolve().then(() => again.get(id))), "LOCKED");
+  assert.equal(await codeOf(again.sync()), "LOCKED");
+  assert.equal(await codeOf(SyncClient.openSession(server.url, "store-b", secret, { store: "memory" })), "SESSION_INVALID");
+  assert.equal(await codeOf(SyncClient.open(server.url, "store-b", "wrong", { store: "memory" })), "WRONG_PASSWORD");
+  const withPassword = await SyncClient.open(server.url, "store-b", "pw", { store: "memory" });
+  assert.deepEqual(withPassword.get(offline), { note: "offline edit" });
+  assert.equal(withPassword.pendingCount, 0);
+  withPassword.free();
+});
+
+test("auto-lock: idle past autoLockMs locks the client, and its session secret stops working", async () => {
+  const { client } = await SyncClient.register(server.url, "store-c", "pw", { ...FAST, store: "memory", autoLockMs: 1000 });
+  const secret = await client.sessionSecret();
+  await new Promise((ok) => setTimeout(ok, 1500));
+  assert.equal(client.locked, true);
+  assert.equal(await codeOf(SyncClient.openSession(server.url, "store-c", secret, { store: "memory" })), "SESSION_INVALID");
+  assert.equal(await codeOf(SyncClient.login(server.url, "store-c", "pw", { store: 7 })), "BAD_INPUT");
+  assert.equal(await codeOf(SyncClient.login(server.url, "store-c", "pw", { autoLockMs: 5 })), "BAD_INPUT");
+});
+
+test("a corrupted, truncated or moved entry is refused alone; the next sync brings the record back", async () => {
+  const store = recordingStore();
+  const { client } = await SyncClient.register(server.url, "store-d", "pw", { ...FAST, store });
+  const ids = [];
+  for (let i = 0; i < 10; i++) ids.push(client.put({ n: i }));
+  await client.sync();
+  client.free();
+  const flipped = store.entries.get(`r/${ids[0]}`);
+  flipped[20] ^= 1;
+  store.entries.set(`r/${ids[1]}`, store.entries.get(`r/${ids[1]}`).slice(0, 9));
+  store.entries.set(`r/${ids[2]}`, store.entries.get(`r/${ids[3]}`));
+  const opened = await SyncClient.open(server.url, "store-d", "pw", { store });
+  const refused = opened.status().refusedEntries.map((r) => [r.entry, r.code]).sort();
+  assert.deepEqual(refused, [0, 1, 2].map((i) => [`r/${ids[i]}`, "STATE_TAMPERED"]).sort());
+  assert.equal(opened.records().length, 7, "the rest is usable");
+  assert.equal(opened.pendingCount, 0, "nothing is uploaded from a refused entry");
+  await opened.sync();
+  assert.equal(opened.records().length, 10);
+  assert.deepEqual(opened.get(ids[0]), { n: 0 });
+
+  // Metadata modified: the whole store is refused. A newer store: refused, not misread.
+  opened.free();
+  const meta = store.entries.get("meta");
+  store.entries.set("meta", Uint8Array.of(0x60, ...meta.slice(1)));
+  assert.equal(await codeOf(SyncClient.open(server.url, "store-d", "pw", { store })), "UNSUPPORTED_FORMAT");
+  meta[30] ^= 1;
+  store.entries.set("meta", meta);
+  assert.equal(await codeOf(SyncClient.open(server.url, "store-d", "pw", { store })), "STATE_TAMPERED");
+});
+
+test("a session saved with save() moves into a store; accounts and servers do not share one", async () => {
+  const { client } = await SyncClient.register(server.url, "store-e", "pw", FAST);
+  const id = client.put({ legacy: true });
+  const saved = client.save();
+  client.free();
+  const moved = await SyncClient.resume(server.url, saved, "pw", { store: "memory" });
+  moved.free();
+  const reopened = await SyncClient.open(server.url, "store-e", "pw", { store: "memory" });
+  assert.deepEqual(reopened.get(id), { legacy: true });
+  assert.equal(reopened.pendingCount, 1);
+  reopened.free();
+  // Another username, another server URL: another namespace.
+  assert.equal(await codeOf(SyncClient.open(server.url, "store-f", "pw", { store: "memory" })), "NO_STORE");
+  assert.equal(await codeOf(SyncClient.open(`${server.url}/other`, "store-e", "pw", { store: "memory" })), "NO_STORE");
+});
