@@ -44,6 +44,24 @@ export interface SyncClientOptions {
    * headers, go through a proxy, or observe the requests. A throw or a rejection is `NETWORK`.
    */
   fetch?: (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<Response>;
+  /**
+   * Keeps the vault in a device store (encrypted; FORMAT.md, "Device store") and writes each
+   * change as it happens: "indexeddb" (pages, MV3 service workers), "memory" (tests; lives
+   * as long as the JS realm), or your own adapter. One store per server URL and username.
+   * Register, login and resume write every entry; `SyncClient.open`/`openSession` read it.
+   */
+  store?: "indexeddb" | "memory" | VaultStore;
+  /** Lock after this many milliseconds without use (at least 1000); the session secret stops working too. */
+  autoLockMs?: number;
+  /** Called with `status()` whenever it changes (a sync starts or ends), and with `{ locked: true }` on auto-lock. */
+  onStatus?: (status: SyncStatus | { locked: true }) => void;
+}
+/** A device-store adapter: entries by name, bytes sealed by the package. `write` applies puts and deletes in one transaction. */
+export interface VaultStore {
+  get(name: string): Promise<Uint8Array | undefined>;
+  list(prefix: string): Promise<[string, Uint8Array][]>;
+  write(puts: [string, Uint8Array][], deletes: string[]): Promise<void>;
+  clear(): Promise<void>;
 }
 /** Progress of a sync. */
 export type SyncProgress =

@@ -1,89 +1,106 @@
 // @ts-check
-// The vault lives in the service worker: keys stay in WASM memory here, and the popup talks
-// to it by messages. One storage model: the SyncClient's session (records, pending edits,
-// token), sealed under the vault's key and kept in chrome.storage.local; a restarted worker
-// resumes it with the password. Service workers allow no dynamic import() and no top-level
-// await, so vaultsync is imported statically and initialised once, lazily.
-// `vendor/` is a copy of the npm package's vaultsync.js and vaultsync_bg.wasm (see README.md).
-import init, { SyncClient } from "./vendor/vaultsync.js";
+// The service worker of the bookmarks extension: the browser's bookmarks synced, encrypted,
+// through a vaultsync server. Bookmark events become record edits (bookmarks.js); a sync
+// (soon after an edit, on a chrome.alarms timer, or from the popup) pushes them and writes
+// other devices' changes into the tree. The vault lives in vault.js. Service workers allow
+// no dynamic import() and no top-level await: everything is imported statically and
+// awaited inside handlers.
+import * as vault from "./vault.js";
+import { applyRemote, isApplying, localChanged, localRemoved, reconcile } from "./bookmarks.js";
 
-const ready = init();
-/** @type {SyncClient | null} The unlocked, synced vault. */
-let client = null;
+/** Minutes between background syncs (chrome.alarms; at least 0.5 in a packed extension). */
+const SYNC_PERIOD_MINUTES = 1;
 
-const store = {
-  /** @param {string} key @returns {Promise<any>} */
-  get: async (key) => (await chrome.storage.local.get(key))[key],
-  /** @param {string} key @param {unknown} value */
-  set: (key, value) => chrome.storage.local.set({ [key]: value }),
-};
+/** One sync at a time; a request during one runs once more after it. */
+let syncing = null;
+let again = false;
 
-/** @param {string} code @param {string} message */
-const fail = (code, message) => Object.assign(new Error(message), { code });
-
-/** Saves the session (sealed) after every change. @param {SyncClient} c */
-async function persist(c) {
-  await store.set("session", { ...(await store.get("session")), saved: c.save() });
+/** Syncs and writes what came in into the bookmark tree. */
+async function syncNow() {
+  if (syncing) {
+    again = true;
+    return syncing;
+  }
+  syncing = (async () => {
+    try {
+      do {
+        again = false;
+        const client = await vault.required();
+        await applyRemote(client, await client.sync());
+      } while (again);
+    } finally {
+      syncing = null;
+    }
+  })();
+  return syncing;
 }
 
-/** Each handler takes the message and returns a JSON-safe answer. @type {Record<string, (message: any) => Promise<any>>} */
-const handlers = {
-  /** Register (`register: true`) or log in, then sync. */
-  async connect({ server, username, password, register }) {
-    client?.free();
-    let recoveryCode;
-    if (register) {
-      const registered = await SyncClient.register(server, username, password);
-      recoveryCode = registered.recoveryCode;
-      client = registered.client;
-    } else {
-      client = await SyncClient.login(server, username, password);
+/** A sync a little after a burst of edits (the alarm catches up if the worker stops). */
+let soon = null;
+function syncSoon() {
+  clearTimeout(soon);
+  soon = setTimeout(() => syncNow().catch(() => {}), 2000);
+}
+
+/** Bookmark events are handled one at a time, in the order they came. */
+let events = Promise.resolve();
+
+/**
+ * Runs a bookmark event's change when the vault is unlocked (locked: reconciled at unlock).
+ * @param {(client: any) => Promise<boolean>} change
+ */
+function onBookmarkEvent(change) {
+  if (isApplying()) return; // the extension's own writes
+  events = events.then(async () => {
+    const client = await vault.current();
+    if (client && (await change(client))) {
+      await client.flush();
+      syncSoon();
     }
-    const events = await client.sync();
-    await store.set("session", { server, saved: client.save() });
-    return { vaultId: client.vaultId, events: events.length, recoveryCode };
+  }).catch(() => {});
+}
+
+chrome.bookmarks.onCreated.addListener((id) => onBookmarkEvent((c) => localChanged(c, id)));
+chrome.bookmarks.onChanged.addListener((id) => onBookmarkEvent((c) => localChanged(c, id)));
+chrome.bookmarks.onMoved.addListener((id) => onBookmarkEvent((c) => localChanged(c, id)));
+chrome.bookmarks.onRemoved.addListener((_id, info) => onBookmarkEvent((c) => localRemoved(c, info.node)));
+
+chrome.runtime.onInstalled.addListener(() => chrome.alarms.create("sync", { periodInMinutes: SYNC_PERIOD_MINUTES }));
+chrome.runtime.onStartup.addListener(() => chrome.alarms.create("sync", { periodInMinutes: SYNC_PERIOD_MINUTES }));
+chrome.alarms.onAlarm.addListener(async (alarm) => {
+  if (alarm.name === "sync" && (await vault.current())) await syncNow().catch(() => {});
+});
+
+/** The popup's requests; each answers JSON. @type {Record<string, (message: any) => Promise<any>>} */
+const handlers = {
+  /** Create an account (`register: true`) or log in on this profile, then merge the trees. */
+  async connect(message) {
+    const { client, recoveryCode } = await vault.connect(message);
+    if (!message.register) await applyRemote(client, await client.sync());
+    await reconcile(client);
+    await syncNow();
+    return { recoveryCode, status: await vault.status() };
   },
-  /** A restarted worker (or a locked vault) opens the saved session with the password. */
   async unlock({ password }) {
-    const session = await store.get("session");
-    if (!session) throw fail("NO_SESSION", "not connected: register or log in first");
-    client?.free();
-    client = await SyncClient.resume(session.server, session.saved, password);
-    return { pending: client.pendingCount };
+    const client = await vault.unlock(password);
+    await reconcile(client); // what changed while locked
+    await syncNow();
+    return vault.status();
   },
   async lock() {
-    client?.free();
-    client = null;
-    return {};
-  },
-  async bookmark({ url }) {
-    const id = requireClient().put({ url });
-    await persist(requireClient());
-    return { id };
+    await vault.lock();
+    return vault.status();
   },
   async sync() {
-    const c = requireClient();
-    const events = await c.sync();
-    await persist(c);
-    return { events, bookmarks: list(c) };
+    await syncNow();
+    return vault.status();
   },
-  async list() {
-    return list(requireClient());
-  },
+  status: () => vault.status(),
 };
-
-/** @param {SyncClient} c */
-const list = (c) => c.records().map((r) => /** @type {{ url: string }} */ (r.value).url);
-
-function requireClient() {
-  if (!client) throw fail("LOCKED", "the vault is locked: unlock it with the password");
-  return client;
-}
 
 /** @param {any} message */
 async function handle(message) {
-  await ready;
-  const handler = handlers[/** @type {keyof typeof handlers} */ (message?.type)];
+  const handler = handlers[message?.type];
   if (!handler) throw new Error(`unknown message ${message?.type}`);
   return handler(message);
 }
@@ -93,8 +110,8 @@ chrome.runtime.onMessage.addListener((message, _sender, reply) => {
     (result) => reply({ ok: true, result }),
     (e) => reply({ ok: false, code: e.code ?? "ERROR", message: e.message }),
   );
-  return true; // answer asynchronously
+  return true; // answers asynchronously
 });
 
-// Used by the test suite (www/tests/browser.test.mjs) through the service worker.
-/** @type {any} */ (self).vaultsyncExample = { handle };
+// For the test suite (www/tests/extension.test.mjs), which drives the worker directly.
+/** @type {any} */ (self).vaultsyncExample = { handle, vault };

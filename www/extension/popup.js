@@ -1,24 +1,67 @@
 // @ts-check
+// The popup: log in or create an account (the recovery code is shown once), unlock, lock,
+// sync now, and the sync status. Everything runs in the service worker; this page only
+// sends messages.
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
-/** @param {Record<string, unknown>} message */
-const send = async (message) => {
-  const answer = await chrome.runtime.sendMessage(message);
-  if (!answer.ok) throw new Error(`${answer.code}: ${answer.message}`);
-  return answer.result;
-};
-/** @param {unknown} x */
-const show = (x) => ($("out").textContent = typeof x === "string" ? x : JSON.stringify(x, null, 2));
-/** @param {() => Promise<unknown>} f */
-const run = (f) => () => f().then(show, (e) => show(e.message));
-const account = () => ({ server: $("server").value, username: $("username").value, password: $("password").value });
 
-$("register").onclick = run(async () => {
-  const { recoveryCode } = await send({ type: "connect", register: true, ...account() });
-  return `Account created. Write down your recovery code, it is shown once:\n${recoveryCode}`;
+/** @param {Record<string, unknown>} message */
+async function send(message) {
+  const answer = await chrome.runtime.sendMessage(message);
+  if (!answer.ok) throw Object.assign(new Error(answer.message), { code: answer.code });
+  return answer.result;
+}
+
+/** @param {any} status */
+function render(status) {
+  $("connect").hidden = !!status.account;
+  $("unlock").hidden = !status.account || !status.locked;
+  $("unlocked").hidden = !status.account || status.locked;
+  const when = status.lastSyncAt ? new Date(status.lastSyncAt).toLocaleTimeString() : "never";
+  $("state").textContent = !status.account
+    ? "Not connected."
+    : status.locked
+      ? `${status.account.username} at ${status.account.server}: locked.`
+      : `${status.account.username}: ${status.syncing ? "syncing…" : `last sync ${when}`}, ${status.pending} change(s) waiting.`;
+  $("error").textContent = status.lastError ? `Last error: ${status.lastError.code}: ${status.lastError.message}` : "";
+}
+
+/** @param {() => Promise<any>} action */
+const run = (action) => async () => {
+  $("error").textContent = "";
+  try {
+    render(await action());
+  } catch (e) {
+    $("error").textContent = `${/** @type {any} */ (e).code ?? "ERROR"}: ${/** @type {Error} */ (e).message}`;
+  }
+};
+
+/** @param {boolean} register */
+const connect = (register) => async () => {
+  // The server's origin needs the user's permission (loopback is granted in the manifest).
+  const server = $("server").value.trim();
+  if (server.startsWith("https://")) {
+    const origin = new URL(server).origin;
+    if (!(await chrome.permissions.request({ origins: [`${origin}/*`] }))) {
+      throw Object.assign(new Error(`access to ${origin} was not granted`), { code: "PERMISSION" });
+    }
+  }
+  const answer = await send({ type: "connect", register, server: $("server").value, username: $("username").value, password: $("password").value });
+  $("password").value = "";
+  if (answer.recoveryCode) {
+    $("code").hidden = false;
+    $("code").textContent = `Write down your recovery code; it is shown only now:\n${answer.recoveryCode}`;
+  }
+  return answer.status;
+};
+
+$("login").onclick = run(connect(false));
+$("register").onclick = run(connect(true));
+$("do-unlock").onclick = run(async () => {
+  const status = await send({ type: "unlock", password: $("unlock-password").value });
+  $("unlock-password").value = "";
+  return status;
 });
-$("login").onclick = run(async () => (await send({ type: "connect", ...account() }), send({ type: "list" })));
-$("unlock").onclick = run(async () => (await send({ type: "unlock", password: $("password").value }), send({ type: "list" })));
-$("lock").onclick = run(async () => (await send({ type: "lock" }), "Locked."));
-$("sync").onclick = run(async () => (await send({ type: "sync" })).bookmarks);
-$("add").onclick = run(async () => (await send({ type: "bookmark", url: $("url").value }), send({ type: "list" })));
+$("lock").onclick = run(() => send({ type: "lock" }));
+$("sync").onclick = run(() => send({ type: "sync" }));
+run(() => send({ type: "status" }))();

@@ -1,5 +1,5 @@
 // The npm package in headless Chromium: in a page (ESM, plus the WebCrypto cross-check of
-// FORMAT.md), in an MV3 extension's service worker, and bundled by Vite.
+// FORMAT.md) and bundled by Vite. The MV3 extension has its own file (extension.test.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cp, mkdtemp, readdir, rm } from "node:fs/promises";
@@ -47,58 +47,6 @@ test("page: SyncClient registers, syncs and logs in against the server", async (
   assert.equal(result.ok, true);
   assert.deepEqual(result.value, { n: 1 });
   assert.deepEqual(result.events, [{ type: "changed", id: result.id, value: { n: 1 } }]);
-});
-
-test("MV3 extension service worker: register, bookmark, sync, lock, unlock with the password, sync again", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "vaultsync-extension-"));
-  temps.push(dir);
-  await cp(join(repo, "www/extension"), dir, { recursive: true });
-  await cp(join(repo, "pkg/vaultsync.js"), join(dir, "vendor/vaultsync.js"));
-  await cp(join(repo, "pkg/vaultsync_bg.wasm"), join(dir, "vendor/vaultsync_bg.wasm"));
-  const ext = await launch({ extensionDir: dir });
-  try {
-    let [worker] = ext.context.serviceWorkers();
-    worker ??= await ext.context.waitForEvent("serviceworker", { timeout: 30_000 });
-    // SyncClient in the worker against the real server (host permission, no CORS), the
-    // session saved sealed in chrome.storage.local, locked and unlocked with the password.
-    const synced = await worker.evaluate(async (server) => {
-      const { handle } = /** @type {any} */ (self).vaultsyncExample;
-      const code = async (message) => {
-        try {
-          await handle(message);
-          return "no error";
-        } catch (e) {
-          return e.code;
-        }
-      };
-      const out = { hasDocument: typeof document !== "undefined" };
-      const args = { server, username: "ext-user", password: "ext pw", register: true };
-      out.connected = await handle({ type: "connect", ...args });
-      await handle({ type: "bookmark", url: "https://synced.example" });
-      out.first = await handle({ type: "sync" });
-      await handle({ type: "lock" });
-      out.locked = await code({ type: "list" });
-      out.wrong = await code({ type: "unlock", password: "wrong" });
-      out.stored = JSON.stringify(await chrome.storage.local.get(null));
-      out.unlocked = await handle({ type: "unlock", password: "ext pw" });
-      out.again = await handle({ type: "sync" });
-      return out;
-    }, syncServer.url);
-    assert.equal(synced.hasDocument, false);
-    assert.match(synced.connected.recoveryCode, /^([0-9A-Z]{4}-){7}[0-9A-Z]{4}$/);
-    assert.deepEqual(synced.first.bookmarks, ["https://synced.example"]);
-    assert.equal(synced.locked, "LOCKED");
-    assert.equal(synced.wrong, "WRONG_PASSWORD");
-    assert.equal(synced.unlocked.pending, 0);
-    assert.deepEqual(synced.again.bookmarks, ["https://synced.example"]);
-    assert.ok(!synced.stored.includes("synced.example"), "plaintext reached chrome.storage");
-    const phone = await SyncClient.login(syncServer.url, "ext-user", "ext pw");
-    await phone.sync();
-    assert.deepEqual(phone.records().map((r) => /** @type {any} */ (r.value).url), ["https://synced.example"]);
-    phone.free();
-  } finally {
-    await ext.close();
-  }
 });
 
 test("bundler (Vite): the package imported by name works in the bundle", async () => {

@@ -1,7 +1,7 @@
 // The npm package in Node (imported by its name, as users do) and the WebCrypto cross-check.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import init, * as vs from "vaultsync";
@@ -77,7 +77,10 @@ test("package metadata is fit for publishing", () => {
   assert.match(meta.version, /^\d+\.\d+\.\d+/);
   assert.equal(meta.types, "./vaultsync.d.ts");
   assert.equal(meta.exports["."].node, "./node.js");
-  for (const f of meta.files) readFileSync(new URL(`../../pkg/${f}`, import.meta.url));
+  for (const f of meta.files) {
+    if (f.endsWith("/")) assert.ok(readdirSync(new URL(`../../pkg/${f}`, import.meta.url)).length > 0, f);
+    else readFileSync(new URL(`../../pkg/${f}`, import.meta.url));
+  }
   const dts = readFileSync(new URL("../../pkg/vaultsync.d.ts", import.meta.url), "utf8");
   // The public API (everything before wasm-bindgen's internal InitOutput) has real types.
   const api = dts.split("export type InitInput")[0].replace(/\/\*[\s\S]*?\*\//g, "");

@@ -26,7 +26,10 @@ const codeOf = async (promise) => {
   return "no error";
 };
 
-/** An application's own adapter: a Map, with every write recorded. */
+/**
+ * An application's own adapter: a Map, with every write recorded.
+ * @returns {import("vaultsync").VaultStore & { entries: Map<string, Uint8Array>, writes: any[] }}
+ */
 function recordingStore() {
   const entries = new Map();
   const writes = [];
@@ -37,7 +40,7 @@ function recordingStore() {
       return entries.get(key)?.slice();
     },
     async list(prefix) {
-      return [...entries].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k, v.slice()]);
+      return [...entries].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => /** @type {[string, Uint8Array]} */ ([k, v.slice()]));
     },
     async write(puts, deletes) {
       writes.push({ puts: puts.map(([k, v]) => [k, v.length]), deletes: [...deletes] });
@@ -130,7 +133,7 @@ test("auto-lock: idle past autoLockMs locks the client, and its session secret s
   await new Promise((ok) => setTimeout(ok, 1500));
   assert.equal(client.locked, true);
   assert.equal(await codeOf(SyncClient.openSession(server.url, "store-c", secret, { store: "memory" })), "SESSION_INVALID");
-  assert.equal(await codeOf(SyncClient.login(server.url, "store-c", "pw", { store: 7 })), "BAD_INPUT");
+  assert.equal(await codeOf(SyncClient.login(server.url, "store-c", "pw", { store: /** @type {any} */ (7) })), "BAD_INPUT");
   assert.equal(await codeOf(SyncClient.login(server.url, "store-c", "pw", { autoLockMs: 5 })), "BAD_INPUT");
 });
 
