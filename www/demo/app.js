@@ -46,7 +46,16 @@ const options = () => ({
   onProgress: (p) => {
     if (p.phase === "rotate") status(`Re-sealing every note under the new key: ${p.done} of ${p.total}…`);
   },
+  onStatus: showSyncStatus,
 });
+
+/** The client's sync status: last success, last error, pending edits, a sync running. */
+function showSyncStatus(s) {
+  if (!("pending" in s)) return;
+  const when = s.lastSyncAt ? new Date(s.lastSyncAt).toLocaleTimeString() : "never";
+  const error = s.lastError ? `; last error ${s.lastError.code}` : "";
+  $("sync-status").textContent = s.syncing ? "Syncing…" : `Last sync: ${when}${error}; ${s.pending} pending.`;
+}
 
 function credentials() {
   const username = $("username").value;
@@ -165,6 +174,7 @@ function render() {
   $("pending").textContent = pending ? `${pending} change(s) not synced yet` : "";
   // The vault state code: the same on every device at the same vault head.
   $("state-code").textContent = client.stateCode ?? "(after the first sync)";
+  showSyncStatus(client.status());
   $("reseed").hidden = !client.serverBehind;
   const rows = [...state.server.values()].sort((a, b) => (a.cursor ?? 0) - (b.cursor ?? 0));
   $("server-view").replaceChildren(

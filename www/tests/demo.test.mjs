@@ -85,6 +85,7 @@ test("demo: browsers register, log in, sync notes both ways, merge a conflict, r
   assert.match(stateCode, /^\d+( [a-z]+){4}$/);
   assert.equal(await b.locator("#state-code").textContent(), stateCode);
   assert.equal(await a.locator("#reseed").isHidden(), true);
+  assert.match(await a.locator("#sync-status").textContent(), /^Last sync: .+; 0 pending\.$/);
 
   // A concurrent edit of one field on both sides: B keeps its own value and shows A's
   // beside it, so nothing is lost; A then gets B's merged note.
