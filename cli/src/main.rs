@@ -1,6 +1,7 @@
 //! `vaultsync`: a small command line client of a vaultsync server, for scripts, ops and
-//! load tests. The session (records, pending edits, device token) lives in one file,
-//! sealed under the vault's state key; every command needs the password
+//! load tests. The vault (records, pending edits, device token) lives in a store file
+//! (SQLite, every entry sealed under the vault's state key; `FORMAT.md`, "Device store"),
+//! written as it changes; every command needs the password
 //! (`VAULTSYNC_PASSWORD`, or one line on stdin), except `recover`, which takes the
 //! recovery code and a new password instead.
 
@@ -17,7 +18,8 @@ use vaultsync::sync::{ConflictPolicy, Event, Progress};
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// The session file (created by register or login; holds no secret in the clear).
+    /// The store file (created by register or login; holds no secret in the clear). A
+    /// session file of an earlier version at this path is moved into a store.
     #[arg(long, env = "VAULTSYNC_SESSION", global = true)]
     session: Option<PathBuf>,
 
@@ -163,44 +165,47 @@ fn options(cli: &Cli) -> Result<Options, Failure> {
     })
 }
 
-/// The session file: the server URL on the first line, the saved session on the second.
-fn store(path: &Path, server: &str, client: &Client) -> Result<(), Failure> {
-    let saved = client.save()?;
+/// Keeps a client logged in afresh in the store file at `path` (replacing what it held).
+fn keep(path: &Path, client: &mut Client) -> Result<(), Failure> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{server}\n{saved}\n"))
-        .and_then(|()| restrict(&tmp))
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Failure(format!("cannot write the session {}: {e}", path.display())))
+    Ok(client.keep_in(path)?)
 }
 
-#[cfg(unix)]
-fn restrict(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-fn restrict(_: &Path) -> std::io::Result<()> {
-    Ok(())
-}
-
-fn open(path: &Path, options: &Options) -> Result<(String, Client), Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Opens the store file; a session file of an earlier version (the server URL, then a
+/// saved session) is moved into a store first.
+fn open(path: &Path, options: &Options) -> Result<Client, Failure> {
+    let head = std::fs::read(path).map_err(|e| {
         Failure(format!(
-            "no session at {} ({e}); run register or login first",
+            "no store at {} ({e}); run register or login first",
             path.display()
         ))
     })?;
-    let mut lines = text.lines();
-    let (Some(server), Some(saved)) = (lines.next(), lines.next()) else {
-        return fail(format!("{} is not a vaultsync session", path.display()));
-    };
-    let client = Client::resume(server, saved, &password()?, options)?;
-    Ok((server.to_string(), client))
+    if head.starts_with(b"http") {
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let mut lines = text.lines();
+        let (Some(server), Some(saved)) = (lines.next(), lines.next()) else {
+            return fail(format!("{} is not a vaultsync session", path.display()));
+        };
+        let mut client = Client::resume(server, saved, &password()?, options)?;
+        let old = path.with_extension("old-session");
+        std::fs::rename(path, &old)
+            .map_err(|e| Failure(format!("cannot move {}: {e}", path.display())))?;
+        keep(path, &mut client)?;
+        let _ = std::fs::remove_file(&old);
+        eprintln!("moved the session in {} into a store", path.display());
+        return Ok(client);
+    }
+    let client = Client::open(path, &password()?, options)?;
+    if client.refused_entries() > 0 {
+        eprintln!(
+            "{} record(s) in the store did not open (modified or damaged): the next sync brings them back",
+            client.refused_entries()
+        );
+    }
+    Ok(client)
 }
 
 fn record_id(text: &str) -> Result<RecordId, Failure> {
@@ -237,18 +242,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let options = options(&cli)?;
     match &cli.command {
         Command::Register { server, username } => {
-            let (client, recovery) = Client::register(server, username, &password()?, &options)?;
-            store(&path, server, &client)?;
-            eprintln!("registered {username}; session saved in {}", path.display());
+            let (mut client, recovery) =
+                Client::register(server, username, &password()?, &options)?;
+            keep(&path, &mut client)?;
+            eprintln!("registered {username}; store in {}", path.display());
             eprintln!("recovery code (write it down, it is shown once):");
             println!("{}", recovery.to_text().as_str());
         }
         Command::Login { server, username } => {
             let mut client = Client::login(server, username, &password()?, &options)?;
+            keep(&path, &mut client)?;
             let events = client.sync()?;
-            store(&path, server, &client)?;
             eprintln!(
-                "logged in as {username}: {} records; session saved in {}",
+                "logged in as {username}: {} records; store in {}",
                 client.engine().records().count(),
                 path.display()
             );
@@ -257,21 +263,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Put { value, id } => {
             let value = json_value(value)?;
             let id = id.as_deref().map(record_id).transpose()?;
-            let (server, mut client) = open(&path, &options)?;
+            let mut client = open(&path, &options)?;
             let id = client.put(id, value)?;
-            store(&path, &server, &client)?;
             println!("{id}");
         }
         Command::Get { id } => {
             let id = record_id(id)?;
-            let (_, client) = open(&path, &options)?;
+            let client = open(&path, &options)?;
             match client.get(&id) {
                 Some(value) => println!("{value}"),
                 None => return fail(format!("no record {id}")),
             }
         }
         Command::List => {
-            let (_, client) = open(&path, &options)?;
+            let client = open(&path, &options)?;
             for (id, value) in client.engine().records() {
                 println!(
                     "{}",
@@ -281,17 +286,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Delete { id } => {
             let id = record_id(id)?;
-            let (server, mut client) = open(&path, &options)?;
-            if !client.delete(&id) {
+            let mut client = open(&path, &options)?;
+            if !client.delete(&id)? {
                 return fail(format!("no record {id}"));
             }
-            store(&path, &server, &client)?;
         }
         Command::Sync => {
-            let (server, mut client) = open(&path, &options)?;
+            let mut client = open(&path, &options)?;
             let result = client.sync();
-            // Whatever happened, keep what was accepted (and the unanswered push).
-            store(&path, &server, &client)?;
             if result.is_err() && client.server_behind() {
                 eprintln!(
                     "the server has less than this device saw (restored from a backup?); \
@@ -307,16 +309,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
         }
         Command::StateCode => {
-            let (_, client) = open(&path, &options)?;
+            let client = open(&path, &options)?;
             match client.state_code() {
                 Some(code) => println!("{code}"),
                 None => return fail("no vault head verified yet: sync first"),
             }
         }
         Command::Reseed => {
-            let (server, mut client) = open(&path, &options)?;
+            let mut client = open(&path, &options)?;
             let result = client.reseed();
-            store(&path, &server, &client)?;
             let events = result?;
             events.iter().for_each(print_event);
             eprintln!(
@@ -325,7 +326,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
         }
         Command::Tokens => {
-            let (_, client) = open(&path, &options)?;
+            let client = open(&path, &options)?;
             for token in client.tokens()? {
                 println!(
                     "{}",
@@ -334,13 +335,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Revoke { token_id } => {
-            let (_, client) = open(&path, &options)?;
+            let client = open(&path, &options)?;
             client.revoke_token(*token_id)?;
         }
         Command::ChangePassword => {
-            let (server, mut client) = open(&path, &options)?;
+            let mut client = open(&path, &options)?;
             client.change_password(&new_password()?, None)?;
-            store(&path, &server, &client)?;
             eprintln!("password changed; other devices learn it on their next sync");
         }
         Command::Recover { server, username } => {
@@ -349,20 +349,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 RecoveryCode::parse(&code).map_err(|e| Failure(format!("{e} [{}]", e.code())))?;
             let new_password = new_password()?;
             let mut client = Client::recover(server, username, &code, &new_password, &options)?;
-            let result = client.sync();
-            store(&path, server, &client)?;
-            result?;
+            keep(&path, &mut client)?;
+            client.sync()?;
             eprintln!(
-                "recovered {username} with a new password: {} records; session saved in {}",
+                "recovered {username} with a new password: {} records; store in {}",
                 client.engine().records().count(),
                 path.display()
             );
         }
         Command::Rotate => {
-            let (server, mut client) = open(&path, &options)?;
+            let mut client = open(&path, &options)?;
             let result = client.rotate(&mut print_progress);
-            // Whatever happened, keep the new envelope and what was accepted.
-            store(&path, &server, &client)?;
             result?.iter().for_each(print_event);
             eprintln!(
                 "key rotation complete: every record is sealed under key {}",
@@ -370,10 +367,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
         }
         Command::Logout => {
-            let (_, client) = open(&path, &options)?;
+            let client = open(&path, &options)?;
             client.logout()?;
+            drop(client);
             std::fs::remove_file(&path)
                 .map_err(|e| Failure(format!("cannot remove {}: {e}", path.display())))?;
+            for extra in ["-wal", "-shm"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(extra);
+                let _ = std::fs::remove_file(PathBuf::from(name));
+            }
             eprintln!("logged out; {} removed", path.display());
         }
     }

@@ -67,9 +67,12 @@ fn two_machines_sync_through_the_cli() {
     ));
     let id = id.trim().to_string();
     ok(cli(&a, pw, &["sync"]));
-    // The session file holds no plaintext and no token in the clear.
-    let stored = std::fs::read_to_string(&a).unwrap();
-    assert!(!stored.contains("groceries") && !stored.contains("vst_"));
+    // The store file (and its write-ahead log) holds no plaintext and no token in the clear.
+    let mut stored = std::fs::read(&a).unwrap();
+    stored.extend(std::fs::read(format!("{}-wal", a.display())).unwrap_or_default());
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(stored.len() > 1000, "the store holds the vault");
+    assert!(!stored.contains("groceries") && !stored.contains("vst_") && !stored.contains("alice"));
 
     let (okay, _, err) = cli(&b, "wrong", &["login", &server.1, "alice"]);
     assert!(!okay && err.contains("INVALID_CREDENTIALS"), "{err}");
@@ -206,15 +209,30 @@ fn recovery_and_a_rotation_killed_half_way_through_the_cli() {
     let code = ok(cli(&a, pw, &["register", &server.1, "carol"]));
     let code = code.trim();
 
-    // 1100 records (three push batches), written through the library into a's session.
-    let text = std::fs::read_to_string(&a).unwrap();
-    let saved = text.lines().nth(1).unwrap();
+    // 1100 records (three push batches), written through the library into a's store;
+    // then a's store is turned into a session file of the previous version, which the
+    // next command moves into a store again (the migration path).
     let options = Options::default();
-    let mut client = Client::resume(&server.1, saved, &Password::from(pw), &options).unwrap();
+    let mut client = Client::open(&a, &Password::from(pw), &options).unwrap();
     for n in 0..1100 {
         client.put(None, serde_json::json!({ "n": n })).unwrap();
     }
-    std::fs::write(&a, format!("{}\n{}\n", server.1, client.save().unwrap())).unwrap();
+    assert_eq!(
+        Client::open(&a, &Password::from(pw), &options)
+            .unwrap()
+            .engine()
+            .pending_count(),
+        1100,
+        "every put is in the store"
+    );
+    let saved = client.save().unwrap();
+    drop(client);
+    std::fs::remove_file(&a).unwrap();
+    let _ = std::fs::remove_file(format!("{}-wal", a.display()));
+    let _ = std::fs::remove_file(format!("{}-shm", a.display()));
+    std::fs::write(&a, format!("{}\n{}\n", server.1, saved)).unwrap();
+    let (_, _, err) = cli(&a, pw, &["list"]);
+    assert!(err.contains("into a store"), "{err}");
     ok(cli(&a, pw, &["sync"]));
 
     // The password is forgotten: machine c recovers with the code and a new password.

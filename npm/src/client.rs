@@ -112,7 +112,7 @@ impl SyncClient {
                     i.flush_queued = false;
                 }
                 if let Err(e) = crate::store::flush(&inner).await {
-                    crate::device::finished(&inner, Some(&e));
+                    crate::status::finished(&inner, Some(&e));
                 }
             });
         }

@@ -20,89 +20,6 @@ use vaultsync::crypto::store::SessionSecret;
 use vaultsync::crypto::{Envelope, Password, UnlockedVault};
 use vaultsync::sync::store::{ENVELOPE, META, RECORD_PREFIX, SESSION};
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS_DEVICE: &str = r#"
-/** What `status()` reports (and `onStatus` receives). Times in Unix milliseconds. */
-export interface SyncStatus {
-  /** When the last sync (or other operation) succeeded, or null. */
-  lastSyncAt: number | null;
-  /** The last operation's error, or null once one succeeds. */
-  lastError: { code: VaultsyncError["code"]; message: string } | null;
-  /** Local edits not yet accepted by the server. */
-  pending: number;
-  /** A sync (or password change, rotation, re-seed) is running. */
-  syncing: boolean;
-  /** Store entries that did not open when the client was opened (left out; the next sync pulls them again). */
-  refusedEntries: { entry: string; code: VaultsyncError["code"] }[];
-}
-"#;
-
-/// What `status()` reports.
-#[derive(Default)]
-pub(crate) struct Status {
-    last_sync_at: Option<f64>,
-    last_error: Option<(String, String)>,
-    syncing: bool,
-    refused: Vec<(String, Code)>,
-}
-
-fn status_json(inner: &Inner) -> serde_json::Value {
-    let s = &inner.status;
-    let refused: Vec<serde_json::Value> = s
-        .refused
-        .iter()
-        .map(|(entry, code)| json!({ "entry": entry, "code": code.as_str() }))
-        .collect();
-    json!({
-        "lastSyncAt": s.last_sync_at,
-        "lastError": s.last_error.as_ref().map(|(code, message)| json!({ "code": code, "message": message })),
-        "pending": inner.engine.pending_count(),
-        "syncing": s.syncing,
-        "refusedEntries": refused,
-    })
-}
-
-/// Tells `onStatus` (its errors are ignored).
-fn announce(inner: &Rc<RefCell<Inner>>) {
-    let (callback, value) = match read(inner) {
-        Ok(i) => (i.on_status.clone(), status_json(&i)),
-        Err(_) => return,
-    };
-    if let (Some(callback), Ok(value)) = (callback, to_js(&value)) {
-        let _ = callback.call1(&JsValue::NULL, &value);
-    }
-}
-
-pub(crate) fn set_syncing(inner: &Rc<RefCell<Inner>>, syncing: bool) {
-    if let Ok(mut i) = write(inner) {
-        i.status.syncing = syncing;
-    }
-    announce(inner);
-}
-
-/// An operation ended: its time, or its error.
-pub(crate) fn finished(inner: &Rc<RefCell<Inner>>, error: Option<&JsValue>) {
-    if let Ok(mut i) = write(inner) {
-        i.status.syncing = false;
-        match error {
-            None => {
-                i.status.last_sync_at = Some(js_sys::Date::now());
-                i.status.last_error = None;
-            }
-            Some(e) => {
-                let get = |name: &str| {
-                    js_sys::Reflect::get(e, &name.into())
-                        .ok()
-                        .and_then(|v| v.as_string())
-                        .unwrap_or_default()
-                };
-                i.status.last_error = Some((get("code"), get("message")));
-            }
-        }
-    }
-    announce(inner);
-}
-
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = setTimeout)]
@@ -269,7 +186,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "SyncStatus")]
     pub fn status(&self) -> Result<JsValue, JsValue> {
         let inner = read(&self.inner)?;
-        to_js(&status_json(&inner))
+        to_js(&crate::status::status_json(&inner))
     }
 
     /// Resolves once every local change is written to the device store (at once without

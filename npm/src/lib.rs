@@ -19,6 +19,7 @@ mod error;
 mod http;
 mod options;
 mod run;
+mod status;
 mod store;
 #[cfg(test)]
 mod tests;

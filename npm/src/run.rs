@@ -33,7 +33,7 @@ pub(super) struct Inner {
     /// The device store, when the client keeps one.
     pub(super) store: Option<crate::store::Store>,
     /// What `status()` reports.
-    pub(super) status: crate::device::Status,
+    pub(super) status: crate::status::Status,
     /// Called with `status()` whenever it changes.
     pub(super) on_status: Option<Function>,
     /// Lock after this long without use (ms).
@@ -125,9 +125,9 @@ pub(super) async fn drive(
     op: &mut dyn Operation,
 ) -> Result<Vec<Event>, JsValue> {
     let _turn = Turn::take(inner).await?;
-    crate::device::set_syncing(inner, true);
+    crate::status::set_syncing(inner, true);
     let outcome = run_steps(inner, op).await;
-    crate::device::finished(inner, outcome.as_ref().err());
+    crate::status::finished(inner, outcome.as_ref().err());
     outcome
 }
 

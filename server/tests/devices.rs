@@ -48,7 +48,7 @@ fn three_devices_converge(servers: &[&Server]) -> Client {
     phone
         .put(Some(note), json!({"title": "plan", "steps": 2}))
         .unwrap();
-    assert!(tablet.delete(&extra));
+    assert!(tablet.delete(&extra).unwrap());
     // The phone restarts from its saved session before syncing.
     let saved = phone.save().unwrap();
     let mut phone = Client::resume(&url(1), &saved, &pw, &options()).unwrap();

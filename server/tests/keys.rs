@@ -130,7 +130,7 @@ fn recovery_and_rotation(first: Server, second: impl FnOnce() -> Server) {
         .put(Some(ids[0]), json!({"n": 0, "by": "phone"}))
         .unwrap();
     let added = phone.put(None, json!({"new": "phone"})).unwrap();
-    assert!(phone.delete(&ids[1]));
+    assert!(phone.delete(&ids[1]).unwrap());
     let phone_saved = phone.save().unwrap();
     drop(phone);
 

@@ -18,6 +18,10 @@ pub enum ClientError {
     Op(OpError),
     /// The server URL is not `http://` or `https://`.
     BadServerUrl,
+    /// The store file refused a read or a write (feature `store`).
+    Store(String),
+    /// No store file at this path (feature `store`): log in first.
+    NoStore(String),
 }
 
 impl ClientError {
@@ -27,6 +31,8 @@ impl ClientError {
             Self::Network(_) => Code::Network,
             Self::Op(e) => e.code(),
             Self::BadServerUrl => Code::BadInput,
+            Self::Store(_) => Code::StoreFailed,
+            Self::NoStore(_) => Code::NoStore,
         }
     }
 }
@@ -37,6 +43,8 @@ impl fmt::Display for ClientError {
             Self::Network(e) => write!(f, "no answer from the server: {e}"),
             Self::Op(e) => e.fmt(f),
             Self::BadServerUrl => f.write_str("the server URL must start with http:// or https://"),
+            Self::Store(e) => write!(f, "the store file failed: {e}"),
+            Self::NoStore(path) => write!(f, "no vaultsync store at {path}: log in first"),
         }
     }
 }
@@ -45,7 +53,7 @@ impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Op(e) => Some(e),
-            Self::Network(_) | Self::BadServerUrl => None,
+            Self::Network(_) | Self::BadServerUrl | Self::Store(_) | Self::NoStore(_) => None,
         }
     }
 }

@@ -14,6 +14,11 @@ pub(super) struct Http {
 }
 
 impl Http {
+    /// The server's URL without a trailing slash.
+    pub(super) fn base(&self) -> &str {
+        &self.server
+    }
+
     pub(super) fn new(server: &str, timeout: Duration) -> Result<Self, ClientError> {
         let server = server.trim_end_matches('/');
         if !(server.starts_with("http://") || server.starts_with("https://")) {

@@ -28,14 +28,16 @@ use crate::crypto::{
 };
 mod error;
 mod http;
+#[cfg(feature = "store")]
+mod store;
+mod tokens;
 
 pub use error::ClientError;
 use http::Http;
 
 use crate::sync::{
-    Account, AccountOptions, AccountRun, Call, ConflictPolicy, Ctx, Engine, Event, Input, OpError,
-    Operation, PasswordRun, Progress, Reply, ReseedRun, RotateRun, Send, Session, Step, SyncError,
-    SyncRun,
+    Account, AccountOptions, AccountRun, ConflictPolicy, Ctx, Engine, Event, Input, OpError,
+    Operation, PasswordRun, Progress, ReseedRun, RotateRun, Session, Step, SyncError, SyncRun,
 };
 
 /// Options of register, login, recover and resume.
@@ -85,6 +87,12 @@ pub struct Client {
     http: Http,
     vault: UnlockedVault,
     session: Session,
+    /// The store file this client writes its changes to (feature `store`).
+    #[cfg(feature = "store")]
+    store: Option<store::FileStore>,
+    /// Record entries that did not open when the store was opened.
+    #[cfg(feature = "store")]
+    refused: usize,
 }
 
 impl Client {
@@ -170,14 +178,7 @@ impl Client {
             token,
             engine,
         };
-        Ok((
-            Self {
-                http,
-                vault,
-                session,
-            },
-            recovery_code,
-        ))
+        Ok((Self::new(http, vault, session), recovery_code))
     }
 
     /// Reopens a session saved with [`Client::save`] (or the npm package's `save()`).
@@ -191,11 +192,26 @@ impl Client {
         let (envelope, blob) = Session::parse(saved)?;
         let vault = envelope.unlock(password)?;
         let session = Session::open(&vault, &blob)?;
-        Ok(Self {
+        Ok(Self::new(http, vault, session))
+    }
+
+    fn new(http: Http, vault: UnlockedVault, session: Session) -> Self {
+        Self {
             http,
             vault,
             session,
-        })
+            #[cfg(feature = "store")]
+            store: None,
+            #[cfg(feature = "store")]
+            refused: 0,
+        }
+    }
+
+    /// Writes what changed to the store file, if the client keeps one.
+    fn after_change(&mut self) -> Result<(), ClientError> {
+        #[cfg(feature = "store")]
+        self.persist()?;
+        Ok(())
     }
 
     /// The whole session as one string to store; see [`Session::save`].
@@ -231,6 +247,7 @@ impl Client {
             None => RecordId::generate(&mut OsEntropy).map_err(SyncError::Random)?,
         };
         self.session.engine.put(id, value, now_ms());
+        self.after_change()?;
         Ok(id)
     }
 
@@ -239,9 +256,11 @@ impl Client {
         self.session.engine.get(id)
     }
 
-    /// Deletes a record; works offline.
-    pub fn delete(&mut self, id: &RecordId) -> bool {
-        self.session.engine.delete(id, now_ms())
+    /// Deletes a record; works offline. False if there was no such record.
+    pub fn delete(&mut self, id: &RecordId) -> Result<bool, ClientError> {
+        let deleted = self.session.engine.delete(id, now_ms());
+        self.after_change()?;
+        Ok(deleted)
     }
 
     /// Pushes local edits and pulls everyone else's; returns what changed here.
@@ -326,7 +345,11 @@ impl Client {
                 resolver: &mut policy,
                 entropy: &mut OsEntropy,
             };
-            let Some(step) = op.next(&mut ctx)? else {
+            let step = op.next(&mut ctx);
+            // What changed goes to the store before anything is sent, and after every
+            // answer: a process killed mid-sync resumes from the store.
+            self.after_change()?;
+            let Some(step) = step? else {
                 return Ok(op.take_events());
             };
             let input = perform(&self.http, step, Some(&self.session.token))?;
@@ -336,43 +359,12 @@ impl Client {
                 resolver: &mut policy,
                 entropy: &mut OsEntropy,
             };
-            if let Some(p) = op.answer(&mut ctx, input)? {
+            let answered = op.answer(&mut ctx, input);
+            self.after_change()?;
+            if let Some(p) = answered? {
                 progress(p);
             }
         }
-    }
-
-    /// One request outside the operations, with this device's token.
-    fn request(&self, call: Call) -> Result<Reply, ClientError> {
-        let send = Send {
-            call,
-            bearer: crate::sync::Bearer::Session,
-        };
-        match self.http.perform(&send, Some(&self.session.token))? {
-            Reply::Refused(refusal) => Err(OpError::Refused(refusal).into()),
-            reply => Ok(reply),
-        }
-    }
-
-    /// The account's device tokens.
-    pub fn tokens(&self) -> Result<Vec<wire::TokenInfo>, ClientError> {
-        match self.request(Call::Tokens)? {
-            Reply::Tokens(list) => Ok(list.tokens),
-            _ => Err(SyncError::BadAnswer {
-                reason: "an answer to another request",
-            }
-            .into()),
-        }
-    }
-
-    /// Revokes one of the account's tokens.
-    pub fn revoke_token(&self, id: u64) -> Result<(), ClientError> {
-        self.request(Call::RevokeToken(id)).map(drop)
-    }
-
-    /// Logs out: revokes this device's token.
-    pub fn logout(&self) -> Result<(), ClientError> {
-        self.request(Call::Logout).map(drop)
     }
 }
 
