@@ -511,3 +511,24 @@ fn envelopes_are_ordered_by_their_generation() {
     assert_eq!(engine, before, "nothing changed");
     assert_eq!(phone.envelope(), &changed);
 }
+
+/// Pushes are bounded by bytes as well as by items: a batch of large records stays well
+/// under the server's default body limit (16 MiB), and the rest goes in later batches.
+#[test]
+fn pushes_of_large_records_are_bounded_by_bytes() {
+    let vault = vault();
+    let mut engine = Engine::new(vault.vault_id(), ConflictPolicy::KeepLocal);
+    engine.pin_envelope(1, 100_000);
+    for i in 0..30u8 {
+        let text = "x".repeat(300 * 1024);
+        engine.put(RecordId::from_bytes([i + 1; 16]), json!({ "n": i, "text": text }), 1);
+    }
+    let request = engine
+        .prepare_push(&vault, 500, &mut OsEntropy)
+        .unwrap()
+        .expect("a push");
+    let bytes: usize = request.items.iter().map(|i| i.ciphertext.as_bytes().len()).sum();
+    assert!(request.items.len() < 30, "{} items in one push", request.items.len());
+    assert!(bytes <= (6 << 20) + 310 * 1024, "{bytes} bytes in one push");
+    assert!(bytes >= 6 << 20, "the batch is filled up to the bound: {bytes}");
+}

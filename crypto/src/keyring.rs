@@ -126,6 +126,10 @@ impl Keyring {
     pub(crate) fn cipher(&self, id: u32) -> Option<&Aes256Gcm> {
         self.entries.iter().find(|e| e.0 == id).map(|e| &e.2)
     }
+
+    pub(crate) fn key(&self, id: u32) -> Option<&VaultKey> {
+        self.entries.iter().find(|e| e.0 == id).map(|e| &e.1)
+    }
 }
 
 #[cfg(test)]

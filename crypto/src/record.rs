@@ -21,7 +21,7 @@ pub const RECORD_HEADER_LEN: usize = 1 + 4 + NONCE_LEN;
 /// Bytes a sealed record adds to its plaintext.
 pub const RECORD_OVERHEAD: usize = RECORD_HEADER_LEN + TAG_LEN;
 /// Length of a record's associated data.
-const RECORD_AD_LEN: usize = 1 + ID_LEN + ID_LEN + 8 + 1 + 4;
+pub const RECORD_AD_LEN: usize = 1 + ID_LEN + ID_LEN + 8 + 1 + 4;
 
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
@@ -64,8 +64,10 @@ impl RecordMeta {
     }
 }
 
-/// `D1 || vault_id || record_id || version (u64 BE) || deleted (0 or 1) || key_id (u32 BE)`
-fn record_ad(vault_id: &VaultId, meta: &RecordMeta, key_id: u32) -> [u8; RECORD_AD_LEN] {
+/// `D1 || vault_id || record_id || version (u64 BE) || deleted (0 or 1) || key_id (u32 BE)`:
+/// the associated data of a sealed record, for a platform AES-GCM that opens records
+/// itself (the npm package opens large records with WebCrypto, FORMAT.md).
+pub fn record_ad(vault_id: &VaultId, meta: &RecordMeta, key_id: u32) -> [u8; RECORD_AD_LEN] {
     let mut ad = [0u8; RECORD_AD_LEN];
     ad[0] = RECORD_FORMAT_V1;
     ad[1..17].copy_from_slice(vault_id.as_bytes());

@@ -230,6 +230,7 @@ async fn lock(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
         i.engine = empty;
         i.token = vaultsync_wire::BearerToken::new(String::new());
         i.session = None;
+        i.web_keys.clear();
         i.store.as_ref().map(|s| s.js.clone())
     };
     if let Some(js) = js {

@@ -17,6 +17,7 @@ mod client;
 mod device;
 mod error;
 mod http;
+mod large;
 mod options;
 mod run;
 mod status;

@@ -43,6 +43,8 @@ pub(super) struct Inner {
     /// When the client was last used, and when the session slot was last written (ms).
     pub(super) last_use: f64,
     pub(super) slot_written: f64,
+    /// The vault keys handed to WebCrypto (non-extractable), by key id (`large.rs`).
+    pub(super) web_keys: Vec<(u32, JsValue)>,
     /// A background flush of local edits is scheduled.
     pub(super) flush_queued: bool,
     /// Keys forgotten (`lock()`): every call but `free()` fails with `LOCKED`.
@@ -156,6 +158,9 @@ async fn run_steps(
             return Ok(op.take_events());
         };
         let input = perform_step(&server, step, Some(&token)).await?;
+        if let Input::Reply(vaultsync::sync::Reply::Page(page)) = &input {
+            crate::large::open_large(inner, page).await?;
+        }
         let progress = write(inner)?
             .with_ctx(|ctx| op.answer(ctx, input))
             .map_err(op_error);

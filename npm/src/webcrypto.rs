@@ -16,7 +16,7 @@ extern "C" {
     pub(crate) type SubtleCrypto;
 
     #[wasm_bindgen(method, catch, js_name = importKey)]
-    fn import_key(
+    pub(crate) fn import_key(
         this: &SubtleCrypto,
         format: &str,
         key_data: &Uint8Array,

@@ -5,7 +5,7 @@
 use vaultsync_wire::PushRequest;
 
 use super::Engine;
-use super::sent::Sent;
+use super::sent::{Sent, batch_full};
 use crate::crypto::rand::Entropy;
 use crate::crypto::{Envelope, EnvelopeChange, UnlockedVault};
 use crate::sync::error::SyncError;
@@ -166,7 +166,7 @@ impl Engine {
         let current = vault.current_key_id();
         let mut sent = Vec::new();
         for (id, replica) in &self.records {
-            if sent.len() == max_items {
+            if batch_full(&sent, max_items) {
                 break;
             }
             if replica.pending.is_some() {

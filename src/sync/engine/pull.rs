@@ -128,7 +128,9 @@ impl Engine {
             None => self.new_pull(None, false),
         };
         let keys = vault.head_keys();
-        let pull = self.stage(vault, &keys, pull, page)?;
+        let staged = self.stage(vault, &keys, pull, page);
+        self.preopened.clear();
+        let pull = staged?;
         if page.more {
             self.pull = Some(pull);
             return Ok(Vec::new());

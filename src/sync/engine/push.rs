@@ -6,7 +6,7 @@ use vaultsync_wire::{PushRequest, PushResponse, PushResult};
 
 use super::Engine;
 use super::head::toggle;
-use super::sent::{InFlight, Sent};
+use super::sent::{InFlight, Sent, batch_full};
 use crate::crypto::UnlockedVault;
 use crate::crypto::head::{DeviceId, Head, HeadKeys, SealedHead, SetDigest};
 use crate::crypto::rand::Entropy;
@@ -35,7 +35,7 @@ impl Engine {
         let mut sent = Vec::new();
         let mut settled = Vec::new();
         for id in &self.dirty {
-            if sent.len() == max_items {
+            if batch_full(&sent, max_items) {
                 break;
             }
             let Some(replica) = self.records.get(id) else {

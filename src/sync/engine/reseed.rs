@@ -11,7 +11,7 @@ use vaultsync_wire::{ChangesResponse, PushRequest, PushResponse, PushResult};
 
 use super::Engine;
 use super::head::{parse_head, toggle};
-use super::sent::Sent;
+use super::sent::{Sent, batch_full};
 use crate::crypto::head::{Head, SealedHead, SetDigest};
 use crate::crypto::rand::Entropy;
 use crate::crypto::{RecordId, UnlockedVault};
@@ -114,7 +114,7 @@ impl Engine {
         let mut sent = Vec::new();
         let mut digest = survey.digest;
         for (id, replica) in &self.records {
-            if sent.len() == max_items {
+            if batch_full(&sent, max_items) {
                 break;
             }
             if survey.written.contains(id) {

@@ -64,6 +64,17 @@ impl ToJson for Sent {
     }
 }
 
+/// Most sealed bytes one push carries (unless a single record is larger): 6 MiB, about
+/// 8 MiB as base64 in JSON, half the server's default body limit (16 MiB), so that a batch
+/// of large records is never refused as too large.
+pub const MAX_PUSH_BYTES: usize = 6 << 20;
+
+/// Whether a batch being made holds enough: `max_items` writes, or [`MAX_PUSH_BYTES`].
+pub(super) fn batch_full(sent: &[Sent], max_items: usize) -> bool {
+    sent.len() >= max_items
+        || sent.iter().map(|s| s.ciphertext.as_bytes().len()).sum::<usize>() >= MAX_PUSH_BYTES
+}
+
 /// A push sent and not yet answered, with the head and set digest it leads to.
 #[derive(Clone, PartialEq)]
 pub(crate) struct InFlight {

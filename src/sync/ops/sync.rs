@@ -137,7 +137,16 @@ impl Operation for SyncRun {
         let pushing = matches!(self.phase, Phase::Push | Phase::HeadPush);
         match reply(input)? {
             Reply::Pushed(answer) if pushing => {
+                let before = ctx.engine.pending_count();
                 let events = ctx.engine.apply_push(ctx.vault, &answer)?;
+                // A push that landed made progress: its round is given back, so that a
+                // sync of many large records (batches bounded by bytes) pushes them all;
+                // only rounds that did not land are bounded.
+                if ctx.engine.pending_count() < before {
+                    if let Some(rounds) = self.rounds_left.as_mut() {
+                        *rounds += 1;
+                    }
+                }
                 self.events.extend(events);
                 self.pushed += answer.results.len();
                 if self.phase == Phase::HeadPush {
