@@ -1,21 +1,12 @@
 // Large records are opened with WebCrypto (AES-GCM under the record's key, nonce and
 // associated data) instead of AES in WASM: the values are the same, and a large record
 // the server modified is still refused (TAMPERED) with nothing local changed.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import init, { SyncClient } from "vaultsync";
-import { startServer } from "../lib/server.mjs";
+import { SyncClient } from "vaultsync";
+import { FAST, serverForTests } from "../lib/testing.mjs";
 
-await init();
-let server;
-before(async () => {
-  server = await startServer();
-});
-after(async () => {
-  await server?.stop();
-});
-
-const FAST = { iterations: 100000 };
+const server = serverForTests();
 
 /** A fetch that flips one byte of the first large record of each changes page. */
 const tampering = async (url, init) => {

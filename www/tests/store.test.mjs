@@ -1,30 +1,12 @@
 // The device store in Node (the in-memory adapter and an application's own adapter) against
 // the real server: a client persists into it as it goes, reopens from it with the password
 // or a session secret, locks, reports its status, and refuses bad entries one by one.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import init, { SyncClient } from "vaultsync";
-import { startServer } from "../lib/server.mjs";
+import { SyncClient } from "vaultsync";
+import { FAST, codeOf, serverForTests } from "../lib/testing.mjs";
 
-await init();
-let server;
-before(async () => {
-  server = await startServer();
-});
-after(async () => {
-  await server?.stop();
-});
-
-const FAST = { iterations: 100000 };
-const codeOf = async (promise) => {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.name, "VaultsyncError", String(e));
-    return e.code;
-  }
-  return "no error";
-};
+const server = serverForTests();
 
 /**
  * An application's own adapter: a Map, with every write recorded.

@@ -1,32 +1,15 @@
 // SyncClient in Node against the real server: two devices register/log in, edit offline,
 // sync and converge; conflicts keep both values; sessions are saved and resumed; tokens are
 // listed and revoked; errors carry the server's codes.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import init, { SyncClient } from "vaultsync";
+import { SyncClient } from "vaultsync";
 import { readFileSync } from "node:fs";
 import { startPostgres, startServer } from "../lib/server.mjs";
+import { FAST, codeOf, serverForTests } from "../lib/testing.mjs";
 import * as spec from "../lib/spec.mjs";
 
-await init();
-let server;
-before(async () => {
-  server = await startServer();
-});
-after(async () => {
-  await server?.stop();
-});
-
-const FAST = { iterations: 100000 };
-const codeOf = async (promise) => {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.name, "VaultsyncError", String(e));
-    return e.code;
-  }
-  return "no error";
-};
+const server = serverForTests();
 
 test("two devices edit offline, sync and converge; nothing is lost", async () => {
   const registered = await SyncClient.register(server.url, "alice", "pw one", { ...FAST, tokenLabel: "laptop" });
