@@ -72,7 +72,11 @@ pub const MAX_PUSH_BYTES: usize = 6 << 20;
 /// Whether a batch being made holds enough: `max_items` writes, or [`MAX_PUSH_BYTES`].
 pub(super) fn batch_full(sent: &[Sent], max_items: usize) -> bool {
     sent.len() >= max_items
-        || sent.iter().map(|s| s.ciphertext.as_bytes().len()).sum::<usize>() >= MAX_PUSH_BYTES
+        || sent
+            .iter()
+            .map(|s| s.ciphertext.as_bytes().len())
+            .sum::<usize>()
+            >= MAX_PUSH_BYTES
 }
 
 /// A push sent and not yet answered, with the head and set digest it leads to.
