@@ -77,6 +77,11 @@ pub struct Limits {
     )]
     pub max_page_size: u32,
 
+    /// Most sealed bytes in one page of changes (a page holds at least one change): large
+    /// records come in several pages instead of one answer of any size.
+    #[arg(long, env = "VAULTSYNC_MAX_PAGE_BYTES", default_value_t = 8 << 20, global = true)]
+    pub max_page_bytes: usize,
+
     /// Login attempts per account per minute (a burst of this many, then one every
     /// 60/N seconds).
     #[arg(

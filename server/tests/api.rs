@@ -88,7 +88,60 @@ scenarios!(
     rate_limits,
     tombstone_retention,
     plaintext_absent,
+    pages_bounded_by_bytes,
 );
+
+/// A page holds at most `--max-page-bytes` of sealed bytes (and at least one change):
+/// large records come in several pages, none is lost or repeated, and only the last page
+/// carries the head.
+fn pages_bounded_by_bytes(ctx: &Ctx) {
+    let server = Server::start_with(&ctx.url, &["--max-page-bytes", "100000"]);
+    let alice = register(&server.api(), "alice");
+    let ids: Vec<String> = (0..10).map(|_| new_id()).collect();
+    let big = vec![7u8; 30_000];
+    alice.push(ids.iter().map(|id| item(id, 0, false, &big)).collect());
+    // One record larger than the bound still comes, alone.
+    let huge = new_id();
+    alice.push(vec![item(&huge, 0, false, &vec![9u8; 150_000])]);
+    let mut since = 0;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (status, page) = alice.changes(since, None);
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let changes = page["changes"].as_array().unwrap();
+        assert!(!changes.is_empty());
+        let bytes: usize = changes
+            .iter()
+            .map(|c| c["ciphertext"].as_str().unwrap().len() * 3 / 4)
+            .sum();
+        assert!(
+            changes.len() == 1 || bytes <= 100_000,
+            "{bytes} bytes in a page"
+        );
+        seen.extend(
+            changes
+                .iter()
+                .map(|c| c["record_id"].as_str().unwrap().to_string()),
+        );
+        since = page["cursor"].as_u64().unwrap();
+        if page["more"] == false {
+            assert!(page["head"].is_object(), "the last page carries the head");
+            break;
+        }
+        assert!(
+            page.get("head").is_none_or(|h| h.is_null()),
+            "only the last page carries the head"
+        );
+    }
+    assert!(pages >= 4, "{pages} pages");
+    let mut expected = ids.clone();
+    expected.push(huge);
+    expected.sort();
+    seen.sort();
+    assert_eq!(seen, expected, "every change once");
+}
 
 fn accounts_and_tokens(ctx: &Ctx) {
     let server = Server::start(&ctx.url);

@@ -12,7 +12,7 @@ use super::{AppState, check_envelope, check_version};
 use crate::auth;
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::store::{self, Changes, Push, PushWrite, PutEnvelope};
+use crate::store::{self, Changes, PageBounds, Push, PushWrite, PutEnvelope};
 
 /// `GET /v1/vaults/{vault_id}/envelope`: the envelope, its version and KDF parameters.
 #[utoipa::path(get, path = "/v1/vaults/{vault_id}/envelope", tag = "vault", security(("bearer" = [])),
@@ -207,7 +207,11 @@ pub(super) async fn changes(
         Some("1") => true,
         Some(_) => return Err(ApiError::invalid("full must be 0 or 1")),
     };
-    match state.db.changes(vault_pk, since, limit, full).await? {
+    let bounds = PageBounds {
+        limit,
+        bytes: state.limits.max_page_bytes,
+    };
+    match state.db.changes(vault_pk, since, bounds, full).await? {
         Changes::Page {
             changes,
             cursor,

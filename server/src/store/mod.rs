@@ -150,6 +150,15 @@ pub enum Push {
     HeadStale(Option<HeadDoc>),
 }
 
+/// How much one page of changes may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct PageBounds {
+    /// Most changes.
+    pub limit: u32,
+    /// Most sealed bytes (a page holds at least one change, whatever its size).
+    pub bytes: usize,
+}
+
 /// A page of changes, or the reason the client must start over.
 pub enum Changes {
     /// Changes in cursor order; `more` when the page was full.

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use vaultsync_wire::{Blob, EnvelopeDoc, HeadDoc, PushItem, PushResult, RecordId, VaultId};
 
 use super::{
-    Changes, EnvelopeWrite, Push, PushWrite, PutEnvelope, RecordColumns, StoreResult, count,
-    id_from_column, kdf_column, kdf_from_columns, record_from_columns, stored,
+    Changes, EnvelopeWrite, PageBounds, Push, PushWrite, PutEnvelope, RecordColumns, StoreResult,
+    count, id_from_column, kdf_column, kdf_from_columns, record_from_columns, stored,
 };
 use crate::db::{Db, on_read, on_write};
 
@@ -210,9 +210,10 @@ impl Db {
         &self,
         vault_pk: i64,
         since: u64,
-        limit: u32,
+        bounds: PageBounds,
         full: bool,
     ) -> StoreResult<Changes> {
+        let limit = bounds.limit;
         let postgres = matches!(self, Db::Postgres(_));
         type Marks = (i64, i64, i64, i64, Option<Vec<u8>>);
         let (rows, (next_cursor, purged_cursor, envelope_version, head_seq, head)): (
@@ -256,10 +257,21 @@ impl Db {
         if since >= count(next_cursor) {
             return Ok(Changes::AheadOfServer(head));
         }
-        let more = rows.len() > limit as usize;
+        // As many rows as the page may hold: `limit` changes and `bytes` of sealed bytes,
+        // but at least one.
+        let mut fit = 0;
+        let mut bytes = 0usize;
+        for row in rows.iter().take(limit as usize) {
+            bytes += row.3.len();
+            if fit > 0 && bytes > bounds.bytes {
+                break;
+            }
+            fit += 1;
+        }
+        let more = rows.len() > fit;
         let changes = rows
             .into_iter()
-            .take(limit as usize)
+            .take(fit)
             .map(record_from_columns)
             .collect::<StoreResult<Vec<_>>>()?;
         let (cursor, head) = if more {
