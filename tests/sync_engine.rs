@@ -521,14 +521,29 @@ fn pushes_of_large_records_are_bounded_by_bytes() {
     engine.pin_envelope(1, 100_000);
     for i in 0..30u8 {
         let text = "x".repeat(300 * 1024);
-        engine.put(RecordId::from_bytes([i + 1; 16]), json!({ "n": i, "text": text }), 1);
+        engine.put(
+            RecordId::from_bytes([i + 1; 16]),
+            json!({ "n": i, "text": text }),
+            1,
+        );
     }
     let request = engine
         .prepare_push(&vault, 500, &mut OsEntropy)
         .unwrap()
         .expect("a push");
-    let bytes: usize = request.items.iter().map(|i| i.ciphertext.as_bytes().len()).sum();
-    assert!(request.items.len() < 30, "{} items in one push", request.items.len());
+    let bytes: usize = request
+        .items
+        .iter()
+        .map(|i| i.ciphertext.as_bytes().len())
+        .sum();
+    assert!(
+        request.items.len() < 30,
+        "{} items in one push",
+        request.items.len()
+    );
     assert!(bytes <= (6 << 20) + 310 * 1024, "{bytes} bytes in one push");
-    assert!(bytes >= 6 << 20, "the batch is filled up to the bound: {bytes}");
+    assert!(
+        bytes >= 6 << 20,
+        "the batch is filled up to the bound: {bytes}"
+    );
 }

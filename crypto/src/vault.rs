@@ -104,7 +104,9 @@ impl UnlockedVault {
     /// large records with WebCrypto, many times faster than AES in WASM). Named `danger_`:
     /// import it as a non-extractable key, for decryption only, and zeroize the copy.
     pub fn danger_vault_key(&self, key_id: u32) -> Option<Zeroizing<[u8; crate::secret::KEY_LEN]>> {
-        self.keyring.key(key_id).map(|k| Zeroizing::new(*k.expose()))
+        self.keyring
+            .key(key_id)
+            .map(|k| Zeroizing::new(*k.expose()))
     }
 
     /// The root key, for the session slot (`store.rs`).

@@ -95,7 +95,8 @@ pub(crate) async fn open_large(
     let usages = Array::of1(&JsValue::from_str("decrypt"));
     for (key_id, raw) in imports {
         let bytes = Uint8Array::from(&raw[..]);
-        let key = JsFuture::from(subtle.import_key("raw", &bytes, "AES-GCM", false, &usages)?).await;
+        let key =
+            JsFuture::from(subtle.import_key("raw", &bytes, "AES-GCM", false, &usages)?).await;
         bytes.fill(0, 0, bytes.length());
         write(inner)?.web_keys.push((key_id, key?));
     }
@@ -117,7 +118,9 @@ pub(crate) async fn open_large(
             promises.push(&decrypted);
         }
     }
-    let results: Array = JsFuture::from(Promise::all_settled(&promises)).await?.unchecked_into();
+    let results: Array = JsFuture::from(Promise::all_settled(&promises))
+        .await?
+        .unchecked_into();
     let mut i = write(inner)?;
     for (job, result) in jobs.iter().zip(results.iter()) {
         let status = Reflect::get(&result, &"status".into())?;
