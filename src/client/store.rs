@@ -12,9 +12,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::error::ClientError;
 use super::http::Http;
 use super::{Client, Options};
-use crate::crypto::{Envelope, OsEntropy, Password};
-use crate::sync::SyncError;
+use crate::crypto::{Envelope, OsEntropy, Password, UnlockedVault};
 use crate::sync::store::{self, ENVELOPE, META, RECORD_PREFIX, StoreWriter};
+use crate::sync::{Session, SyncError};
 
 /// The entry holding the server's URL (the file is one server's and one account's).
 const SERVER: &str = "server";
@@ -79,20 +79,28 @@ fn apply(
     tx.commit().map_err(failed)
 }
 
+/// What changed in `session` since `writer` last wrote, as entries.
+fn changes(
+    writer: &mut StoreWriter,
+    session: &mut Session,
+    vault: &UnlockedVault,
+) -> Result<store::Writes, ClientError> {
+    Ok(writer.writes(
+        &session.username,
+        &session.token,
+        &mut session.engine,
+        vault,
+        &mut OsEntropy,
+    )?)
+}
+
 impl Client {
     /// Keeps this client in the store file at `path` from now on: every entry is written
     /// (replacing what the file held), then each change as it happens.
     pub fn keep_in(&mut self, path: &Path) -> Result<(), ClientError> {
         let mut conn = connect(path)?;
         let mut writer = StoreWriter::new_store();
-        let session = &mut self.session;
-        let mut writes = writer.writes(
-            &session.username,
-            &session.token,
-            &mut session.engine,
-            &self.vault,
-            &mut OsEntropy,
-        )?;
+        let mut writes = changes(&mut writer, &mut self.session, &self.vault)?;
         writes
             .puts
             .push((SERVER.into(), self.http.base().as_bytes().to_vec()));
@@ -150,14 +158,7 @@ impl Client {
         let Some(store) = self.store.as_mut() else {
             return Ok(());
         };
-        let session = &mut self.session;
-        let writes = store.writer.writes(
-            &session.username,
-            &session.token,
-            &mut session.engine,
-            &self.vault,
-            &mut OsEntropy,
-        )?;
+        let writes = changes(&mut store.writer, &mut self.session, &self.vault)?;
         if writes.is_empty() {
             return Ok(());
         }
