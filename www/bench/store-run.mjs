@@ -4,7 +4,8 @@
 // secret and with the password, the WASM memory, and save()/resume() of the same vault
 // measured in the same page as the reference. Then large records: the first sync of
 // 1,000 x 64 KiB (opened with WebCrypto) vs WebCrypto's decryption alone and vs AES in WASM.
-// Usage: node bench/store-run.mjs   (scripts/bench.sh builds the package first)
+// Usage: node bench/store-run.mjs   (scripts/bench-store.sh builds first; LARGE_ONLY=1: only
+// the large records)
 import { join } from "node:path";
 import init, { SyncClient } from "vaultsync";
 import { startServer, REPO } from "../lib/server.mjs";
@@ -25,7 +26,7 @@ const rows = [];
 try {
   const browser = await launchBrowser();
   try {
-    for (const [count, size] of [[10000, 1024], [50000, 256]]) {
+    for (const [count, size] of process.env.LARGE_ONLY ? [] : [[10000, 1024], [50000, 256]]) {
       const user = `store${count}`;
       log(`seeding ${count} x ${size} B`);
       const { client } = await SyncClient.register(server.url, user, password, { iterations });
