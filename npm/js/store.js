@@ -29,9 +29,6 @@ class MemoryStore {
     for (const key of deletes) entries.delete(key);
     memory.set(this.name, entries);
   }
-  async clear() {
-    memory.delete(this.name);
-  }
 }
 
 const done = (request) =>
@@ -81,10 +78,6 @@ class IndexedDbStore {
     for (const key of deletes) store.delete(key);
     await committed(tx);
   }
-  async clear() {
-    this.db.close();
-    await done(indexedDB.deleteDatabase(this.name));
-  }
 }
 
 /** The store `kind` ("indexeddb", "memory", or an object with the same methods) for `name`. */
@@ -92,5 +85,5 @@ export async function openStore(kind, name) {
   if (kind === "memory") return new MemoryStore(name);
   if (kind === "indexeddb") return IndexedDbStore.open(name);
   if (kind && typeof kind === "object" && typeof kind.write === "function") return kind;
-  throw new TypeError('store: "indexeddb", "memory" or an object with get, list, write and clear');
+  throw new TypeError('store: "indexeddb", "memory" or an object with get, list and write');
 }

@@ -61,7 +61,6 @@ export interface VaultStore {
   get(name: string): Promise<Uint8Array | undefined>;
   list(prefix: string): Promise<[string, Uint8Array][]>;
   write(puts: [string, Uint8Array][], deletes: string[]): Promise<void>;
-  clear(): Promise<void>;
 }
 /** Progress of a sync. */
 export type SyncProgress =

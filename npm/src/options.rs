@@ -86,7 +86,7 @@ pub(super) fn options(value: &JsValue) -> Result<Options, JsValue> {
         }
         Some(_) => {
             return Err(bad_input(
-                "options.store must be \"indexeddb\", \"memory\" or an object with get, list, write and clear",
+                "options.store must be \"indexeddb\", \"memory\" or an object with get, list and write",
             ));
         }
     };

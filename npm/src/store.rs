@@ -16,7 +16,7 @@ use vaultsync::sync::store::{StoreWriter, Writes};
 
 #[wasm_bindgen(module = "/js/store.js")]
 extern "C" {
-    /// A store adapter: `get`, `list`, `write`, `clear` (see `js/store.js`).
+    /// A store adapter: `get`, `list`, `write` (see `js/store.js`).
     #[derive(Clone)]
     pub(crate) type JsStore;
 

@@ -29,9 +29,6 @@ function recordingStore() {
       for (const [k, v] of puts) entries.set(k, v.slice());
       for (const k of deletes) entries.delete(k);
     },
-    async clear() {
-      entries.clear();
-    },
   };
 }
 
