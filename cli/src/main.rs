@@ -83,7 +83,7 @@ enum Command {
     /// ROLLBACK: restored from a backup?): upload this device's records again. Deletes
     /// nothing on the server; other devices merge theirs in on their next sync.
     Reseed,
-    /// Revoke this device's token and delete the session file.
+    /// Revoke this device's token and delete the store file.
     Logout,
 }
 
