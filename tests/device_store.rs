@@ -9,7 +9,11 @@ use sim::{Device, ModelServer, created};
 use vaultsync::code::Code;
 use vaultsync::crypto::store::{SessionSecret, seal_entry};
 use vaultsync::crypto::{OsEntropy, RecordId};
-use vaultsync::sync::store::{self, META, RECORD_PREFIX, record_entry};
+use vaultsync::sync::Lookup;
+use vaultsync::sync::store::{
+    self, INDEX_PREFIX, META, RECORD_PREFIX, VALUE_PREFIX, bucket_entry, bucket_of, value_entry,
+};
+use vaultsync_wire::json;
 
 /// A device that synced `n` records of about 1 KiB with the model server, its store written.
 fn synced_device(n: u8) -> (ModelServer, Device) {
@@ -28,29 +32,55 @@ fn synced_device(n: u8) -> (ModelServer, Device) {
     (server, device)
 }
 
-fn records(device: &Device) -> Vec<(String, Vec<u8>)> {
+fn entries(device: &Device, prefix: &str) -> Vec<(String, Vec<u8>)> {
     device
         .store
         .iter()
-        .filter(|(k, _)| k.starts_with(RECORD_PREFIX))
+        .filter(|(k, _)| k.starts_with(prefix))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
 
+fn index(device: &Device) -> Vec<(String, Vec<u8>)> {
+    entries(device, INDEX_PREFIX)
+}
+
+fn open(device: &Device, meta: &[u8]) -> Result<store::Opened, vaultsync::sync::SyncError> {
+    store::open(
+        &device.vault,
+        meta,
+        index(device),
+        entries(device, RECORD_PREFIX),
+    )
+}
+
+fn id(n: u8) -> RecordId {
+    RecordId::from_bytes([n; 16])
+}
+
 #[test]
-fn one_edit_writes_one_entry_and_a_sync_what_it_changed() {
+fn one_edit_writes_its_bucket_and_a_sync_what_it_changed() {
     let (mut server, mut device) = synced_device(200);
+    let buckets = index(&device).len();
+    assert!(buckets > 100 && buckets <= 256, "{buckets} buckets");
     assert_eq!(
         device.store.len(),
-        202,
-        "envelope, meta and one entry per record"
+        2 + buckets + 200,
+        "envelope, meta, the index buckets and one value per record"
     );
     assert_eq!(device.flush(), 0, "nothing changed, nothing written");
+    assert_eq!(
+        device.engine.away_ids().len(),
+        200,
+        "values left memory once written"
+    );
 
-    let id = RecordId::from_bytes([7; 16]);
+    // An edit of a record whose value is away: its bucket only (the pending edit is in
+    // its row; the synced value is already in the store).
+    let edited = id(7);
     device
         .engine
-        .put(id, json!({ "n": 7, "text": "edited" }), 2);
+        .put(edited, json!({ "n": 7, "text": "edited" }), 2);
     let writes = device
         .writer
         .writes(
@@ -62,57 +92,98 @@ fn one_edit_writes_one_entry_and_a_sync_what_it_changed() {
         )
         .unwrap();
     let names: Vec<&str> = writes.puts.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        names,
-        vec![record_entry(&id).as_str()],
-        "the metadata did not change"
-    );
+    assert_eq!(names, vec![bucket_entry(bucket_of(&edited)).as_str()]);
+    assert!(writes.deletes.is_empty());
     assert!(writes.bytes() < 8 * 1024, "{} bytes", writes.bytes());
     device.store.extend(writes.puts);
 
-    // A sync that pushes it writes that record and the metadata again, nothing else.
+    // A sync that pushes it writes its value, its bucket and the metadata.
     assert!(device.sync(&mut server, 1000, None));
-    assert_eq!(device.flush(), 2);
-    assert!(device.reopen() == device.engine);
+    assert_eq!(device.flush(), 3);
+    let again = device.reopen_whole();
+    assert!(again == *device.whole());
+    // Reopened lazily: every value away, each one loaded when asked for.
+    let mut lazy = device.reopen();
+    assert_eq!(lazy.away_ids().len(), 200);
+    assert_eq!(lazy.lookup(&edited), Lookup::Away);
+    let bytes = device.store.get(&value_entry(&edited)).map(Vec::as_slice);
+    store::load_value(&mut lazy, &device.vault, &edited, bytes).unwrap();
+    assert_eq!(
+        lazy.lookup(&edited),
+        Lookup::Value(&json!({ "n": 7, "text": "edited" }))
+    );
+    assert_eq!(lazy.lookup(&id(250)), Lookup::Absent);
 }
 
 #[test]
-fn a_bad_record_entry_is_refused_alone_and_the_next_sync_brings_it_back() {
+fn bad_entries_are_refused_alone_and_the_next_sync_brings_them_back() {
     let (mut server, mut device) = synced_device(20);
-    let a = record_entry(&RecordId::from_bytes([1; 16]));
-    let b = record_entry(&RecordId::from_bytes([2; 16]));
-    let c = record_entry(&RecordId::from_bytes([3; 16]));
-    // Flipped, truncated, and moved to another record's name.
-    device.store.get_mut(&a).unwrap()[20] ^= 1;
-    device.store.get_mut(&b).unwrap().truncate(10);
-    let moved = device.store[&record_entry(&RecordId::from_bytes([4; 16]))].clone();
-    device.store.insert(c.clone(), moved);
-    let opened = store::open(&device.vault, &device.store[META], records(&device)).unwrap();
-    let mut refused: Vec<(String, &str)> = opened
+    // An old value of record 6 kept from before an edit, put back afterwards.
+    let old = device.store[&value_entry(&id(6))].clone();
+    device
+        .engine
+        .put(id(6), json!({ "n": 6, "text": "new" }), 2);
+    assert!(device.sync(&mut server, 1000, None));
+    device.flush();
+    // Values flipped, truncated, moved to another record's name, replayed; a bucket flipped.
+    device.store.get_mut(&value_entry(&id(1))).unwrap()[20] ^= 1;
+    device
+        .store
+        .get_mut(&value_entry(&id(2)))
+        .unwrap()
+        .truncate(10);
+    let moved = device.store[&value_entry(&id(4))].clone();
+    device.store.insert(value_entry(&id(3)), moved);
+    device.store.insert(value_entry(&id(6)), old);
+    let bucket = bucket_entry(bucket_of(&id(9)));
+    let in_bucket = (0..20)
+        .filter(|n| bucket_of(&id(*n)) == bucket_of(&id(9)))
+        .count();
+    device.store.get_mut(&bucket).unwrap()[20] ^= 1;
+
+    let opened = open(&device, &device.store[META]).unwrap();
+    let refused: Vec<(String, &str)> = opened
         .refused
         .iter()
         .map(|(k, c)| (k.clone(), c.as_str()))
         .collect();
-    refused.sort();
-    let mut expected = vec![
-        (a, "STATE_TAMPERED"),
-        (b, "STATE_TAMPERED"),
-        (c, "STATE_TAMPERED"),
-    ];
-    expected.sort();
-    assert_eq!(refused, expected);
+    assert_eq!(refused, vec![(bucket.clone(), "STATE_TAMPERED")]);
     let mut engine = opened.session.engine;
-    assert_eq!(engine.records().count(), 17, "the rest is usable");
+    assert_eq!(engine.live_ids().len(), 20 - in_bucket);
+    let away = engine.away_ids();
+    let loaded = store::load_values(&mut engine, &device.vault, &away, |name| {
+        Ok::<_, ()>(device.store.get(name).cloned())
+    })
+    .unwrap();
+    let mut refused: Vec<String> = loaded.into_iter().map(|(k, _)| k).collect();
+    refused.sort();
+    let mut expected: Vec<String> = [1, 2, 3, 6]
+        .iter()
+        .filter(|n| bucket_of(&id(**n)) != bucket_of(&id(9)))
+        .map(|n| value_entry(&id(*n)))
+        .collect();
+    expected.sort();
+    assert_eq!(refused, expected, "each bad value refused on its own");
+    let usable = engine.records().count();
+    assert_eq!(
+        usable,
+        20 - in_bucket - expected.len(),
+        "the rest is usable"
+    );
     assert!(engine.resyncing(), "the next sync is a full pull");
     assert_eq!(
         engine.pending_count(),
         0,
         "nothing is uploaded from a refused entry"
     );
-    // The full pull brings the three back from the server, checked against its head.
+    // The full pull brings them back from the server, checked against its head.
     core::mem::swap(&mut device.engine, &mut engine);
     assert!(device.sync(&mut server, 1000, None));
     assert_eq!(device.engine.records().count(), 20);
+    assert_eq!(
+        device.engine.get(&id(6)),
+        Some(&json!({ "n": 6, "text": "new" }))
+    );
     assert!(device.engine.head_verifies(&device.vault));
 }
 
@@ -121,20 +192,20 @@ fn bad_metadata_refuses_the_store_and_a_newer_layout_is_not_misread() {
     let (_, device) = synced_device(3);
     let mut meta = device.store[META].clone();
     meta[30] ^= 1;
-    let e = store::open(&device.vault, &meta, records(&device)).unwrap_err();
+    let e = open(&device, &meta).unwrap_err();
     assert_eq!(e.code(), Code::StateTampered);
-    // A record's entry under the metadata's name: refused (the name is authenticated).
-    let record = records(&device).remove(0).1;
-    let e = store::open(&device.vault, &record, records(&device)).unwrap_err();
+    // A bucket's entry under the metadata's name: refused (the name is authenticated).
+    let bucket = index(&device).remove(0).1;
+    let e = open(&device, &bucket).unwrap_err();
     assert_eq!(e.code(), Code::StateTampered);
     // A newer entry format byte, and a newer layout version inside a valid entry.
     let mut newer = device.store[META].clone();
     newer[0] = 0x60;
-    let e = store::open(&device.vault, &newer, records(&device)).unwrap_err();
+    let e = open(&device, &newer).unwrap_err();
     assert_eq!(e.code(), Code::UnsupportedFormat);
-    let text = br#"{"store_version":2,"username":"sim","token":"t","engine":{}}"#;
+    let text = br#"{"store_version":3,"username":"sim","token":"t","engine":{}}"#;
     let newer = seal_entry(&device.vault, META, text, &mut OsEntropy).unwrap();
-    let e = store::open(&device.vault, &newer, records(&device)).unwrap_err();
+    let e = open(&device, &newer).unwrap_err();
     assert_eq!(e.code(), Code::UnsupportedFormat);
     // Another vault's store does not open with this vault.
     let other = vaultsync::crypto::UnlockedVault::create(
@@ -144,8 +215,68 @@ fn bad_metadata_refuses_the_store_and_a_newer_layout_is_not_misread() {
     )
     .unwrap()
     .vault;
-    let e = store::open(&other, &device.store[META], records(&device)).unwrap_err();
+    let e = store::open(&other, &device.store[META], index(&device), []).unwrap_err();
     assert_eq!(e.code(), Code::StateTampered);
+}
+
+#[test]
+fn a_store_of_layout_1_opens_and_its_first_write_moves_it_to_layout_2() {
+    let (_, mut device) = synced_device(5);
+    let whole = device.whole().clone();
+    // Layout 1, as the previous version wrote it: `meta` with store_version 1, and one
+    // `r/<id>` entry per record holding the record's whole saved form.
+    let state = json::parse(json::to_string(&whole).as_bytes()).unwrap();
+    let mut engine_meta = state.as_object().unwrap().clone();
+    let records = engine_meta.remove("records").unwrap();
+    let meta = json!({
+        "store_version": 1, "username": "sim", "token": "sim-token", "engine": engine_meta,
+    });
+    let meta = seal_entry(
+        &device.vault,
+        META,
+        meta.to_string().as_bytes(),
+        &mut OsEntropy,
+    );
+    let mut legacy = Vec::new();
+    for (id, record) in records.as_object().unwrap() {
+        let name = format!("{RECORD_PREFIX}{id}");
+        let text = record.to_string();
+        let sealed = seal_entry(&device.vault, &name, text.as_bytes(), &mut OsEntropy).unwrap();
+        legacy.push((name, sealed));
+    }
+    let opened = store::open(&device.vault, &meta.unwrap(), [], legacy.clone()).unwrap();
+    assert!(opened.refused.is_empty());
+    let mut session = opened.session;
+    assert!(
+        session.engine == whole,
+        "every record read, values in memory"
+    );
+    let mut writer = opened.writer;
+    let writes = writer
+        .writes(
+            "sim",
+            &sim::sim_token(),
+            &mut session.engine,
+            &device.vault,
+            &mut OsEntropy,
+        )
+        .unwrap();
+    let deleted: Vec<&String> = writes
+        .deletes
+        .iter()
+        .filter(|k| k.starts_with(RECORD_PREFIX))
+        .collect();
+    assert_eq!(
+        deleted.len(),
+        5,
+        "layout 1's entries deleted by the first write"
+    );
+    let values = writes
+        .puts
+        .iter()
+        .filter(|(k, _)| k.starts_with(VALUE_PREFIX))
+        .count();
+    assert_eq!(values, 5, "and every value written in layout 2");
 }
 
 #[test]
@@ -162,8 +293,9 @@ fn the_session_slot_opens_only_with_its_secret() {
     let vault = envelope.unlock_with_session(&again, &slot, 1_000).unwrap();
     assert_eq!(vault.vault_id(), device.vault.vault_id());
     // The store opens with the vault the slot gave.
-    let opened = store::open(&vault, &device.store[META], records(&device)).unwrap();
-    assert!(opened.session.engine == device.engine);
+    let opened = store::open(&vault, &device.store[META], index(&device), []).unwrap();
+    assert!(opened.refused.is_empty());
+    assert_eq!(opened.session.engine.away_ids(), device.engine.away_ids());
     // Another secret, a modified slot: SESSION_INVALID.
     let other = SessionSecret::generate(&mut OsEntropy).unwrap();
     let e = envelope

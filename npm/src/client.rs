@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Promise;
-use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{bad_input, js_error};
@@ -118,7 +117,7 @@ impl SyncClient {
     }
 }
 
-fn record_id(text: &str) -> Result<RecordId, JsValue> {
+pub(crate) fn record_id(text: &str) -> Result<RecordId, JsValue> {
     RecordId::parse(text).map_err(|_| bad_input("a record id is 22 characters of base64url"))
 }
 
@@ -174,16 +173,6 @@ impl SyncClient {
         Ok(id.to_string())
     }
 
-    /// A record's value as this device sees it, or `undefined`.
-    #[wasm_bindgen(unchecked_return_type = "unknown")]
-    pub fn get(&self, id: &str) -> Result<JsValue, JsValue> {
-        let id = record_id(id)?;
-        match read(&self.inner)?.engine.get(&id) {
-            Some(value) => to_js(value),
-            None => Ok(JsValue::UNDEFINED),
-        }
-    }
-
     /// Deletes a record; works offline. False if there was no such record.
     pub fn delete(&self, id: &str) -> Result<bool, JsValue> {
         let id = record_id(id)?;
@@ -191,18 +180,6 @@ impl SyncClient {
         let deleted = write(&self.inner)?.engine.delete(&id, now);
         self.edited();
         Ok(deleted)
-    }
-
-    /// Every record: `[{ id, value }]`.
-    #[wasm_bindgen(unchecked_return_type = "Array<{ id: string; value: unknown }>")]
-    pub fn records(&self) -> Result<JsValue, JsValue> {
-        let inner = read(&self.inner)?;
-        let list: Vec<Value> = inner
-            .engine
-            .records()
-            .map(|(id, value)| json!({ "id": id.to_string(), "value": value }))
-            .collect();
-        to_js(&list)
     }
 
     /// Conflicts met on a record (both values of each field) and not yet dismissed.
@@ -229,7 +206,12 @@ impl SyncClient {
     /// adopted first (`envelopeChanged`).
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncEvent[]>")]
     pub fn sync(&self) -> Promise {
-        op_promise(self.inner.clone(), Ok(Box::new(SyncRun::new())), true)
+        op_promise(
+            self.inner.clone(),
+            Ok(Box::new(SyncRun::new())),
+            true,
+            false,
+        )
     }
 
     /// Changes the password (same iterations as now unless given): re-wraps the vault's
@@ -250,7 +232,7 @@ impl SyncClient {
             let kdf = fresh_kdf(Some(iterations.unwrap_or(current)))?;
             Ok(Box::new(PasswordRun::new(new_password, kdf)) as Box<dyn Operation>)
         });
-        op_promise(self.inner.clone(), run, false)
+        op_promise(self.inner.clone(), run, false, false)
     }
 
     /// Rotates the vault key: a new key for everything written from now on, every record
@@ -261,7 +243,12 @@ impl SyncClient {
     /// catch-up syncs changed here.
     #[wasm_bindgen(js_name = rotateKeys, unchecked_return_type = "Promise<SyncEvent[]>")]
     pub fn rotate_keys(&self) -> Promise {
-        op_promise(self.inner.clone(), Ok(Box::new(RotateRun::new())), true)
+        op_promise(
+            self.inner.clone(),
+            Ok(Box::new(RotateRun::new())),
+            true,
+            true,
+        )
     }
 
     /// Re-uploads this device's records to a server that has less than this device saw:
@@ -270,7 +257,12 @@ impl SyncClient {
     /// the server; other devices merge their own records in on their next sync.
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncEvent[]>")]
     pub fn reseed(&self) -> Promise {
-        op_promise(self.inner.clone(), Ok(Box::new(ReseedRun::new())), true)
+        op_promise(
+            self.inner.clone(),
+            Ok(Box::new(ReseedRun::new())),
+            true,
+            true,
+        )
     }
 
     /// The server answered with less than this device saw (see `reseed()`).
@@ -327,16 +319,18 @@ impl SyncClient {
 }
 
 /// An operation (sync, password change, rotation) as a promise of its events (or of
-/// `undefined` without `events`): one asynchronous body for every operation.
+/// `undefined` without `events`): one asynchronous body for every operation. With
+/// `whole`, it needs every record's value (loaded from the device store first).
 fn op_promise(
     inner: Rc<RefCell<Inner>>,
     op: Result<Box<dyn Operation>, JsValue>,
     events: bool,
+    whole: bool,
 ) -> Promise {
     crate::device::note_use(&inner);
     crate::promise(Box::pin(async move {
         let mut op = op?;
-        let happened = drive(&inner, op.as_mut()).await?;
+        let happened = drive(&inner, op.as_mut(), whole).await?;
         if events {
             to_js(&happened)
         } else {

@@ -18,7 +18,7 @@ use crate::{webcrypto, with_pool};
 use vaultsync::code::Code;
 use vaultsync::crypto::store::SessionSecret;
 use vaultsync::crypto::{Envelope, Password, UnlockedVault};
-use vaultsync::sync::store::{ENVELOPE, META, RECORD_PREFIX, SESSION};
+use vaultsync::sync::store::{ENVELOPE, INDEX_PREFIX, META, RECORD_PREFIX, SESSION};
 
 #[wasm_bindgen]
 extern "C" {
@@ -291,8 +291,11 @@ fn opened(server: String, username: String, options: Option<Object>, unlock: Unl
                 "the device store has no metadata entry",
             )
         })?;
-        let records = store::read_all(&js, RECORD_PREFIX).await?;
-        let opened = vaultsync::sync::store::open(&vault, &meta, records).map_err(sync_error)?;
+        // The metadata and the index only: values are read when used.
+        let index = store::read_all(&js, INDEX_PREFIX).await?;
+        let legacy = store::read_all(&js, RECORD_PREFIX).await?;
+        let opened =
+            vaultsync::sync::store::open(&vault, &meta, index, legacy).map_err(sync_error)?;
         let mut session = opened.session;
         if let Some(policy) = options.policy {
             session.engine.set_policy(policy);
@@ -301,10 +304,7 @@ fn opened(server: String, username: String, options: Option<Object>, unlock: Unl
         {
             let mut i = write(&client.inner)?;
             i.status.refused = opened.refused;
-            i.store = Some(Store {
-                js,
-                writer: opened.writer,
-            });
+            i.store = Some(Store::new(js, opened.writer));
         }
         Ok(client.into())
     }))
@@ -336,10 +336,7 @@ pub(crate) async fn attach_store(client: &SyncClient, kind: &JsValue) -> Result<
         let mut writer = vaultsync::sync::store::StoreWriter::new_store();
         let writes = with_pool(|pool| writer.writes(username, token, engine, vault, pool))
             .map_err(sync_error)?;
-        guard.store = Some(Store {
-            js: js.clone(),
-            writer,
-        });
+        guard.store = Some(Store::new(js.clone(), writer));
         writes
     };
     let kept: std::collections::BTreeSet<&str> =
@@ -348,5 +345,9 @@ pub(crate) async fn attach_store(client: &SyncClient, kind: &JsValue) -> Result<
         .into_iter()
         .filter(|k| !kept.contains(k.as_str()))
         .collect();
-    store::apply(&js, writes.puts, &stale).await
+    let written = store::apply(&js, writes.puts, &stale).await;
+    if written.is_ok() {
+        write(&client.inner)?.engine.evict();
+    }
+    written
 }

@@ -19,6 +19,7 @@ mod error;
 mod http;
 mod large;
 mod options;
+mod records;
 mod run;
 mod status;
 mod store;

@@ -122,15 +122,42 @@ impl Drop for Turn {
 /// Runs an operation to completion with `fetch`, in its turn. The client is not borrowed
 /// across an `await` or while `onProgress` runs, so the application may use it meanwhile
 /// (edit, read, save). One loop (one future) serves every operation.
+/// With `whole`, every value stays in memory while it runs (a key rotation and a re-seed
+/// write every record).
 pub(super) async fn drive(
     inner: &Rc<RefCell<Inner>>,
     op: &mut dyn Operation,
+    whole: bool,
 ) -> Result<Vec<Event>, JsValue> {
     let _turn = Turn::take(inner).await?;
     crate::status::set_syncing(inner, true);
-    let outcome = run_steps(inner, op).await;
+    keep_values(inner, whole);
+    let outcome = run_steps(inner, op, whole).await;
+    keep_values(inner, false);
     crate::status::finished(inner, outcome.as_ref().err());
     outcome
+}
+
+fn keep_values(inner: &Rc<RefCell<Inner>>, keep: bool) {
+    if let Ok(mut i) = write(inner) {
+        if let Some(store) = i.store.as_mut() {
+            store.keep_values = keep;
+        }
+    }
+}
+
+/// Loads what the next step needs from the device store: the bases of pending edits,
+/// every value before a full pull, or every value for a `whole` operation.
+async fn load_needed(inner: &Rc<RefCell<Inner>>, whole: bool) -> Result<(), JsValue> {
+    let ids = {
+        let i = read(inner)?;
+        if whole {
+            i.engine.away_ids()
+        } else {
+            i.engine.needs_loading()
+        }
+    };
+    crate::store::load(inner, &ids).await
 }
 
 /// The steps of [`drive`]: what changed goes to the device store after every answer (a
@@ -138,6 +165,7 @@ pub(super) async fn drive(
 async fn run_steps(
     inner: &Rc<RefCell<Inner>>,
     op: &mut dyn Operation,
+    whole: bool,
 ) -> Result<Vec<Event>, JsValue> {
     let (server, token, on_progress) = {
         let i = read(inner)?;
@@ -145,6 +173,7 @@ async fn run_steps(
     };
     crate::store::flush(inner).await?;
     loop {
+        load_needed(inner, whole).await?;
         let step = write(inner)?.with_ctx(|ctx| op.next(ctx)).map_err(op_error);
         let step = match step {
             Ok(step) => step,
@@ -161,6 +190,9 @@ async fn run_steps(
         if let Input::Reply(vaultsync::sync::Reply::Page(page)) = &input {
             crate::large::open_large(inner, page).await?;
         }
+        // An edit made while the request ran may need its base (nothing awaits between
+        // this load and the answer).
+        load_needed(inner, whole).await?;
         let progress = write(inner)?
             .with_ctx(|ctx| op.answer(ctx, input))
             .map_err(op_error);

@@ -9,10 +9,11 @@ use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::error::js_error;
-use crate::run::{Inner, write};
+use crate::run::{Inner, read, write};
 use crate::with_pool;
 use vaultsync::code::Code;
-use vaultsync::sync::store::{StoreWriter, Writes};
+use vaultsync::crypto::RecordId;
+use vaultsync::sync::store::{StoreWriter, VALUE_PREFIX, Writes, load_value, value_entry};
 
 #[wasm_bindgen(module = "/js/store.js")]
 extern "C" {
@@ -38,6 +39,19 @@ extern "C" {
 pub(crate) struct Store {
     pub(crate) js: JsStore,
     pub(crate) writer: StoreWriter,
+    /// Values stay in memory after a write (set while a key rotation or a re-seed, which
+    /// need every value, runs).
+    pub(crate) keep_values: bool,
+}
+
+impl Store {
+    pub(crate) fn new(js: JsStore, writer: StoreWriter) -> Self {
+        Self {
+            js,
+            writer,
+            keep_values: false,
+        }
+    }
 }
 
 /// The namespace of an account's store: one per server and username, so that accounts
@@ -154,13 +168,71 @@ pub(crate) async fn flush(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
         }
         (store.js.clone(), writes)
     };
-    let written = apply(&js, writes.puts, &[]).await;
-    if written.is_err() {
-        if let Ok(mut inner) = write(inner) {
-            if let Some(store) = inner.store.as_mut() {
-                store.writer = StoreWriter::new_store();
+    let written = apply(&js, writes.puts, &writes.deletes).await;
+    if let Ok(mut guard) = write(inner) {
+        let Inner { store, engine, .. } = &mut *guard;
+        if let Some(store) = store.as_mut() {
+            match &written {
+                // Written: the values leave memory (the store has them).
+                Ok(()) if !store.keep_values => engine.evict(),
+                Ok(()) => {}
+                Err(_) => store.writer = StoreWriter::new_store(),
             }
         }
     }
     written
+}
+
+/// Loads these records' values from the store into the engine (those away; nothing
+/// without a store). A value refused (corrupted, replayed, missing) is left out until the
+/// next full pull and reported in `status().refusedEntries`; the first one refused is the
+/// error.
+pub(crate) async fn load(inner: &Rc<RefCell<Inner>>, ids: &[RecordId]) -> Result<(), JsValue> {
+    let Some(js) = read(inner)?.store.as_ref().map(|s| s.js.clone()) else {
+        return Ok(());
+    };
+    let wanted: Vec<RecordId> = {
+        let i = read(inner)?;
+        ids.iter()
+            .filter(|id| i.engine.is_away(id))
+            .copied()
+            .collect()
+    };
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    // A few values one by one; many in one read of every value entry.
+    let mut entries = std::collections::BTreeMap::new();
+    if wanted.len() <= 32 {
+        for id in &wanted {
+            let name = value_entry(id);
+            if let Some(bytes) = read_entry(&js, &name).await? {
+                entries.insert(name, bytes);
+            }
+        }
+    } else {
+        entries.extend(read_all(&js, VALUE_PREFIX).await?);
+    }
+    let mut guard = write(inner)?;
+    let Inner {
+        engine,
+        vault,
+        status,
+        ..
+    } = &mut *guard;
+    let mut first = None;
+    for id in &wanted {
+        let name = value_entry(id);
+        let bytes = entries.get(&name).map(Vec::as_slice);
+        if let Err(e) = load_value(engine, vault, id, bytes) {
+            status.refused.push((name.clone(), e.code()));
+            first.get_or_insert_with(|| {
+                js_error(
+                    e.code(),
+                    &format!("the device store's entry {name} was refused ({e}): the next sync brings the record back"),
+                )
+            });
+        }
+    }
+    first.map_or(Ok(()), Err)
 }

@@ -13,7 +13,7 @@ use super::error::ClientError;
 use super::http::Http;
 use super::{Client, Options};
 use crate::crypto::{Envelope, OsEntropy, Password, UnlockedVault};
-use crate::sync::store::{self, ENVELOPE, META, RECORD_PREFIX, StoreWriter};
+use crate::sync::store::{self, ENVELOPE, INDEX_PREFIX, META, RECORD_PREFIX, StoreWriter};
 use crate::sync::{Session, SyncError};
 
 /// The entry holding the server's URL (the file is one server's and one account's).
@@ -58,17 +58,34 @@ fn get(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>, ClientError> {
     .map_err(failed)
 }
 
-/// Applies puts (and, with `replace`, deletes every other entry) in one transaction.
-fn apply(
-    conn: &mut Connection,
-    puts: &[(String, Vec<u8>)],
-    replace: bool,
-) -> Result<(), ClientError> {
+/// Every entry whose name starts with `prefix` (one ASCII character and `/`).
+fn with_prefix(conn: &Connection, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, ClientError> {
+    let end = format!("{}0", &prefix[..prefix.len() - 1]);
+    let mut select = conn
+        .prepare("SELECT name, value FROM entries WHERE name >= ?1 AND name < ?2")
+        .map_err(failed)?;
+    let rows = select
+        .query_map(params![prefix, end], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(failed)?;
+    rows.collect::<Result<Vec<(String, Vec<u8>)>, _>>()
+        .map_err(failed)
+}
+
+/// Applies the writes (and, with `replace`, deletes every other entry first) in one
+/// transaction.
+fn apply(conn: &mut Connection, writes: &store::Writes, replace: bool) -> Result<(), ClientError> {
+    let puts = &writes.puts;
     let tx = conn.transaction().map_err(failed)?;
     if replace {
         tx.execute("DELETE FROM entries", []).map_err(failed)?;
     }
     {
+        let mut delete = tx
+            .prepare_cached("DELETE FROM entries WHERE name = ?1")
+            .map_err(failed)?;
+        for name in &writes.deletes {
+            delete.execute([name]).map_err(failed)?;
+        }
         let mut put = tx
             .prepare_cached("INSERT OR REPLACE INTO entries (name, value) VALUES (?1, ?2)")
             .map_err(failed)?;
@@ -104,14 +121,15 @@ impl Client {
         writes
             .puts
             .push((SERVER.into(), self.http.base().as_bytes().to_vec()));
-        apply(&mut conn, &writes.puts, true)?;
+        apply(&mut conn, &writes, true)?;
         self.store = Some(FileStore { conn, writer });
         Ok(())
     }
 
     /// Opens the client kept in the store file at `path`: one PBKDF2 of the password, then
-    /// the entries; no server round trip. A record entry that does not open is left out
-    /// (the next sync brings it back) and reported by [`Client::refused_entries`].
+    /// the entries, every value included (the native client keeps them in memory); no
+    /// server round trip. An entry that does not open is left out (the next sync brings
+    /// its records back) and reported by [`Client::refused_entries`].
     pub fn open(path: &Path, password: &Password, options: &Options) -> Result<Self, ClientError> {
         if !path.exists() {
             return Err(ClientError::NoStore(path.display().to_string()));
@@ -123,17 +141,13 @@ impl Client {
         let envelope = get(&conn, ENVELOPE)?.ok_or(SyncError::StateCorrupt)?;
         let vault = Envelope::parse(&envelope)?.unlock(password)?;
         let meta = get(&conn, META)?.ok_or(SyncError::StateCorrupt)?;
-        let records = {
-            let mut select = conn
-                .prepare("SELECT name, value FROM entries WHERE name >= ?1 AND name < ?2")
-                .map_err(failed)?;
-            let rows = select
-                .query_map(params![RECORD_PREFIX, "r0"], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(failed)?;
-            rows.collect::<Result<Vec<(String, Vec<u8>)>, _>>()
-                .map_err(failed)?
-        };
-        let opened = store::open(&vault, &meta, records)?;
+        let index = with_prefix(&conn, INDEX_PREFIX)?;
+        let legacy = with_prefix(&conn, RECORD_PREFIX)?;
+        let mut opened = store::open(&vault, &meta, index, legacy)?;
+        let engine = &mut opened.session.engine;
+        let away = engine.away_ids();
+        let refused = store::load_values(engine, &vault, &away, |name| get(&conn, name))?;
+        opened.refused.extend(refused);
         let mut client = Self {
             http: Http::new(&server, options.timeout)?,
             vault,
@@ -162,7 +176,7 @@ impl Client {
         if writes.is_empty() {
             return Ok(());
         }
-        let written = apply(&mut store.conn, &writes.puts, false);
+        let written = apply(&mut store.conn, &writes, false);
         if written.is_err() {
             store.writer = StoreWriter::new_store();
         }

@@ -87,6 +87,9 @@ pub enum SyncError {
     State(StateError),
     /// The exported state opened but is not a state of this version.
     StateCorrupt,
+    /// Values this step needs are away in the device store: the driver loads them first
+    /// (`Engine::needs_loading`, `Engine::away_ids`).
+    ValuesAway,
     /// The unlocked vault is not the vault of this engine.
     WrongVault,
     /// A device store written by another version of its layout (a newer one: refused, not
@@ -117,6 +120,7 @@ impl SyncError {
                 _ => Code::StateTampered,
             },
             Self::State(_) | Self::StateCorrupt => Code::StateTampered,
+            Self::ValuesAway => Code::StoreFailed,
             Self::StoreVersion { .. } => Code::UnsupportedFormat,
             Self::WrongVault => Code::WrongVault,
         }
@@ -174,6 +178,7 @@ impl fmt::Display for SyncError {
             Self::Random(e) => write!(f, "{e}"),
             Self::State(e) => write!(f, "{e}"),
             Self::StateCorrupt => f.write_str("the state blob is not a state of this version"),
+            Self::ValuesAway => f.write_str("values this step needs are still in the device store"),
             Self::WrongVault => f.write_str("this vault is not the engine's vault"),
             Self::StoreVersion { found } => write!(
                 f,

@@ -16,8 +16,11 @@ use crate::crypto::head::Leaf;
 #[derive(Clone, PartialEq)]
 pub(super) struct Synced {
     pub(super) version: u64,
-    /// `None`: a tombstone.
+    /// `None`: a tombstone, or a live record whose value is `away`.
     pub(super) value: Option<Value>,
+    /// A live record whose value is not in memory but in the device store (a store opened
+    /// lazily, or a value evicted after it was written): loaded before it is needed.
+    pub(super) away: bool,
     /// The key id its ciphertext is sealed under (0: not known, from a state saved before
     /// key ids were kept; such a record is re-sealed by a key rotation to be safe).
     pub(super) key_id: u32,
@@ -48,6 +51,7 @@ impl FromJson for Synced {
         Ok(Self {
             version: field(o, "version")?,
             value: get_exact(o, "value"),
+            away: false,
             key_id: match o.get("key_id") {
                 Some(id) => u32::from_json(id, "key_id")?,
                 None => 0,
@@ -110,11 +114,17 @@ impl ToJson for Replica {
 }
 
 impl Synced {
+    /// A live record (its value in memory or away), not a tombstone.
+    pub(super) fn is_live(&self) -> bool {
+        self.value.is_some() || self.away
+    }
+
     /// The server's copy of a record as this device accepted it.
     pub(super) fn new(version: u64, value: Option<Value>, key_id: u32, leaf: Option<Leaf>) -> Self {
         Self {
             version,
             value,
+            away: false,
             key_id,
             leaf,
         }
@@ -128,6 +138,58 @@ impl Replica {
 
     pub(super) fn synced_value(&self) -> Option<&Value> {
         self.synced.as_ref().and_then(|s| s.value.as_ref())
+    }
+
+    /// Whether the server's copy this replica accepted is a live record (its value in
+    /// memory or away).
+    pub(super) fn synced_live(&self) -> bool {
+        self.synced.as_ref().is_some_and(Synced::is_live)
+    }
+
+    /// Whether this device sees the record as live (pending edits included).
+    pub(super) fn live(&self) -> bool {
+        match &self.pending {
+            Some(pending) => pending.is_some(),
+            None => self.synced_live(),
+        }
+    }
+
+    /// Whether the synced value is away (in the device store only).
+    pub(super) fn away(&self) -> bool {
+        self.synced.as_ref().is_some_and(|s| s.away)
+    }
+
+    /// The device store's index row of this replica: everything but the synced value,
+    /// which has an entry of its own (`"live"` tells a tombstone from a live record).
+    pub(crate) fn row_json(&self) -> Value {
+        let mut value = self.to_json().unwrap_or(Value::Null);
+        if let (Some(synced), Some(Value::Object(o))) = (&self.synced, value.get_mut("synced")) {
+            o.remove("value");
+            o.insert("live".into(), Value::Bool(synced.is_live()));
+        }
+        value
+    }
+
+    /// A replica from its index row; a live synced value is away until loaded.
+    pub(crate) fn from_row(row: &Value) -> Result<Self, JsonError> {
+        let mut replica = Self::from_json(row, "row")?;
+        if let Some(synced) = &mut replica.synced {
+            if synced.value.is_some() {
+                return Err(JsonError {
+                    at: "row",
+                    expected: "no value in an index row",
+                });
+            }
+            let live = row
+                .get("synced")
+                .and_then(|s| s.get("live"))
+                .and_then(Value::as_bool);
+            synced.away = live.ok_or(JsonError {
+                at: "row",
+                expected: "synced.live",
+            })?;
+        }
+        Ok(replica)
     }
 
     pub(super) fn view(&self) -> Option<&Value> {
@@ -151,12 +213,16 @@ pub(super) fn reconcile(
     if remote.version != 0 && remote.version <= replica.base_version() {
         return Vec::new(); // already have it (e.g. our own write coming back)
     }
+    // A base away is loaded before a merge needs it (the driver's `needs_loading`); without
+    // a pending edit, an event is told whatever it was.
+    debug_assert!(replica.pending.is_none() || !replica.away());
+    let base_known = !replica.away();
     let base = replica.synced_value().cloned();
     let mut events = Vec::new();
     match replica.pending.take() {
         // Nothing to tell a UI when only the version or the key changed (a re-seal by a
         // key rotation, a retry of a write this device had already seen).
-        None if remote.value == base => {}
+        None if base_known && remote.value == base => {}
         None => {
             events.push(match &remote.value {
                 Some(value) => Event::Changed {

@@ -314,22 +314,64 @@ impl Device {
                 &mut OsEntropy,
             )
             .unwrap();
-        let n = writes.puts.len();
+        let n = writes.puts.len() + writes.deletes.len();
+        for name in &writes.deletes {
+            self.store.remove(name);
+        }
         self.store.extend(writes.puts);
+        // Written: the values leave memory, as in the npm package, and come back from the
+        // store when a step needs them.
+        self.engine.evict();
         n
     }
 
-    /// Opens the store again (a restarted device): the engine it holds.
+    /// Loads these records' values from the store (a driver does it before a step that
+    /// needs them).
+    pub fn load(&mut self, ids: &[RecordId]) {
+        let refused = store::load_values(&mut self.engine, &self.vault, ids, |name| {
+            Ok::<_, ()>(self.store.get(name).cloned())
+        })
+        .unwrap();
+        assert!(refused.is_empty(), "values refused: {refused:?}");
+    }
+
+    /// The engine with every value loaded (what a comparison or an export needs).
+    pub fn whole(&mut self) -> &Engine {
+        let away = self.engine.away_ids();
+        self.load(&away);
+        &self.engine
+    }
+
+    /// Opens the store again (a restarted device): the engine it holds, values away.
     pub fn reopen(&self) -> Engine {
-        let records = self
-            .store
-            .iter()
-            .filter(|(k, _)| k.starts_with(store::RECORD_PREFIX))
-            .map(|(k, v)| (k.clone(), v.clone()));
-        let opened = store::open(&self.vault, &self.store[store::META], records).unwrap();
+        let entries = |prefix: &'static str| {
+            self.store
+                .iter()
+                .filter(move |(k, _)| k.starts_with(prefix))
+                .map(|(k, v)| (k.clone(), v.clone()))
+        };
+        let opened = store::open(
+            &self.vault,
+            &self.store[store::META],
+            entries(store::INDEX_PREFIX),
+            entries(store::RECORD_PREFIX),
+        )
+        .unwrap();
         assert!(opened.refused.is_empty());
         assert_eq!(opened.session.username, "sim");
         opened.session.engine
+    }
+
+    /// [`Device::reopen`] with every value loaded from the store.
+    pub fn reopen_whole(&self) -> Engine {
+        let mut engine = self.reopen();
+        let away = engine.away_ids();
+        let refused = store::load_values(&mut engine, &self.vault, &away, |name| {
+            Ok::<_, ()>(self.store.get(name).cloned())
+        })
+        .unwrap();
+        assert!(refused.is_empty(), "values refused: {refused:?}");
+        engine
     }
 
     /// Runs an operation against the server until it completes or the cut ends it.
@@ -368,6 +410,8 @@ impl Device {
     ) -> Result<bool, OpError> {
         let mut policy = self.engine.policy();
         for _ in 0..100_000 {
+            let needed = self.engine.needs_loading();
+            self.load(&needed);
             let mut ctx = Ctx {
                 engine: &mut self.engine,
                 vault: &mut self.vault,

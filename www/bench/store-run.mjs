@@ -53,7 +53,7 @@ try {
   line("first sync into IndexedDB (login + sync)", (r) => ms(r.idbLoginAndSync));
   line("first sync in memory (reference, same page)", (r) => ms(r.memorySync));
   line("one edit persisted (put + flush), median of 50", (r) => ms(r.editMs));
-  line("bytes written for one edit (its entry)", (r) => `${r.editBytes} B`);
+  line("bytes written for one edit (the entries it changed)", (r) => `${r.editBytes} B`);
   line("reopen with the session secret, to the first get", (r) => ms(r.reopenSession));
   line("reopen with the password, to the first get", (r) => ms(r.reopenPassword));
   line("PBKDF2 alone (100,000 iterations)", (r) => ms(r.pbkdf2));

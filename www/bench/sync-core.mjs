@@ -17,7 +17,7 @@ export async function initialSync(SyncClient, server, username, password) {
   const start = now();
   await client.sync();
   const ms = now() - start;
-  const count = client.records().length;
+  const count = (await client.records()).length;
   return { client, ms, count };
 }
 

@@ -126,11 +126,11 @@ async function sync() {
   );
 }
 
-function render() {
+async function render() {
   const client = state.client;
   const list = $("notes");
   list.replaceChildren();
-  const live = client.records().filter((r) => r.value && typeof r.value.title === "string");
+  const live = (await client.records()).filter((r) => r.value && typeof r.value.title === "string");
   live.sort((a, b) => a.value.title.localeCompare(b.value.title));
   for (const { id, value } of live) {
     const li = document.createElement("li");

@@ -88,7 +88,7 @@ export async function localChanged(client, localId) {
   const value = await valueOf(node);
   if (!value) return false;
   const recordId = await recordOf(localId);
-  if (recordId && same(client.get(recordId), value)) return false; // our own write coming back
+  if (recordId && same(await client.get(recordId), value)) return false; // our own write coming back
   const id = client.put(value, recordId);
   if (!recordId) await link(id, localId);
   // A folder's children (a folder created with content, or moved) follow it.
@@ -133,7 +133,7 @@ export async function reconcile(client) {
     for (const child of node.children ?? []) await walk(child);
   };
   await walk(tree);
-  for (const { id } of client.records()) {
+  for (const { id } of (await client.records())) {
     if (!seen.has(id) && (await localOf(id))) {
       client.delete(id);
       await unlink(id, await localOf(id));
@@ -171,7 +171,7 @@ export async function applyRemote(client, events) {
  * @returns {Promise<string | undefined>}
  */
 async function place(client, recordId) {
-  const value = /** @type {Value | undefined} */ (client.get(recordId));
+  const value = /** @type {Value | undefined} */ (await client.get(recordId));
   if (!value) return undefined;
   const parentId = value.parent.startsWith("root:")
     ? (await roots()).get(value.parent.slice(5))

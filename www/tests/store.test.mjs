@@ -34,7 +34,7 @@ function recordingStore() {
 
 const text = (bytes) => Buffer.from(bytes).toString("latin1");
 
-test("a client persists as it goes: one edit writes one entry, a sync what it changed; nothing is plaintext", async () => {
+test("a client persists as it goes: one edit writes its index bucket, a sync what it changed; nothing is plaintext", async () => {
   const store = recordingStore();
   const { client } = await SyncClient.register(server.url, "store-a", "pw", { ...FAST, store });
   const ids = [];
@@ -42,22 +42,26 @@ test("a client persists as it goes: one edit writes one entry, a sync what it ch
   await client.flush();
   await client.sync();
   assert.equal(client.status().pending, 0);
-  assert.equal(store.entries.size, 2 + 300, "envelope, meta, one entry per record");
+  const buckets = [...store.entries.keys()].filter((k) => k.startsWith("i/")).length;
+  assert.ok(buckets > 150 && buckets <= 256, `${buckets} index buckets (300 random ids)`);
+  assert.equal(store.entries.size, 2 + buckets + 300, "envelope, meta, the index, one value per record");
 
   store.writes.length = 0;
   client.put({ n: 0, secret: "PLAINTEXT-MARKER-edited" }, ids[0]);
   await client.flush();
   assert.equal(store.writes.length, 1, "one transaction");
   const [{ puts }] = store.writes;
-  assert.deepEqual(puts.map(([k]) => k), [`r/${ids[0]}`], "one entry written");
+  assert.equal(puts.length, 1, "one entry written");
+  assert.match(puts[0][0], /^i\/[0-9a-f]{2}$/, "the record's index bucket (its value is not read)");
   assert.ok(puts[0][1] < 8192, `${puts[0][1]} bytes`);
+  const bucket = puts[0][0];
 
   store.writes.length = 0;
   await client.sync();
-  // The push in flight, its answer, the pull: each step writes the record and the
-  // metadata it changed, and nothing else.
+  // The push in flight, its answer, the pull: each step writes the record's value and
+  // bucket and the metadata it changed, and nothing else.
   const written = new Set(store.writes.flatMap((w) => w.puts.map(([k]) => k)));
-  assert.deepEqual([...written].sort(), ["meta", `r/${ids[0]}`].sort());
+  assert.deepEqual([...written].sort(), ["meta", `v/${ids[0]}`, bucket].sort());
 
   for (const [key, value] of store.entries) {
     assert.ok(!text(value).includes("PLAINTEXT-MARKER"), `${key} holds plaintext`);
@@ -88,20 +92,20 @@ test("reopen with the password or a session secret; lock forgets the keys and th
 
   assert.equal(await codeOf(SyncClient.open(server.url, "nobody", "pw", { store: "memory" })), "NO_STORE");
   const again = await SyncClient.openSession(server.url, "store-b", secret, { store: "memory" });
-  assert.deepEqual(again.get(id), { note: "kept" });
-  assert.deepEqual(again.get(offline), { note: "offline edit" });
+  assert.deepEqual(await again.get(id), { note: "kept" });
+  assert.deepEqual(await again.get(offline), { note: "offline edit" });
   assert.equal(again.pendingCount, 1, "the pending edit survived the restart");
   await again.sync();
   assert.equal(again.pendingCount, 0);
 
   await again.lock();
   assert.equal(again.locked, true);
-  assert.equal(await codeOf(Promise.resolve().then(() => again.get(id))), "LOCKED");
+  assert.equal(await codeOf(again.get(id)), "LOCKED");
   assert.equal(await codeOf(again.sync()), "LOCKED");
   assert.equal(await codeOf(SyncClient.openSession(server.url, "store-b", secret, { store: "memory" })), "SESSION_INVALID");
   assert.equal(await codeOf(SyncClient.open(server.url, "store-b", "wrong", { store: "memory" })), "WRONG_PASSWORD");
   const withPassword = await SyncClient.open(server.url, "store-b", "pw", { store: "memory" });
-  assert.deepEqual(withPassword.get(offline), { note: "offline edit" });
+  assert.deepEqual(await withPassword.get(offline), { note: "offline edit" });
   assert.equal(withPassword.pendingCount, 0);
   withPassword.free();
 });
@@ -123,18 +127,20 @@ test("a corrupted, truncated or moved entry is refused alone; the next sync brin
   for (let i = 0; i < 10; i++) ids.push(client.put({ n: i }));
   await client.sync();
   client.free();
-  const flipped = store.entries.get(`r/${ids[0]}`);
+  const flipped = store.entries.get(`v/${ids[0]}`);
   flipped[20] ^= 1;
-  store.entries.set(`r/${ids[1]}`, store.entries.get(`r/${ids[1]}`).slice(0, 9));
-  store.entries.set(`r/${ids[2]}`, store.entries.get(`r/${ids[3]}`));
+  store.entries.set(`v/${ids[1]}`, store.entries.get(`v/${ids[1]}`).slice(0, 9));
+  store.entries.set(`v/${ids[2]}`, store.entries.get(`v/${ids[3]}`));
   const opened = await SyncClient.open(server.url, "store-d", "pw", { store });
+  assert.deepEqual(opened.status().refusedEntries, [], "opening reads the index, not the values");
+  assert.equal((await opened.records()).length, 7, "the rest is usable");
   const refused = opened.status().refusedEntries.map((r) => [r.entry, r.code]).sort();
-  assert.deepEqual(refused, [0, 1, 2].map((i) => [`r/${ids[i]}`, "STATE_TAMPERED"]).sort());
-  assert.equal(opened.records().length, 7, "the rest is usable");
+  assert.deepEqual(refused, [0, 1, 2].map((i) => [`v/${ids[i]}`, "STATE_TAMPERED"]).sort());
+  assert.equal(await opened.get(ids[0]), undefined, "left out until the next sync");
   assert.equal(opened.pendingCount, 0, "nothing is uploaded from a refused entry");
   await opened.sync();
-  assert.equal(opened.records().length, 10);
-  assert.deepEqual(opened.get(ids[0]), { n: 0 });
+  assert.equal((await opened.records()).length, 10);
+  assert.deepEqual(await opened.get(ids[0]), { n: 0 });
 
   // Metadata modified: the whole store is refused. A newer store: refused, not misread.
   opened.free();
@@ -154,7 +160,7 @@ test("a session saved with save() moves into a store; accounts and servers do no
   const moved = await SyncClient.resume(server.url, saved, "pw", { store: "memory" });
   moved.free();
   const reopened = await SyncClient.open(server.url, "store-e", "pw", { store: "memory" });
-  assert.deepEqual(reopened.get(id), { legacy: true });
+  assert.deepEqual(await reopened.get(id), { legacy: true });
   assert.equal(reopened.pendingCount, 1);
   reopened.free();
   // Another username, another server URL: another namespace.

@@ -196,8 +196,8 @@ impl Engine {
         let mut digest = SetDigest::default();
         for replica in self.records.values() {
             if let Some(synced) = &replica.synced {
-                match (&synced.value, &synced.leaf) {
-                    (Some(_), None) => return false,
+                match (synced.is_live(), &synced.leaf) {
+                    (true, None) => return false,
                     (_, leaf) => toggle(&mut digest, leaf.as_ref()),
                 }
             }
@@ -244,7 +244,7 @@ impl Engine {
         self.records.values().all(|r| {
             r.synced
                 .as_ref()
-                .is_none_or(|s| s.value.is_none() || s.leaf.is_some())
+                .is_none_or(|s| !s.is_live() || s.leaf.is_some())
         })
     }
 }

@@ -175,6 +175,9 @@ impl Engine {
             let Some(synced) = replica.synced.as_ref().filter(|s| s.key_id != current) else {
                 continue;
             };
+            if synced.away {
+                return Err(SyncError::ValuesAway);
+            }
             let value = synced.value.clone();
             let versions = (synced.version, synced.version + 1);
             sent.push(Sent::seal(vault, &keys, *id, versions, value, entropy)?);

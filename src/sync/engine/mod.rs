@@ -25,6 +25,7 @@ use crate::crypto::{RecordId, RecordMeta, SealedRecord, UnlockedVault, VaultId};
 
 pub(crate) mod head;
 mod keys;
+mod lazy;
 mod pull;
 mod push;
 mod reseed;
@@ -35,6 +36,7 @@ use head::HeadState;
 use pull::Pull;
 use sent::InFlight;
 
+pub use lazy::{KEEP_LOADED, Lookup};
 pub use reseed::Survey;
 
 /// The key id of a sealed record (0 if it does not parse: never one of a keyring's ids).
@@ -74,6 +76,8 @@ pub struct Engine {
     /// Plaintexts of the next page's records that the driver opened itself (WebCrypto), by
     /// record and version. Not stored; emptied by every page.
     preopened: BTreeMap<(RecordId, u64), Vec<u8>>,
+    /// The values loaded last from the device store (kept by an eviction). Not stored.
+    recent: Vec<RecordId>,
 }
 
 impl PartialEq for Engine {
@@ -118,6 +122,7 @@ impl Engine {
             pull_first: false,
             touched: BTreeSet::new(),
             preopened: BTreeMap::new(),
+            recent: Vec::new(),
         }
     }
 
@@ -165,12 +170,14 @@ impl Engine {
         self.policy = policy;
     }
 
-    /// The value of a record as this device sees it (pending edits included).
+    /// The value of a record as this device sees it (pending edits included); `None` also
+    /// for a value away in the device store (see [`Engine::lookup`]).
     pub fn get(&self, id: &RecordId) -> Option<&Value> {
         self.records.get(id).and_then(Replica::view)
     }
 
-    /// Every live record as this device sees it, by id.
+    /// Every live record as this device sees it, by id (values away left out: see
+    /// [`Engine::live_ids`]).
     pub fn records(&self) -> impl Iterator<Item = (&RecordId, &Value)> {
         self.records
             .iter()
@@ -212,7 +219,7 @@ impl Engine {
         let Some(replica) = self.records.get_mut(id) else {
             return false;
         };
-        if replica.view().is_none() {
+        if !replica.live() {
             return false;
         }
         replica.pending = Some(None);
@@ -230,6 +237,9 @@ impl Engine {
         entropy: &mut (impl Entropy + ?Sized),
     ) -> Result<Vec<u8>, SyncError> {
         self.check_vault(vault)?;
+        if !self.all_loaded() {
+            return Err(SyncError::ValuesAway);
+        }
         let json = vaultsync_wire::json::to_string(self).into_bytes();
         Ok(seal_state(
             &vault.state_key(),

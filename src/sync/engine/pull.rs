@@ -57,6 +57,15 @@ impl Engine {
         self.pull = None;
     }
 
+    /// Whether the next pull, or the one under way, starts from cursor 0 (it may need any
+    /// record's value).
+    pub(crate) fn full_pull_ahead(&self) -> bool {
+        match &self.pull {
+            Some(pull) => pull.mode != Mode::Incremental,
+            None => self.cursor() == 0,
+        }
+    }
+
     /// Whether the next pull, or the one under way, is a full one.
     pub fn resyncing(&self) -> bool {
         self.cursor() == 0 && (self.resync || self.pull.is_some())
@@ -197,7 +206,7 @@ impl Engine {
                 None => {
                     let replica = self.records.get(&change.record_id);
                     let seen = replica.map_or(0, |r| r.max_seen);
-                    let live_here = replica.is_some_and(|r| r.synced_value().is_some());
+                    let live_here = replica.is_some_and(|r| r.synced_live());
                     if change.version < seen && pull.mode == Mode::Incremental && live_here {
                         return Err(SyncError::Rollback {
                             record_id: change.record_id,
@@ -297,12 +306,14 @@ impl Engine {
             let Some(base) = replica.synced.take() else {
                 continue;
             };
-            let Some(value) = base.value else {
+            if !base.is_live() {
                 continue; // a tombstone the server purged
-            };
+            }
             if pull.mode == Mode::Union {
-                // The server lost it: pushed again from here.
-                if replica.pending.is_none() {
+                // The server lost it: pushed again from here (its value was loaded first:
+                // `needs_loading` asks for every value before a full pull).
+                debug_assert!(!base.away, "a full pull with values away");
+                if let (None, Some(value)) = (&replica.pending, base.value) {
                     replica.pending = Some(Some(value));
                     reuploaded += 1;
                 }
@@ -314,14 +325,16 @@ impl Engine {
         for (id, remote) in pull.staged {
             let replica = self.records.entry(id).or_default();
             let base = replica.synced.clone();
-            let same = base.as_ref().is_some_and(|b| b.value == remote.value);
+            let same = base
+                .as_ref()
+                .is_some_and(|b| !b.away && b.value == remote.value);
             match (pull.mode, base) {
                 (_, Some(b)) if same_copy(&b, &remote) => replica.synced = Some(remote),
                 (Mode::Union, Some(_)) if same => {
                     replica.max_seen = remote.version;
                     replica.synced = Some(remote);
                 }
-                (Mode::Union, Some(b)) if remote.version <= replica.max_seen => {
+                (Mode::Union, Some(b)) if remote.version <= replica.max_seen && !b.away => {
                     // Not provably newer than what this device had: its own value stays
                     // as an edit on top of the server's, merged field by field.
                     if replica.pending.is_none() {
@@ -381,9 +394,7 @@ impl Engine {
 /// Whether the base already is this copy of the server's (same version and leaf, or the
 /// same tombstone).
 fn same_copy(base: &Synced, remote: &Synced) -> bool {
-    base.version == remote.version
-        && base.leaf == remote.leaf
-        && base.value.is_none() == remote.value.is_none()
+    base.version == remote.version && base.leaf == remote.leaf && base.is_live() == remote.is_live()
 }
 
 /// The refusals that a full pull may cure (a change moved below the cursor, a page

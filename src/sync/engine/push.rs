@@ -44,7 +44,7 @@ impl Engine {
             let Some(pending) = &replica.pending else {
                 continue;
             };
-            if pending.is_none() && replica.synced_value().is_none() {
+            if pending.is_none() && !replica.synced_live() {
                 // Deleting what the server never had (or already deleted): nothing to send.
                 settled.push(*id);
                 continue;
@@ -245,7 +245,7 @@ impl Engine {
                 self.touched.insert(item.record_id);
                 let replica = self.records.entry(item.record_id).or_default();
                 match outcome {
-                    Outcome::Gone if replica.synced_value().is_none() => replica.synced = None,
+                    Outcome::Gone if !replica.synced_live() => replica.synced = None,
                     Outcome::Gone | Outcome::Newer => self.pull_first = true,
                     Outcome::Applied | Outcome::Skipped => {}
                 }

@@ -120,6 +120,9 @@ impl Engine {
             if survey.written.contains(id) {
                 continue;
             }
+            if replica.pending.is_none() && replica.away() {
+                return Err(SyncError::ValuesAway);
+            }
             let mine = replica.view().cloned();
             let server = survey.records.get(id);
             let theirs = server.and_then(|s| s.value.clone());

@@ -44,19 +44,19 @@ impl Engine {
         o
     }
 
-    /// One record's saved form (`None`: no such record).
-    pub(in crate::sync) fn record_json(&self, id: &RecordId) -> Option<Value> {
-        self.records.get(id).and_then(ToJson::to_json)
-    }
-
     /// The records changed since the last call (for the device store to write).
     pub(in crate::sync) fn take_touched(&mut self) -> BTreeSet<RecordId> {
         core::mem::take(&mut self.touched)
     }
 
-    /// Every record id (a store written from scratch).
-    pub(in crate::sync) fn record_ids(&self) -> impl Iterator<Item = &RecordId> {
-        self.records.keys()
+    /// Every record (the device store's index).
+    pub(in crate::sync) fn replicas(&self) -> impl Iterator<Item = (&RecordId, &Replica)> {
+        self.records.iter()
+    }
+
+    /// One record (the device store's writer).
+    pub(in crate::sync) fn replicas_get(&self, id: &RecordId) -> Option<&Replica> {
+        self.records.get(id)
     }
 
     /// An engine from the device store: the metadata entry and the records' entries.
@@ -92,6 +92,7 @@ impl Engine {
             pull_first: false,
             touched: BTreeSet::new(),
             preopened: BTreeMap::new(),
+            recent: Default::default(),
         };
         engine.after_load();
         Ok(engine)

@@ -46,15 +46,15 @@ async function syncing(): Promise<number> {
   });
   const id: string = client.put({ title: "x" });
   client.put({ title: "y" }, id);
-  const value: unknown = other.get(id);
+  const value: unknown = await other.get(id);
   const events: SyncEvent[] = await client.sync();
   for (const e of events) if (e.type === "conflict") void e.conflicts[0].path;
   const saved: string = client.save();
   const resumed: SyncClient = await SyncClient.resume("http://127.0.0.1:8787", saved, "p");
   // @ts-expect-error conflictPolicy is one of three names
   await SyncClient.login("http://127.0.0.1:8787", "u", "p", { conflictPolicy: "mine" });
-  // @ts-expect-error get() returns unknown, not any
-  const n: number = resumed.get(id);
+  // @ts-expect-error get() resolves to unknown, not any
+  const n: number = await resumed.get(id);
   void [recoveryCode, value, n];
   // Recovery, key rotation with progress, and an application's own fetch.
   const progress: SyncProgress[] = [];
