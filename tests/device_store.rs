@@ -11,7 +11,7 @@ use vaultsync::crypto::store::{SessionSecret, seal_entry};
 use vaultsync::crypto::{OsEntropy, RecordId};
 use vaultsync::sync::Lookup;
 use vaultsync::sync::store::{
-    self, INDEX_PREFIX, META, RECORD_PREFIX, VALUE_PREFIX, bucket_entry, bucket_of, value_entry,
+    self, INDEX_PREFIX, META, RECORD_PREFIX, VALUE_PREFIX, bucket_entry, bucket_of, value_bucket,
 };
 use vaultsync_wire::json;
 
@@ -58,15 +58,61 @@ fn id(n: u8) -> RecordId {
     RecordId::from_bytes([n; 16])
 }
 
+/// The writes of the device's next flush, not applied.
+fn next_writes(device: &mut Device) -> store::Writes {
+    let stored = &device.store;
+    store::write_now(
+        &mut device.writer,
+        "sim",
+        &sim::sim_token(),
+        &mut device.engine,
+        &device.vault,
+        &mut OsEntropy,
+        |name| Ok::<_, vaultsync::sync::SyncError>(stored.get(name).cloned()),
+    )
+    .unwrap()
+}
+
+/// A value bucket with one item's bytes replaced by `f` (or removed, for `None`).
+fn edit_item(device: &mut Device, of: RecordId, f: impl FnOnce(&[u8]) -> Option<Vec<u8>>) {
+    let name = value_bucket(bucket_of(&of));
+    let old = device.store[&name].clone();
+    let mut items: Vec<(RecordId, Vec<u8>)> = store::value_items(&old)
+        .unwrap()
+        .into_iter()
+        .map(|(id, b)| (id, b.to_vec()))
+        .collect();
+    let at = items.iter().position(|(id, _)| *id == of).unwrap();
+    match f(&items[at].1) {
+        Some(bytes) => items[at].1 = bytes,
+        None => drop(items.remove(at)),
+    }
+    let mut bytes = Vec::new();
+    for (id, item) in items {
+        bytes.extend_from_slice(id.as_bytes());
+        bytes.extend_from_slice(&(item.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&item);
+    }
+    device.store.insert(name, bytes);
+}
+
+fn item(device: &Device, of: RecordId) -> Vec<u8> {
+    let bucket = &device.store[&value_bucket(bucket_of(&of))];
+    let items = store::value_items(bucket).unwrap();
+    items.iter().find(|(id, _)| *id == of).unwrap().1.to_vec()
+}
+
 #[test]
 fn one_edit_writes_its_bucket_and_a_sync_what_it_changed() {
     let (mut server, mut device) = synced_device(200);
     let buckets = index(&device).len();
     assert!(buckets > 100 && buckets <= 256, "{buckets} buckets");
+    let values = entries(&device, VALUE_PREFIX).len();
+    assert_eq!(values, buckets, "a value bucket beside each index bucket");
     assert_eq!(
         device.store.len(),
-        2 + buckets + 200,
-        "envelope, meta, the index buckets and one value per record"
+        2 + 2 * buckets,
+        "envelope, meta, the buckets"
     );
     assert_eq!(device.flush(), 0, "nothing changed, nothing written");
     assert_eq!(
@@ -74,30 +120,23 @@ fn one_edit_writes_its_bucket_and_a_sync_what_it_changed() {
         200,
         "values left memory once written"
     );
+    // Values are the server's sealed bytes as received (0xD1), not sealed again.
+    assert_eq!(item(&device, id(7))[0], 0xD1);
 
-    // An edit of a record whose value is away: its bucket only (the pending edit is in
-    // its row; the synced value is already in the store).
+    // An edit of a record whose value is away: its index bucket only (the pending edit is
+    // in its row; the synced value is already in the store, and is not read).
     let edited = id(7);
     device
         .engine
         .put(edited, json!({ "n": 7, "text": "edited" }), 2);
-    let writes = device
-        .writer
-        .writes(
-            "sim",
-            &sim::sim_token(),
-            &mut device.engine,
-            &device.vault,
-            &mut OsEntropy,
-        )
-        .unwrap();
+    let writes = next_writes(&mut device);
     let names: Vec<&str> = writes.puts.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(names, vec![bucket_entry(bucket_of(&edited)).as_str()]);
     assert!(writes.deletes.is_empty());
     assert!(writes.bytes() < 8 * 1024, "{} bytes", writes.bytes());
     device.store.extend(writes.puts);
 
-    // A sync that pushes it writes its value, its bucket and the metadata.
+    // A sync that pushes it writes its index and value buckets and the metadata.
     assert!(device.sync(&mut server, 1000, None));
     assert_eq!(device.flush(), 3);
     let again = device.reopen_whole();
@@ -106,8 +145,8 @@ fn one_edit_writes_its_bucket_and_a_sync_what_it_changed() {
     let mut lazy = device.reopen();
     assert_eq!(lazy.away_ids().len(), 200);
     assert_eq!(lazy.lookup(&edited), Lookup::Away);
-    let bytes = device.store.get(&value_entry(&edited)).map(Vec::as_slice);
-    store::load_value(&mut lazy, &device.vault, &edited, bytes).unwrap();
+    let bucket = device.store.get(&value_bucket(bucket_of(&edited)));
+    store::load_value(&mut lazy, &device.vault, &edited, bucket.map(Vec::as_slice)).unwrap();
     assert_eq!(
         lazy.lookup(&edited),
         Lookup::Value(&json!({ "n": 7, "text": "edited" }))
@@ -119,22 +158,24 @@ fn one_edit_writes_its_bucket_and_a_sync_what_it_changed() {
 fn bad_entries_are_refused_alone_and_the_next_sync_brings_them_back() {
     let (mut server, mut device) = synced_device(20);
     // An old value of record 6 kept from before an edit, put back afterwards.
-    let old = device.store[&value_entry(&id(6))].clone();
+    let old = item(&device, id(6));
     device
         .engine
         .put(id(6), json!({ "n": 6, "text": "new" }), 2);
     assert!(device.sync(&mut server, 1000, None));
     device.flush();
-    // Values flipped, truncated, moved to another record's name, replayed; a bucket flipped.
-    device.store.get_mut(&value_entry(&id(1))).unwrap()[20] ^= 1;
-    device
-        .store
-        .get_mut(&value_entry(&id(2)))
-        .unwrap()
-        .truncate(10);
-    let moved = device.store[&value_entry(&id(4))].clone();
-    device.store.insert(value_entry(&id(3)), moved);
-    device.store.insert(value_entry(&id(6)), old);
+    // Values flipped, truncated, moved to another record, replayed, removed; a bucket
+    // flipped.
+    edit_item(&mut device, id(1), |b| {
+        let mut b = b.to_vec();
+        b[20] ^= 1;
+        Some(b)
+    });
+    edit_item(&mut device, id(2), |b| Some(b[..9].to_vec()));
+    let moved = item(&device, id(4));
+    edit_item(&mut device, id(3), |_| Some(moved));
+    edit_item(&mut device, id(6), |_| Some(old));
+    edit_item(&mut device, id(8), |_| None);
     let bucket = bucket_entry(bucket_of(&id(9)));
     let in_bucket = (0..20)
         .filter(|n| bucket_of(&id(*n)) == bucket_of(&id(9)))
@@ -157,10 +198,10 @@ fn bad_entries_are_refused_alone_and_the_next_sync_brings_them_back() {
     .unwrap();
     let mut refused: Vec<String> = loaded.into_iter().map(|(k, _)| k).collect();
     refused.sort();
-    let mut expected: Vec<String> = [1, 2, 3, 6]
+    let mut expected: Vec<String> = [1, 2, 3, 6, 8]
         .iter()
         .filter(|n| bucket_of(&id(**n)) != bucket_of(&id(9)))
-        .map(|n| value_entry(&id(*n)))
+        .map(|n| format!("{}:{}", value_bucket(bucket_of(&id(*n))), id(*n)))
         .collect();
     expected.sort();
     assert_eq!(refused, expected, "each bad value refused on its own");
@@ -215,7 +256,7 @@ fn bad_metadata_refuses_the_store_and_a_newer_layout_is_not_misread() {
     )
     .unwrap()
     .vault;
-    let e = store::open(&other, &device.store[META], index(&device), []).unwrap_err();
+    let e = store::open(&other, &device.store[META], index(&device), vec![]).unwrap_err();
     assert_eq!(e.code(), Code::StateTampered);
 }
 
@@ -244,7 +285,7 @@ fn a_store_of_layout_1_opens_and_its_first_write_moves_it_to_layout_2() {
         let sealed = seal_entry(&device.vault, &name, text.as_bytes(), &mut OsEntropy).unwrap();
         legacy.push((name, sealed));
     }
-    let opened = store::open(&device.vault, &meta.unwrap(), [], legacy.clone()).unwrap();
+    let opened = store::open(&device.vault, &meta.unwrap(), vec![], legacy.clone()).unwrap();
     assert!(opened.refused.is_empty());
     let mut session = opened.session;
     assert!(
@@ -252,15 +293,16 @@ fn a_store_of_layout_1_opens_and_its_first_write_moves_it_to_layout_2() {
         "every record read, values in memory"
     );
     let mut writer = opened.writer;
-    let writes = writer
-        .writes(
-            "sim",
-            &sim::sim_token(),
-            &mut session.engine,
-            &device.vault,
-            &mut OsEntropy,
-        )
-        .unwrap();
+    let writes = store::write_now(
+        &mut writer,
+        "sim",
+        &sim::sim_token(),
+        &mut session.engine,
+        &device.vault,
+        &mut OsEntropy,
+        |_| Ok::<_, vaultsync::sync::SyncError>(None),
+    )
+    .unwrap();
     let deleted: Vec<&String> = writes
         .deletes
         .iter()
@@ -271,11 +313,12 @@ fn a_store_of_layout_1_opens_and_its_first_write_moves_it_to_layout_2() {
         5,
         "layout 1's entries deleted by the first write"
     );
-    let values = writes
+    let values: usize = writes
         .puts
         .iter()
         .filter(|(k, _)| k.starts_with(VALUE_PREFIX))
-        .count();
+        .map(|(_, v)| store::value_items(v).unwrap().len())
+        .sum();
     assert_eq!(values, 5, "and every value written in layout 2");
 }
 
@@ -293,7 +336,7 @@ fn the_session_slot_opens_only_with_its_secret() {
     let vault = envelope.unlock_with_session(&again, &slot, 1_000).unwrap();
     assert_eq!(vault.vault_id(), device.vault.vault_id());
     // The store opens with the vault the slot gave.
-    let opened = store::open(&vault, &device.store[META], index(&device), []).unwrap();
+    let opened = store::open(&vault, &device.store[META], index(&device), vec![]).unwrap();
     assert!(opened.refused.is_empty());
     assert_eq!(opened.session.engine.away_ids(), device.engine.away_ids());
     // Another secret, a modified slot: SESSION_INVALID.
@@ -325,4 +368,45 @@ fn the_session_slot_opens_only_with_its_secret() {
     assert!(locked.seal(&meta, b"{}", &mut OsEntropy).is_err());
     assert!(SessionSecret::parse_text("short").is_err());
     assert_eq!(format!("{secret:?}"), "SessionSecret([redacted])");
+}
+
+#[test]
+fn values_under_a_key_retired_since_stay_away_until_the_pull_brings_them_again() {
+    let (mut server, mut a) = synced_device(10);
+    let old_key = a.vault.current_key_id();
+    // Another device rotates the keys to the end: every record re-sealed, the old key
+    // retired.
+    let (envelope, _) = created();
+    let mut b = Device::new(envelope, 1);
+    assert!(b.sync(&mut server, 1000, None));
+    assert!(b.run(
+        &mut vaultsync::sync::RotateRun::new(),
+        &mut server,
+        1000,
+        None
+    ));
+    // This device learns the new envelope (the old key gone) before it pulls the records
+    // re-sealed (as a password change does: it adopts the current envelope), and restarts.
+    a.engine = a.reopen();
+    a.vault.adopt_envelope(&server.current_envelope()).unwrap();
+    assert!(!a.vault.key_ids().contains(&old_key));
+    // Its values are the server's bytes under the retired key: unreadable, not tampered.
+    let away = a.engine.away_ids();
+    let refused = store::load_values(&mut a.engine, &a.vault, &away, |name| {
+        Ok::<_, ()>(a.store.get(name).cloned())
+    })
+    .unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    assert_eq!(a.engine.lookup(&id(3)), Lookup::Away);
+    // An edit on top of one: kept; the next sync brings every record re-sealed.
+    a.engine.put(id(3), json!({ "n": 3, "text": "mine" }), 5);
+    assert!(a.sync(&mut server, 1000, None));
+    a.flush();
+    a.whole();
+    let engine = &a.engine;
+    assert_eq!(engine.records().count(), 10);
+    assert_eq!(engine.pending_count(), 0);
+    assert_eq!(engine.get(&id(3)), Some(&json!({ "n": 3, "text": "mine" })));
+    assert_eq!(engine.reseal_count(&a.vault), 0);
+    assert!(engine.head_verifies(&a.vault));
 }

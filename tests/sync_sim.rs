@@ -183,14 +183,16 @@ fn run(ops: &[Op]) {
                 d.flush();
                 let from_store = d.reopen_whole();
                 assert_eq!(&from_store, d.whole(), "the device store is lossless");
-                let blob = d.engine.export(&d.vault, &mut OsEntropy).unwrap();
-                let envelope = d.vault.envelope().clone();
-                let vault = envelope.unlock_with_master(&created().1).unwrap();
-                let engine = Engine::import(&vault, &blob).unwrap();
-                assert_eq!(engine, d.engine, "export/import is lossless");
-                if clock % 2 == 0 {
+                // A value stored as the server sealed it under a key retired since stays
+                // unreadable until the pull brings it re-sealed: no whole export then.
+                if clock % 2 == 0 || !d.engine.away_ids().is_empty() {
                     d.engine = d.reopen(); // values away, loaded as steps need them
                 } else {
+                    let blob = d.engine.export(&d.vault, &mut OsEntropy).unwrap();
+                    let envelope = d.vault.envelope().clone();
+                    let vault = envelope.unlock_with_master(&created().1).unwrap();
+                    let engine = Engine::import(&vault, &blob).unwrap();
+                    assert_eq!(engine, d.engine, "export/import is lossless");
                     let mut fresh = Device::with(engine, vault);
                     fresh.flush();
                     *d = fresh;

@@ -44,6 +44,10 @@ const committed = (tx) =>
     tx.onabort = () => reject(tx.error ?? new Error("the IndexedDB transaction was aborted"));
   });
 
+/** The bytes as an ArrayBuffer of their own (copied only if the view shares one). */
+const own = (bytes) =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+
 class IndexedDbStore {
   constructor(name, db) {
     this.name = name;
@@ -71,10 +75,13 @@ class IndexedDbStore {
     return keys.map((key, i) => [key, new Uint8Array(values[i])]);
   }
   async write(puts, deletes) {
-    const tx = this.db.transaction("entries", "readwrite");
+    // Relaxed durability: committed once the data is with the operating system, not once
+    // it is on the platter (a killed worker or browser loses nothing committed; a power
+    // cut may lose the last writes, as with the native store's SQLite in WAL mode).
+    const tx = this.db.transaction("entries", "readwrite", { durability: "relaxed" });
     const store = tx.objectStore("entries");
     // Stored as ArrayBuffers of their own (a view into WASM memory must not be kept).
-    for (const [key, value] of puts) store.put(value.slice().buffer, key);
+    for (const [key, value] of puts) store.put(own(value), key);
     for (const key of deletes) store.delete(key);
     await committed(tx);
   }

@@ -334,8 +334,19 @@ pub(crate) async fn attach_store(client: &SyncClient, kind: &JsValue) -> Result<
             ..
         } = &mut *guard;
         let mut writer = vaultsync::sync::store::StoreWriter::new_store();
-        let writes = with_pool(|pool| writer.writes(username, token, engine, vault, pool))
-            .map_err(sync_error)?;
+        // A new store: no value bucket to read.
+        let writes = with_pool(|pool| {
+            vaultsync::sync::store::write_now(
+                &mut writer,
+                username,
+                token,
+                engine,
+                vault,
+                pool,
+                |_| Ok::<_, vaultsync::sync::SyncError>(None),
+            )
+        })
+        .map_err(sync_error)?;
         guard.store = Some(Store::new(js.clone(), writer));
         writes
     };

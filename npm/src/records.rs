@@ -3,7 +3,6 @@
 //! large vault is quick and listing it does not hold every value in WASM memory at once.
 
 use js_sys::Promise;
-use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
 
 use crate::client::{SyncClient, record_id};
@@ -11,8 +10,10 @@ use crate::error::js_error;
 use crate::http::to_js;
 use crate::run::{read, write};
 use vaultsync::code::Code;
+use vaultsync::crypto::RecordId;
 use vaultsync::sync::Lookup;
-use vaultsync::sync::store::{VALUE_PREFIX, open_value, value_entry};
+use vaultsync::sync::SyncError;
+use vaultsync::sync::store::{VALUE_PREFIX, bucket_of, open_item, value_bucket, value_items};
 
 #[wasm_bindgen]
 impl SyncClient {
@@ -30,18 +31,19 @@ impl SyncClient {
             match read(&inner)?.engine.lookup(&id) {
                 Lookup::Value(value) => to_js(value),
                 Lookup::Absent => Ok(JsValue::UNDEFINED),
+                // Not refused, and still away: under a key the vault retired since.
                 Lookup::Away => Err(js_error(
-                    Code::StateTampered,
-                    "the record's entry was refused",
+                    Code::UnknownKey,
+                    "the record's stored value is under a key retired since: sync to fetch it again",
                 )),
             }
         }))
     }
 
     /// Every record: `[{ id, value }]`; works offline. Values not in memory are read
-    /// from the device store in one pass and opened one at a time (none is kept). A value
-    /// whose entry is refused is left out (until the next sync brings it back) and
-    /// reported in `status().refusedEntries`.
+    /// from the device store in one pass and opened one at a time (none is kept in WASM
+    /// memory). A value that is refused is left out (until the next sync brings it back)
+    /// and reported in `status().refusedEntries`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Array<{ id: string; value: unknown }>>")]
     pub fn records(&self) -> Promise {
         crate::device::note_use(&self.inner);
@@ -56,13 +58,16 @@ impl SyncClient {
                 (Some(js), true) => crate::store::read_all(&js, VALUE_PREFIX).await?,
                 _ => Vec::new(),
             };
-            // Filled by insert: collecting into a map sorts first, and the sort's code costs
-            // the .wasm 30 KB.
-            let mut by_name = std::collections::BTreeMap::new();
-            for (name, bytes) in stored {
-                by_name.insert(name, bytes);
+            // Each value bucket's items, by bucket number.
+            let mut buckets: Vec<Vec<(RecordId, &[u8])>> = vec![Vec::new(); 256];
+            for (name, bytes) in &stored {
+                let number = name
+                    .strip_prefix(VALUE_PREFIX)
+                    .and_then(|b| u8::from_str_radix(b, 16).ok());
+                if let (Some(b), Ok(items)) = (number, value_items(bytes)) {
+                    buckets[usize::from(b)] = items;
+                }
             }
-            let stored = by_name;
             let i = read(&inner)?;
             let list = js_sys::Array::new();
             let mut refused = Vec::new();
@@ -71,32 +76,37 @@ impl SyncClient {
                     Lookup::Value(value) => to_js(value)?,
                     Lookup::Absent => continue,
                     Lookup::Away => {
-                        let opened = stored
-                            .get(&value_entry(&id))
-                            .and_then(|bytes| open_value(&i.vault, &id, bytes).ok())
-                            .filter(|(version, _)| Some(*version) == i.engine.away_version(&id));
+                        let version = i.engine.away_version(&id).unwrap_or_default();
+                        let bucket = &buckets[usize::from(bucket_of(&id))];
+                        let opened = match bucket.iter().find(|(item, _)| *item == id) {
+                            Some((_, bytes)) => open_item(&i.vault, &id, version, bytes),
+                            None => Err(SyncError::StateCorrupt),
+                        };
                         match opened {
-                            Some((_, value)) => to_js(&value)?,
-                            None => {
-                                refused.push(id);
+                            Ok(value) => to_js(&value)?,
+                            Err(e) => {
+                                refused.push((id, e));
                                 continue;
                             }
                         }
                     }
                 };
-                let item: Value = json!({ "id": id.to_string() });
-                let item = to_js(&item)?;
+                let item = js_sys::Object::new();
+                js_sys::Reflect::set(&item, &"id".into(), &id.to_string().into())?;
                 js_sys::Reflect::set(&item, &"value".into(), &value)?;
                 list.push(&item);
             }
             drop(i);
             if !refused.is_empty() {
                 let mut i = write(&inner)?;
-                for id in refused {
+                for (id, e) in refused {
+                    if let SyncError::KeyRetired = e {
+                        i.engine.value_unreadable(&id);
+                        continue;
+                    }
                     i.engine.refuse_value(&id);
-                    i.status
-                        .refused
-                        .push((value_entry(&id), Code::StateTampered));
+                    let name = format!("{}:{id}", value_bucket(bucket_of(&id)));
+                    i.status.refused.push((name, e.code()));
                 }
             }
             Ok(list.into())

@@ -13,7 +13,9 @@ use crate::run::{Inner, read, write};
 use crate::with_pool;
 use vaultsync::code::Code;
 use vaultsync::crypto::RecordId;
-use vaultsync::sync::store::{StoreWriter, VALUE_PREFIX, Writes, load_value, value_entry};
+use vaultsync::sync::store::{
+    Read, StoreWriter, VALUE_PREFIX, bucket_of, load_values, value_bucket,
+};
 
 #[wasm_bindgen(module = "/js/store.js")]
 extern "C" {
@@ -143,11 +145,40 @@ pub(crate) async fn apply(
     Ok(())
 }
 
-/// Writes what changed since the last flush (nothing without a store). A write the store
+/// Reads the named entries: one by one for a few, in one pass for many.
+async fn read_named(js: &JsStore, names: &[String]) -> Result<Read, JsValue> {
+    let mut read = Read::new();
+    if names.len() <= 16 {
+        for name in names {
+            read.insert(name.clone(), read_entry(js, name).await?);
+        }
+    } else {
+        for name in names {
+            read.insert(name.clone(), None);
+        }
+        for (name, bytes) in read_all(js, VALUE_PREFIX).await? {
+            if let Some(slot) = read.slot(&name) {
+                *slot = Some(bytes);
+            }
+        }
+    }
+    Ok(read)
+}
+
+/// Writes what changed since the last flush (nothing without a store): the value buckets
+/// it rewrites are read first (again if another write came between). A write the store
 /// refuses (`STORE_FAILED`) makes the next flush write every entry again, so the store
 /// never stays behind silently.
 pub(crate) async fn flush(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
-    let (js, writes) = {
+    let (js, writes) = loop {
+        let (js, plan) = {
+            let i = read(inner)?;
+            let Some(store) = i.store.as_ref() else {
+                return Ok(());
+            };
+            (store.js.clone(), store.writer.plan(&i.engine))
+        };
+        let old = read_named(&js, &plan.names).await?;
         let mut guard = write(inner)?;
         let Inner {
             store,
@@ -160,13 +191,17 @@ pub(crate) async fn flush(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
         let Some(store) = store.as_mut() else {
             return Ok(());
         };
-        let writes: Writes =
-            with_pool(|pool| store.writer.writes(username, token, engine, vault, pool))
-                .map_err(crate::http::sync_error)?;
-        if writes.is_empty() {
-            return Ok(());
+        let writes = with_pool(|pool| {
+            store
+                .writer
+                .writes(username, token, engine, vault, &plan, &old, pool)
+        })
+        .map_err(crate::http::sync_error)?;
+        match writes {
+            Some(writes) if writes.is_empty() => return Ok(()),
+            Some(writes) => break (js, writes),
+            None => continue,
         }
-        (store.js.clone(), writes)
     };
     let written = apply(&js, writes.puts, &writes.deletes).await;
     if let Ok(mut guard) = write(inner) {
@@ -176,7 +211,7 @@ pub(crate) async fn flush(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
                 // Written: the values leave memory (the store has them).
                 Ok(()) if !store.keep_values => engine.evict(),
                 Ok(()) => {}
-                Err(_) => store.writer = StoreWriter::new_store(),
+                Err(_) => store.writer.failed(engine),
             }
         }
     }
@@ -191,28 +226,21 @@ pub(crate) async fn load(inner: &Rc<RefCell<Inner>>, ids: &[RecordId]) -> Result
     let Some(js) = read(inner)?.store.as_ref().map(|s| s.js.clone()) else {
         return Ok(());
     };
-    let wanted: Vec<RecordId> = {
+    let names: Vec<String> = {
         let i = read(inner)?;
-        ids.iter()
-            .filter(|id| i.engine.is_away(id))
-            .copied()
+        let mut wanted = [false; 256];
+        for id in ids.iter().filter(|id| i.engine.is_away(id)) {
+            wanted[usize::from(bucket_of(id))] = true;
+        }
+        (0..=255u8)
+            .filter(|b| wanted[usize::from(*b)])
+            .map(value_bucket)
             .collect()
     };
-    if wanted.is_empty() {
+    if names.is_empty() {
         return Ok(());
     }
-    // A few values one by one; many in one read of every value entry.
-    let mut entries = std::collections::BTreeMap::new();
-    if wanted.len() <= 32 {
-        for id in &wanted {
-            let name = value_entry(id);
-            if let Some(bytes) = read_entry(&js, &name).await? {
-                entries.insert(name, bytes);
-            }
-        }
-    } else {
-        entries.extend(read_all(&js, VALUE_PREFIX).await?);
-    }
+    let read_buckets = read_named(&js, &names).await?;
     let mut guard = write(inner)?;
     let Inner {
         engine,
@@ -220,19 +248,18 @@ pub(crate) async fn load(inner: &Rc<RefCell<Inner>>, ids: &[RecordId]) -> Result
         status,
         ..
     } = &mut *guard;
-    let mut first = None;
-    for id in &wanted {
-        let name = value_entry(id);
-        let bytes = entries.get(&name).map(Vec::as_slice);
-        if let Err(e) = load_value(engine, vault, id, bytes) {
-            status.refused.push((name.clone(), e.code()));
-            first.get_or_insert_with(|| {
-                js_error(
-                    e.code(),
-                    &format!("the device store's entry {name} was refused ({e}): the next sync brings the record back"),
-                )
-            });
-        }
-    }
+    let refused = load_values(engine, vault, ids, |name| {
+        Ok::<_, ()>(read_buckets.get(name).flatten().map(<[u8]>::to_vec))
+    })
+    .unwrap_or_default();
+    let first = refused.first().map(|(name, code)| {
+        js_error(
+            *code,
+            &format!(
+                "the device store's entry {name} was refused: the next sync brings the record back"
+            ),
+        )
+    });
+    status.refused.extend(refused);
     first.map_or(Ok(()), Err)
 }

@@ -96,19 +96,23 @@ fn apply(conn: &mut Connection, writes: &store::Writes, replace: bool) -> Result
     tx.commit().map_err(failed)
 }
 
-/// What changed in `session` since `writer` last wrote, as entries.
+/// What changed in `session` since `writer` last wrote, as entries (the value buckets
+/// to rewrite read from `conn`; none for a new file).
 fn changes(
     writer: &mut StoreWriter,
     session: &mut Session,
     vault: &UnlockedVault,
+    conn: Option<&Connection>,
 ) -> Result<store::Writes, ClientError> {
-    Ok(writer.writes(
+    store::write_now(
+        writer,
         &session.username,
         &session.token,
         &mut session.engine,
         vault,
         &mut OsEntropy,
-    )?)
+        |name| conn.map_or(Ok(None), |conn| get(conn, name)),
+    )
 }
 
 impl Client {
@@ -117,7 +121,7 @@ impl Client {
     pub fn keep_in(&mut self, path: &Path) -> Result<(), ClientError> {
         let mut conn = connect(path)?;
         let mut writer = StoreWriter::new_store();
-        let mut writes = changes(&mut writer, &mut self.session, &self.vault)?;
+        let mut writes = changes(&mut writer, &mut self.session, &self.vault, None)?;
         writes
             .puts
             .push((SERVER.into(), self.http.base().as_bytes().to_vec()));
@@ -172,13 +176,18 @@ impl Client {
         let Some(store) = self.store.as_mut() else {
             return Ok(());
         };
-        let writes = changes(&mut store.writer, &mut self.session, &self.vault)?;
+        let writes = changes(
+            &mut store.writer,
+            &mut self.session,
+            &self.vault,
+            Some(&store.conn),
+        )?;
         if writes.is_empty() {
             return Ok(());
         }
         let written = apply(&mut store.conn, &writes, false);
         if written.is_err() {
-            store.writer = StoreWriter::new_store();
+            store.writer.failed(&mut self.session.engine);
         }
         written
     }

@@ -90,6 +90,10 @@ pub enum SyncError {
     /// Values this step needs are away in the device store: the driver loads them first
     /// (`Engine::needs_loading`, `Engine::away_ids`).
     ValuesAway,
+    /// A value in the device store is sealed (as the server sent it) under a key the
+    /// vault has since retired (a key rotation finished): it is dropped, and the next full
+    /// pull brings the record again under the current key.
+    KeyRetired,
     /// The unlocked vault is not the vault of this engine.
     WrongVault,
     /// A device store written by another version of its layout (a newer one: refused, not
@@ -121,6 +125,7 @@ impl SyncError {
             },
             Self::State(_) | Self::StateCorrupt => Code::StateTampered,
             Self::ValuesAway => Code::StoreFailed,
+            Self::KeyRetired => Code::UnknownKey,
             Self::StoreVersion { .. } => Code::UnsupportedFormat,
             Self::WrongVault => Code::WrongVault,
         }
@@ -179,6 +184,7 @@ impl fmt::Display for SyncError {
             Self::State(e) => write!(f, "{e}"),
             Self::StateCorrupt => f.write_str("the state blob is not a state of this version"),
             Self::ValuesAway => f.write_str("values this step needs are still in the device store"),
+            Self::KeyRetired => f.write_str("a stored value is under a retired key: fetched again"),
             Self::WrongVault => f.write_str("this vault is not the engine's vault"),
             Self::StoreVersion { found } => write!(
                 f,

@@ -21,6 +21,15 @@ pub(super) struct Synced {
     /// A live record whose value is not in memory but in the device store (a store opened
     /// lazily, or a value evicted after it was written): loaded before it is needed.
     pub(super) away: bool,
+    /// The server's sealed bytes of this copy, kept until the device store takes them (it
+    /// stores them as they are: they authenticate themselves). Not saved.
+    pub(super) sealed: Option<Vec<u8>>,
+    /// The device store holds this copy's value. Not saved.
+    pub(super) stored: bool,
+    /// Away, and not readable any more: stored as the server sealed it, under a key the
+    /// vault has retired since. A pull brings its re-sealed copy; until then a merge has
+    /// no base for it (both sides kept as conflicts). Not saved.
+    pub(super) unreadable: bool,
     /// The key id its ciphertext is sealed under (0: not known, from a state saved before
     /// key ids were kept; such a record is re-sealed by a key rotation to be safe).
     pub(super) key_id: u32,
@@ -52,6 +61,9 @@ impl FromJson for Synced {
             version: field(o, "version")?,
             value: get_exact(o, "value"),
             away: false,
+            sealed: None,
+            stored: false,
+            unreadable: false,
             key_id: match o.get("key_id") {
                 Some(id) => u32::from_json(id, "key_id")?,
                 None => 0,
@@ -125,6 +137,9 @@ impl Synced {
             version,
             value,
             away: false,
+            sealed: None,
+            stored: false,
+            unreadable: false,
             key_id,
             leaf,
         }
@@ -188,6 +203,7 @@ impl Replica {
                 at: "row",
                 expected: "synced.live",
             })?;
+            synced.stored = synced.away;
         }
         Ok(replica)
     }
@@ -215,7 +231,11 @@ pub(super) fn reconcile(
     }
     // A base away is loaded before a merge needs it (the driver's `needs_loading`); without
     // a pending edit, an event is told whatever it was.
-    debug_assert!(replica.pending.is_none() || !replica.away());
+    debug_assert!(
+        replica.pending.is_none()
+            || !replica.away()
+            || replica.synced.as_ref().is_some_and(|s| s.unreadable)
+    );
     let base_known = !replica.away();
     let base = replica.synced_value().cloned();
     let mut events = Vec::new();

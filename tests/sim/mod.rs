@@ -304,16 +304,17 @@ impl Device {
     /// Writes what changed into the store, as a driver does after each step; returns the
     /// number of entries written.
     pub fn flush(&mut self) -> usize {
-        let writes = self
-            .writer
-            .writes(
-                "sim",
-                &sim_token(),
-                &mut self.engine,
-                &self.vault,
-                &mut OsEntropy,
-            )
-            .unwrap();
+        let store = &self.store;
+        let writes = store::write_now(
+            &mut self.writer,
+            "sim",
+            &sim_token(),
+            &mut self.engine,
+            &self.vault,
+            &mut OsEntropy,
+            |name| Ok::<_, vaultsync::sync::SyncError>(store.get(name).cloned()),
+        )
+        .unwrap();
         let n = writes.puts.len() + writes.deletes.len();
         for name in &writes.deletes {
             self.store.remove(name);
@@ -349,6 +350,7 @@ impl Device {
                 .iter()
                 .filter(move |(k, _)| k.starts_with(prefix))
                 .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         };
         let opened = store::open(
             &self.vault,

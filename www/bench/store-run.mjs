@@ -4,7 +4,8 @@
 // secret and with the password, the WASM memory, and save()/resume() of the same vault
 // measured in the same page as the reference. Then large records: the first sync of
 // 1,000 x 64 KiB (opened with WebCrypto) vs WebCrypto's decryption alone and vs AES in WASM.
-// Usage: node bench/store-run.mjs   (scripts/bench-store.sh builds first; LARGE_ONLY=1: only
+// Usage: node bench/store-run.mjs   (scripts/bench-store.sh builds first; SMALL_ONLY=1: only
+// 10,000 x 1 KiB and no large records; LARGE_ONLY=1: only
 // the large records)
 import { join } from "node:path";
 import init, { SyncClient } from "vaultsync";
@@ -26,7 +27,8 @@ const rows = [];
 try {
   const browser = await launchBrowser();
   try {
-    for (const [count, size] of process.env.LARGE_ONLY ? [] : [[10000, 1024], [50000, 256]]) {
+    const sizes = process.env.SMALL_ONLY ? [[10000, 1024]] : [[10000, 1024], [50000, 256]];
+    for (const [count, size] of process.env.LARGE_ONLY ? [] : sizes) {
       const user = `store${count}`;
       log(`seeding ${count} x ${size} B`);
       const { client } = await SyncClient.register(server.url, user, password, { iterations });
@@ -63,6 +65,12 @@ try {
   line("WASM memory after reopening 3 + 1 times (high-water)", (r) => mib(r.wasmEnd));
   line("records' plaintext", (r) => mib(r.count * r.size));
 
+  if (!process.env.SMALL_ONLY) await largeRecords();
+} finally {
+  await server.stop();
+}
+
+async function largeRecords() {
   log("seeding 1,000 x 64 KiB");
   const { client: large } = await SyncClient.register(server.url, "large1000", password, { iterations });
   for (let i = 0; i < 1000; i++) large.put({ n: i, text: "z".repeat(65536 - 40) });
@@ -84,6 +92,4 @@ try {
   } finally {
     await browser2.close();
   }
-} finally {
-  await server.stop();
 }

@@ -44,7 +44,7 @@ test("a client persists as it goes: one edit writes its index bucket, a sync wha
   assert.equal(client.status().pending, 0);
   const buckets = [...store.entries.keys()].filter((k) => k.startsWith("i/")).length;
   assert.ok(buckets > 150 && buckets <= 256, `${buckets} index buckets (300 random ids)`);
-  assert.equal(store.entries.size, 2 + buckets + 300, "envelope, meta, the index, one value per record");
+  assert.equal(store.entries.size, 2 + 2 * buckets, "envelope, meta, index and value buckets");
 
   store.writes.length = 0;
   client.put({ n: 0, secret: "PLAINTEXT-MARKER-edited" }, ids[0]);
@@ -58,10 +58,10 @@ test("a client persists as it goes: one edit writes its index bucket, a sync wha
 
   store.writes.length = 0;
   await client.sync();
-  // The push in flight, its answer, the pull: each step writes the record's value and
-  // bucket and the metadata it changed, and nothing else.
+  // The push in flight, its answer, the pull: each step writes the record's index and
+  // value buckets and the metadata it changed, and nothing else.
   const written = new Set(store.writes.flatMap((w) => w.puts.map(([k]) => k)));
-  assert.deepEqual([...written].sort(), ["meta", `v/${ids[0]}`, bucket].sort());
+  assert.deepEqual([...written].sort(), ["meta", bucket, bucket.replace("i/", "v/")].sort());
 
   for (const [key, value] of store.entries) {
     assert.ok(!text(value).includes("PLAINTEXT-MARKER"), `${key} holds plaintext`);
@@ -127,15 +127,43 @@ test("a corrupted, truncated or moved entry is refused alone; the next sync brin
   for (let i = 0; i < 10; i++) ids.push(client.put({ n: i }));
   await client.sync();
   client.free();
-  const flipped = store.entries.get(`v/${ids[0]}`);
-  flipped[20] ^= 1;
-  store.entries.set(`v/${ids[1]}`, store.entries.get(`v/${ids[1]}`).slice(0, 9));
-  store.entries.set(`v/${ids[2]}`, store.entries.get(`v/${ids[3]}`));
+  // Value buckets (FORMAT.md): items of id (16) || length (u32 BE) || bytes.
+  const items = (bytes) => {
+    const out = new Map();
+    for (let at = 0; at < bytes.length; ) {
+      const id = Buffer.from(bytes.subarray(at, at + 16)).toString("base64url");
+      const len = new DataView(bytes.buffer, bytes.byteOffset + at + 16, 4).getUint32(0);
+      out.set(id, bytes.slice(at + 20, at + 20 + len));
+      at += 20 + len;
+    }
+    return out;
+  };
+  const pack = (map) => {
+    const parts = [];
+    for (const [id, b] of map) {
+      const len = new Uint8Array(4);
+      new DataView(len.buffer).setUint32(0, b.length);
+      parts.push(Buffer.from(id, "base64url"), len, b);
+    }
+    return new Uint8Array(Buffer.concat(parts));
+  };
+  const bucketOf = (id) => [...store.entries].find(([k, v]) => k.startsWith("v/") && items(v).has(id))[0];
+  const edit = (id, f) => {
+    const name = bucketOf(id);
+    const map = items(store.entries.get(name));
+    map.set(id, f(map.get(id)));
+    store.entries.set(name, pack(map));
+  };
+  const third = items(store.entries.get(bucketOf(ids[3]))).get(ids[3]);
+  const names = [0, 1, 2].map((i) => `${bucketOf(ids[i])}:${ids[i]}`);
+  edit(ids[0], (b) => Uint8Array.from(b, (x, i) => (i === 20 ? x ^ 1 : x)));
+  edit(ids[1], (b) => b.slice(0, 9));
+  edit(ids[2], () => third);
   const opened = await SyncClient.open(server.url, "store-d", "pw", { store });
   assert.deepEqual(opened.status().refusedEntries, [], "opening reads the index, not the values");
   assert.equal((await opened.records()).length, 7, "the rest is usable");
   const refused = opened.status().refusedEntries.map((r) => [r.entry, r.code]).sort();
-  assert.deepEqual(refused, [0, 1, 2].map((i) => [`v/${ids[i]}`, "STATE_TAMPERED"]).sort());
+  assert.deepEqual(refused, names.map((name) => [name, "STATE_TAMPERED"]).sort());
   assert.equal(await opened.get(ids[0]), undefined, "left out until the next sync");
   assert.equal(opened.pendingCount, 0, "nothing is uploaded from a refused entry");
   await opened.sync();

@@ -122,6 +122,17 @@ impl Engine {
         self.envelope_version = version;
         self.kdf_floor = envelope.kdf_params().iterations();
         let current = vault.current_key_id();
+        // Values the device store holds as the server sealed them, under a key this vault
+        // no longer has, are stored again (under the state key) from memory.
+        let held = vault.key_ids();
+        for (id, replica) in &mut self.records {
+            if let Some(s) = &mut replica.synced {
+                if s.value.is_some() && !held.contains(&s.key_id) && s.stored {
+                    s.stored = false;
+                    self.touched.insert(*id);
+                }
+            }
+        }
         if self
             .in_flight
             .as_ref()

@@ -55,8 +55,8 @@ impl Engine {
             return self.away_ids();
         }
         let dirty = self.dirty.iter().filter(|id| {
-            let replica = self.records.get(id);
-            replica.is_some_and(|r| r.away())
+            let synced = self.records.get(id).and_then(|r| r.synced.as_ref());
+            synced.is_some_and(|s| s.away && !s.unreadable)
         });
         dirty.copied().collect()
     }
@@ -80,6 +80,7 @@ impl Engine {
             Some(s) if s.away && s.version == version => {
                 s.value = Some(value);
                 s.away = false;
+                s.stored = true;
                 if self.recent.len() == KEEP_LOADED {
                     self.recent.remove(0);
                 }
@@ -87,6 +88,14 @@ impl Engine {
                 Ok(())
             }
             _ => Err(SyncError::StateCorrupt),
+        }
+    }
+
+    /// A value away that no longer opens because the vault retired its key: left away
+    /// (see `Synced::unreadable`), not asked for again.
+    pub fn value_unreadable(&mut self, id: &RecordId) {
+        if let Some(s) = self.records.get_mut(id).and_then(|r| r.synced.as_mut()) {
+            s.unreadable = s.away;
         }
     }
 
@@ -101,9 +110,9 @@ impl Engine {
         }
     }
 
-    /// Drops from memory the values of records without a pending edit or conflict, but
-    /// the last ones loaded: for a driver whose device store holds every one of them (call
-    /// it after a write of the store succeeded, never before).
+    /// Drops from memory the values the device store holds, of records without a pending
+    /// edit or conflict, but the last ones loaded (call it after a write of the store
+    /// succeeded, never before).
     pub fn evict(&mut self) {
         let keep: &[RecordId] = &self.recent;
         for (id, replica) in &mut self.records {
@@ -111,9 +120,21 @@ impl Engine {
                 continue;
             }
             if let Some(s) = &mut replica.synced {
-                if s.value.is_some() && !keep.contains(id) {
+                if s.stored && s.value.is_some() && !keep.contains(id) {
                     s.value = None;
                     s.away = true;
+                }
+            }
+        }
+    }
+
+    /// A write of the device store failed: the values it was to hold are not there (the
+    /// next write, of every entry, writes them again from memory).
+    pub fn unstore(&mut self) {
+        for replica in self.records.values_mut() {
+            if let Some(s) = &mut replica.synced {
+                if !s.away {
+                    s.stored = false;
                 }
             }
         }

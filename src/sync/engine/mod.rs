@@ -311,6 +311,10 @@ impl Engine {
             (Some(value), Some(leaf))
         };
         let key_id = key_id_of(sealed);
-        Ok(Synced::new(record.version, value, key_id, leaf))
+        let mut synced = Synced::new(record.version, value, key_id, leaf);
+        if !record.deleted {
+            synced.sealed = Some(sealed.to_vec());
+        }
+        Ok(synced)
     }
 }

@@ -12,7 +12,6 @@ use crate::crypto::head::{DeviceId, Head, HeadKeys, SealedHead, SetDigest};
 use crate::crypto::rand::Entropy;
 use crate::sync::error::SyncError;
 use crate::sync::event::Event;
-use crate::sync::replica::Synced;
 
 impl Engine {
     /// The next push: the unanswered one again (same bytes, so the server recognises a
@@ -255,9 +254,7 @@ impl Engine {
         for item in in_flight.sent {
             let id = item.record_id;
             let replica = self.records.entry(id).or_default();
-            let key_id = item.key_id();
-            let synced = Synced::new(item.version, item.value.clone(), key_id, item.leaf);
-            replica.synced = Some(synced);
+            replica.synced = Some(item.synced());
             replica.max_seen = if item.base_version == 0 {
                 // Created (again, after a purged tombstone): a new lineage.
                 item.version

@@ -54,8 +54,20 @@ impl Engine {
         self.records.iter()
     }
 
-    /// One record (the device store's writer).
-    pub(in crate::sync) fn replicas_get(&self, id: &RecordId) -> Option<&Replica> {
+    /// Every record, to change (the device store's writer marks values stored).
+    pub(in crate::sync) fn replicas_mut(
+        &mut self,
+    ) -> impl Iterator<Item = (&RecordId, &mut Replica)> {
+        self.records.iter_mut()
+    }
+
+    /// The records changed since the last write.
+    pub(in crate::sync) fn touched(&self) -> &BTreeSet<RecordId> {
+        &self.touched
+    }
+
+    /// One record.
+    pub(in crate::sync) fn replica(&self, id: &RecordId) -> Option<&Replica> {
         self.records.get(id)
     }
 

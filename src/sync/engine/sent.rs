@@ -206,7 +206,11 @@ impl Sent {
 
     /// The server's copy once it landed.
     pub(super) fn synced(&self) -> Synced {
-        Synced::new(self.version, self.value.clone(), self.key_id(), self.leaf)
+        let mut synced = Synced::new(self.version, self.value.clone(), self.key_id(), self.leaf);
+        if self.value.is_some() {
+            synced.sealed = Some(self.ciphertext.as_bytes().to_vec());
+        }
+        synced
     }
 
     /// The key id the write is sealed under.

@@ -13,7 +13,8 @@
 //! - `i/<bb>`: one of 256 index buckets: a line for every record whose id falls in it,
 //!   without its synced value (version, key id, leaf, highest version seen, pending edit,
 //!   conflicts: `rows.rs`), sealed the same way;
-//! - `v/<record id>`: a live record's synced value and version, sealed the same way;
+//! - `v/<bb>`: the synced values of that bucket's live records (`values.rs`): the server's
+//!   sealed bytes as received, or a `0x5F` item under the state key;
 //! - `session`: the session slot, written only when the application asks for a session
 //!   secret, deleted by `lock`.
 //!
@@ -27,14 +28,16 @@ use zeroize::Zeroizing;
 
 use super::engine::Engine;
 use super::error::SyncError;
+use super::replica::Replica;
 use crate::crypto::rand::Entropy;
 use crate::crypto::store::seal_entry;
 use crate::crypto::{RecordId, UnlockedVault};
 
 mod open;
 mod rows;
+mod values;
 
-pub use open::{Opened, load_value, load_values, open, open_value};
+pub use open::{Opened, load_value, load_values, open, open_item, value_items};
 
 /// The store layout this version writes (in `meta`; the entries' format byte is `0x5F`).
 pub const STORE_VERSION: u64 = 2;
@@ -51,9 +54,9 @@ pub const VALUE_PREFIX: &str = "v/";
 /// The prefix of layout 1's record entries (read to migrate, deleted by the first write).
 pub const RECORD_PREFIX: &str = "r/";
 
-/// A value's entry name.
-pub fn value_entry(id: &RecordId) -> String {
-    format!("{VALUE_PREFIX}{id}")
+/// A value bucket's entry name.
+pub fn value_bucket(bucket: u8) -> String {
+    format!("{VALUE_PREFIX}{bucket:02x}")
 }
 
 /// A layout-1 record entry's name.
@@ -105,7 +108,7 @@ impl Writes {
 }
 
 /// What a store's writer remembers between writes: the metadata and envelope last
-/// written (so that an unchanged one is not written again).
+/// written (so that an unchanged one is not written again), and how many writes it made.
 #[derive(Default)]
 pub struct StoreWriter {
     meta: Option<Zeroizing<String>>,
@@ -113,6 +116,8 @@ pub struct StoreWriter {
     everything: bool,
     /// Layout-1 entries to delete with the first write.
     legacy: Vec<String>,
+    /// Writes made so far: a [`Plan`] read before another write is stale.
+    generation: u64,
 }
 
 impl core::fmt::Debug for StoreWriter {
@@ -121,6 +126,44 @@ impl core::fmt::Debug for StoreWriter {
             .field("everything", &self.everything)
             .field("legacy", &self.legacy.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// The value buckets a write rewrites: the driver reads them (as they are now) and hands
+/// them to [`StoreWriter::writes`].
+#[derive(Debug)]
+pub struct Plan {
+    /// Entry names to read (`v/<bb>`).
+    pub names: Vec<String>,
+    generation: u64,
+}
+
+/// The entries a [`Plan`] named, as read: `None` for one that does not exist. A list,
+/// not a map (at most 256 entries; each map type costs the .wasm its own code).
+#[derive(Debug, Default)]
+pub struct Read(Vec<(String, Option<Vec<u8>>)>);
+
+impl Read {
+    /// Nothing read yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records what `name` held.
+    pub fn insert(&mut self, name: String, bytes: Option<Vec<u8>>) {
+        self.0.push((name, bytes));
+    }
+
+    /// What `name` held: `None` if it was not read, `Some(None)` if it did not exist.
+    pub fn get(&self, name: &str) -> Option<Option<&[u8]>> {
+        let found = self.0.iter().find(|(n, _)| n == name);
+        found.map(|(_, bytes)| bytes.as_deref())
+    }
+
+    /// The slot of `name`, to fill in.
+    pub fn slot(&mut self, name: &str) -> Option<&mut Option<Vec<u8>>> {
+        let found = self.0.iter_mut().find(|(n, _)| n == name);
+        found.map(|(_, bytes)| bytes)
     }
 }
 
@@ -134,19 +177,74 @@ impl StoreWriter {
         }
     }
 
+    /// A write the store refused: the next one writes every entry again (values from
+    /// memory, or from the value buckets as they are).
+    pub fn failed(&mut self, engine: &mut Engine) {
+        self.everything = true;
+        self.meta = None;
+        self.envelope = None;
+        self.generation += 1;
+        engine.unstore();
+    }
+
+    /// The value buckets the next write rewrites (those with a value the store does not
+    /// hold yet), to read first.
+    pub fn plan(&self, engine: &Engine) -> Plan {
+        let dirty = self.value_buckets(engine);
+        let names = (0..=255u8)
+            .filter(|b| dirty[usize::from(*b)])
+            .map(value_bucket)
+            .collect();
+        Plan {
+            names,
+            generation: self.generation,
+        }
+    }
+
+    fn value_buckets(&self, engine: &Engine) -> [bool; 256] {
+        let mut dirty = [false; 256];
+        let mut mark = |id: &RecordId, replica: &Replica| {
+            let synced = replica.synced.as_ref();
+            if synced.is_some_and(|s| s.is_live() && (self.everything || !s.stored)) {
+                dirty[usize::from(bucket_of(id))] = true;
+            }
+        };
+        if self.everything {
+            engine.replicas().for_each(|(id, r)| mark(id, r));
+        } else {
+            for id in engine.touched() {
+                if let Some(r) = engine.replica(id) {
+                    mark(id, r);
+                }
+            }
+        }
+        dirty
+    }
+
     /// The entries that changed since the last call (every entry the first time for a new
-    /// store). Records come from the engine's touched set: each one's bucket is written
-    /// again, and its value entry if the value is in memory (one away is in the store).
+    /// store), with the value buckets `plan` named as `read`. Records come from the
+    /// engine's touched set: each one's index bucket is written again, and its value
+    /// bucket if it holds a value the store lacks. `None`: the plan is stale (another write
+    /// came between, or the engine changed a bucket it did not name): plan and read again.
+    #[allow(clippy::too_many_arguments)]
     pub fn writes(
         &mut self,
         username: &str,
         token: &BearerToken,
         engine: &mut Engine,
         vault: &UnlockedVault,
+        plan: &Plan,
+        read: &Read,
         entropy: &mut (impl Entropy + ?Sized),
-    ) -> Result<Writes, SyncError> {
+    ) -> Result<Option<Writes>, SyncError> {
         if engine.vault_id() != vault.vault_id() {
             return Err(SyncError::WrongVault);
+        }
+        let dirty = self.value_buckets(engine);
+        let stale =
+            (0..=255u8).any(|b| dirty[usize::from(b)] && read.get(&value_bucket(b)).is_none());
+        if plan.generation != self.generation || stale {
+            return Ok(None);
         }
         let mut writes = Writes::default();
         let envelope = vault.envelope().to_bytes();
@@ -159,49 +257,64 @@ impl StoreWriter {
             writes.puts.push((META.into(), sealed));
         }
         let touched = engine.take_touched();
-        let ids: Vec<RecordId> = if self.everything {
-            engine.replicas().map(|(id, _)| *id).collect()
-        } else {
-            touched.into_iter().collect()
-        };
-        // By bucket number (arrays, not maps: each map type costs the .wasm its own code).
-        let mut buckets = [false; 256];
-        for id in &ids {
-            buckets[usize::from(bucket_of(id))] = true;
-            let name = value_entry(id);
-            match engine.replicas_get(id).and_then(|r| r.synced.as_ref()) {
-                Some(synced) if synced.away => {}
-                Some(synced) if synced.value.is_some() => {
-                    let mut o = Map::new();
-                    put(&mut o, "version", &synced.version);
-                    o.insert("value".into(), synced.value.clone().unwrap_or(Value::Null));
-                    let text = Zeroizing::new(json::to_string(&Value::Object(o)));
-                    let sealed = seal_entry(vault, &name, text.as_bytes(), entropy)?;
-                    writes.puts.push((name, sealed));
-                }
-                _ => writes.deletes.push(name),
+        let mut rows_dirty = [self.everything; 256];
+        for id in &touched {
+            rows_dirty[usize::from(bucket_of(id))] = true;
+        }
+        // The items each rewritten value bucket held (kept for values the store has).
+        let mut old: Vec<Vec<(RecordId, &[u8])>> = vec![Vec::new(); 256];
+        for (b, olds) in old.iter_mut().enumerate() {
+            if let Some(Some(bytes)) = read.get(&value_bucket(b as u8)).filter(|_| dirty[b]) {
+                // A bucket that does not parse keeps nothing: its values are refused when
+                // read, and come back with the next full pull.
+                *olds = values::parse(bytes).unwrap_or_default();
             }
         }
         let mut rows: Vec<Zeroizing<String>> = vec![Zeroizing::new(String::new()); 256];
-        if !ids.is_empty() {
-            for (id, replica) in engine.replicas() {
-                let bucket = usize::from(bucket_of(id));
-                if buckets[bucket] {
-                    rows::push_row(&mut rows[bucket], id, replica);
-                }
+        let mut items: Vec<Vec<u8>> = vec![Vec::new(); 256];
+        for (id, replica) in engine.replicas_mut() {
+            let b = usize::from(bucket_of(id));
+            if rows_dirty[b] {
+                rows::push_row(&mut rows[b], id, replica);
             }
-        }
-        for (bucket, rows) in rows.into_iter().enumerate() {
-            if !buckets[bucket] {
+            let Some(s) = replica.synced.as_mut().filter(|s| dirty[b] && s.is_live()) else {
                 continue;
+            };
+            let kept = old[b]
+                .iter()
+                .find(|(i, _)| i == id)
+                .map(|(_, bytes)| *bytes);
+            if let Some(sealed) = s.sealed.take() {
+                values::push(&mut items[b], id, &sealed);
+            } else if let (true, Some(bytes)) = (s.stored, kept) {
+                values::push(&mut items[b], id, bytes);
+            } else if let Some(value) = &s.value {
+                let sealed = values::seal_value(vault, id, s.version, value, entropy)?;
+                values::push(&mut items[b], id, &sealed);
+            } else {
+                continue; // away and not in its bucket: refused when read
             }
-            let name = bucket_entry(bucket as u8);
-            match rows.is_empty() {
-                false => {
-                    let sealed = seal_entry(vault, &name, rows.as_bytes(), entropy)?;
-                    writes.puts.push((name, sealed));
+            s.stored = true;
+        }
+        for b in 0..=255u8 {
+            let i = usize::from(b);
+            if rows_dirty[i] {
+                let name = bucket_entry(b);
+                match rows[i].is_empty() {
+                    false => {
+                        let sealed = seal_entry(vault, &name, rows[i].as_bytes(), entropy)?;
+                        writes.puts.push((name, sealed));
+                    }
+                    true => writes.deletes.push(name),
                 }
-                true => writes.deletes.push(name),
+            }
+            if dirty[i] {
+                match items[i].is_empty() {
+                    false => writes
+                        .puts
+                        .push((value_bucket(b), core::mem::take(&mut items[i]))),
+                    true => writes.deletes.push(value_bucket(b)),
+                }
             }
         }
         writes.deletes.append(&mut self.legacy);
@@ -209,7 +322,34 @@ impl StoreWriter {
         self.envelope = Some(envelope);
         self.meta = Some(meta);
         self.everything = false;
-        Ok(writes)
+        self.generation += 1;
+        Ok(Some(writes))
+    }
+}
+
+/// One write with a synchronous reader (a file, a map): plans, reads the value buckets
+/// with `get`, and returns the writes.
+#[allow(clippy::too_many_arguments)]
+pub fn write_now<E: From<SyncError>>(
+    writer: &mut StoreWriter,
+    username: &str,
+    token: &BearerToken,
+    engine: &mut Engine,
+    vault: &UnlockedVault,
+    entropy: &mut (impl Entropy + ?Sized),
+    mut get: impl FnMut(&str) -> Result<Option<Vec<u8>>, E>,
+) -> Result<Writes, E> {
+    loop {
+        let plan = writer.plan(engine);
+        let mut read = Read::new();
+        for name in &plan.names {
+            read.insert(name.clone(), get(name)?);
+        }
+        if let Some(writes) =
+            writer.writes(username, token, engine, vault, &plan, &read, entropy)?
+        {
+            return Ok(writes);
+        }
     }
 }
 

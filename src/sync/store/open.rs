@@ -9,8 +9,8 @@ use vaultsync_wire::json::{self, FromJson, field, object};
 use zeroize::Zeroizing;
 
 use super::{
-    INDEX_PREFIX, META, RECORD_PREFIX, STORE_VERSION, StoreWriter, VALUE_PREFIX, bucket_entry,
-    bucket_of, meta_text,
+    INDEX_PREFIX, META, RECORD_PREFIX, STORE_VERSION, StoreWriter, bucket_entry, bucket_of,
+    meta_text, value_bucket,
 };
 use crate::code::Code;
 use crate::crypto::store::open_entry;
@@ -42,8 +42,8 @@ pub struct Opened {
 pub fn open(
     vault: &UnlockedVault,
     meta: &[u8],
-    index: impl IntoIterator<Item = (String, Vec<u8>)>,
-    legacy: impl IntoIterator<Item = (String, Vec<u8>)>,
+    index: Vec<(String, Vec<u8>)>,
+    legacy: Vec<(String, Vec<u8>)>,
 ) -> Result<Opened, SyncError> {
     let text = Zeroizing::new(open_entry(vault, META, meta)?);
     let value = json::parse(&text).ok_or(SyncError::StateCorrupt)?;
@@ -100,20 +100,20 @@ pub fn open(
     })
 }
 
-/// Opens one value entry (`v/<id>`): the version it was written at and the value, for
-/// [`Engine::load`] (which refuses a version other than the index's).
-pub fn open_value(
+/// The items of a value bucket's bytes: `(record id, sealed bytes)`.
+pub fn value_items(bytes: &[u8]) -> Result<Vec<(RecordId, &[u8])>, SyncError> {
+    super::values::parse(bytes)
+}
+
+/// Opens one item of a value bucket: the value of `id` at `version` (the version its row
+/// names), or `STATE_TAMPERED`.
+pub fn open_item(
     vault: &UnlockedVault,
     id: &RecordId,
+    version: u64,
     bytes: &[u8],
-) -> Result<(u64, Value), SyncError> {
-    let name = format!("{VALUE_PREFIX}{id}");
-    let text = Zeroizing::new(open_entry(vault, &name, bytes)?);
-    let value = json::parse(&text).ok_or(SyncError::StateCorrupt)?;
-    let o = object(&value, "value").map_err(|_| SyncError::StateCorrupt)?;
-    let version: u64 = field(o, "version").map_err(|_| SyncError::StateCorrupt)?;
-    let value = o.get("value").cloned().ok_or(SyncError::StateCorrupt)?;
-    Ok((version, value))
+) -> Result<Value, SyncError> {
+    super::values::open_item(vault, id, version, bytes)
 }
 
 fn open_bucket(
@@ -151,28 +151,41 @@ fn open_record(
     Ok((id, replica))
 }
 
-/// Takes one value into the engine from its entry's bytes (`None`: no such entry). A value
-/// that does not open, or not at the index's version, is refused: the record is left out
-/// until the next full pull brings the server's copy ([`Engine::refuse_value`]).
+/// Takes one value into the engine from its value bucket's bytes (`None`: no such
+/// entry). A value that is missing, does not open, or is at another version than its row
+/// is refused: the record is left out until the next full pull brings the server's copy
+/// ([`Engine::refuse_value`]). One under a key the vault retired stays away, unread
+/// (`KeyRetired`): the rotation re-sealed every record, and the pull brings them again.
 pub fn load_value(
     engine: &mut Engine,
     vault: &UnlockedVault,
     id: &RecordId,
-    bytes: Option<&[u8]>,
+    bucket: Option<&[u8]>,
 ) -> Result<(), SyncError> {
-    let loaded = bytes
-        .ok_or(SyncError::StateCorrupt)
-        .and_then(|bytes| open_value(vault, id, bytes))
-        .and_then(|(version, value)| engine.load(id, version, value));
-    if loaded.is_err() {
-        engine.refuse_value(id);
+    let version = engine.away_version(id).ok_or(SyncError::StateCorrupt);
+    let loaded = version.and_then(|version| {
+        let items = value_items(bucket.ok_or(SyncError::StateCorrupt)?)?;
+        let (_, bytes) = items
+            .iter()
+            .find(|(i, _)| i == id)
+            .ok_or(SyncError::StateCorrupt)?;
+        let value = open_item(vault, id, version, bytes)?;
+        engine.load(id, version, value)
+    });
+    match loaded {
+        // Not the store's fault: its records come again with the pull that follows the
+        // rotation (it re-sealed every one of them).
+        Err(SyncError::KeyRetired) => engine.value_unreadable(id),
+        Err(_) => engine.refuse_value(id),
+        Ok(()) => {}
     }
     loaded
 }
 
-/// Loads the values of those of `ids` that are away, reading each entry with `get`;
-/// returns the entries refused
-/// (see [`load_value`]), or the first error of `get`.
+/// Loads the values of those of `ids` that are away, reading each value bucket once with
+/// `get`; returns what was refused (`v/<bb>:<record id>`, see [`load_value`]; a value
+/// under a retired key is dropped without a word: the next full pull brings it back), or
+/// the first error of `get`.
 pub fn load_values<E>(
     engine: &mut Engine,
     vault: &UnlockedVault,
@@ -180,14 +193,20 @@ pub fn load_values<E>(
     mut get: impl FnMut(&str) -> Result<Option<Vec<u8>>, E>,
 ) -> Result<Vec<(String, Code)>, E> {
     let mut refused = Vec::new();
+    let mut buckets: Vec<Option<Option<Vec<u8>>>> = vec![None; 256];
     for id in ids {
         if !engine.is_away(id) {
             continue;
         }
-        let name = format!("{VALUE_PREFIX}{id}");
-        let bytes = get(&name)?;
-        if let Err(e) = load_value(engine, vault, id, bytes.as_deref()) {
-            refused.push((name, e.code()));
+        let b = bucket_of(id);
+        let slot = &mut buckets[usize::from(b)];
+        if slot.is_none() {
+            *slot = Some(get(&value_bucket(b))?);
+        }
+        let bytes = slot.as_ref().and_then(Option::as_deref);
+        match load_value(engine, vault, id, bytes) {
+            Ok(()) | Err(SyncError::KeyRetired) => {}
+            Err(e) => refused.push((format!("{}:{id}", value_bucket(b)), e.code())),
         }
     }
     Ok(refused)

@@ -77,6 +77,7 @@ fn compact(line: &str) -> Option<Replica> {
     }
     let mut synced = Synced::new(version, None, u32::try_from(key_id).ok()?, leaf);
     synced.away = live == 1;
+    synced.stored = synced.away;
     Some(Replica {
         synced: Some(synced),
         max_seen,
@@ -95,6 +96,7 @@ mod tests {
     fn rows_round_trip_compact_and_json_and_bad_lines_refuse() {
         let mut synced = Synced::new(7, None, 2, Some(Leaf::from_bytes([9; 32])));
         synced.away = true;
+        synced.stored = true;
         let clean = Replica {
             synced: Some(synced),
             max_seen: 8,
