@@ -11,9 +11,8 @@ use vaultsync::crypto::store::{SessionSecret, seal_entry};
 use vaultsync::crypto::{OsEntropy, RecordId};
 use vaultsync::sync::Lookup;
 use vaultsync::sync::store::{
-    self, INDEX_PREFIX, META, RECORD_PREFIX, VALUE_PREFIX, bucket_entry, bucket_of, value_bucket,
+    self, INDEX_PREFIX, META, VALUE_PREFIX, bucket_entry, bucket_of, value_bucket,
 };
-use vaultsync_wire::json;
 
 /// A device that synced `n` records of about 1 KiB with the model server, its store written.
 fn synced_device(n: u8) -> (ModelServer, Device) {
@@ -46,12 +45,7 @@ fn index(device: &Device) -> Vec<(String, Vec<u8>)> {
 }
 
 fn open(device: &Device, meta: &[u8]) -> Result<store::Opened, vaultsync::sync::SyncError> {
-    store::open(
-        &device.vault,
-        meta,
-        index(device),
-        entries(device, RECORD_PREFIX),
-    )
+    store::open(&device.vault, meta, index(device))
 }
 
 fn id(n: u8) -> RecordId {
@@ -256,70 +250,18 @@ fn bad_metadata_refuses_the_store_and_a_newer_layout_is_not_misread() {
     )
     .unwrap()
     .vault;
-    let e = store::open(&other, &device.store[META], index(&device), vec![]).unwrap_err();
+    let e = store::open(&other, &device.store[META], index(&device)).unwrap_err();
     assert_eq!(e.code(), Code::StateTampered);
 }
 
 #[test]
-fn a_store_of_layout_1_opens_and_its_first_write_moves_it_to_layout_2() {
-    let (_, mut device) = synced_device(5);
-    let whole = device.whole().clone();
-    // Layout 1, as the previous version wrote it: `meta` with store_version 1, and one
-    // `r/<id>` entry per record holding the record's whole saved form.
-    let state = json::parse(json::to_string(&whole).as_bytes()).unwrap();
-    let mut engine_meta = state.as_object().unwrap().clone();
-    let records = engine_meta.remove("records").unwrap();
-    let meta = json!({
-        "store_version": 1, "username": "sim", "token": "sim-token", "engine": engine_meta,
-    });
-    let meta = seal_entry(
-        &device.vault,
-        META,
-        meta.to_string().as_bytes(),
-        &mut OsEntropy,
-    );
-    let mut legacy = Vec::new();
-    for (id, record) in records.as_object().unwrap() {
-        let name = format!("{RECORD_PREFIX}{id}");
-        let text = record.to_string();
-        let sealed = seal_entry(&device.vault, &name, text.as_bytes(), &mut OsEntropy).unwrap();
-        legacy.push((name, sealed));
-    }
-    let opened = store::open(&device.vault, &meta.unwrap(), vec![], legacy.clone()).unwrap();
-    assert!(opened.refused.is_empty());
-    let mut session = opened.session;
-    assert!(
-        session.engine == whole,
-        "every record read, values in memory"
-    );
-    let mut writer = opened.writer;
-    let writes = store::write_now(
-        &mut writer,
-        "sim",
-        &sim::sim_token(),
-        &mut session.engine,
-        &device.vault,
-        &mut OsEntropy,
-        |_| Ok::<_, vaultsync::sync::SyncError>(None),
-    )
-    .unwrap();
-    let deleted: Vec<&String> = writes
-        .deletes
-        .iter()
-        .filter(|k| k.starts_with(RECORD_PREFIX))
-        .collect();
-    assert_eq!(
-        deleted.len(),
-        5,
-        "layout 1's entries deleted by the first write"
-    );
-    let values: usize = writes
-        .puts
-        .iter()
-        .filter(|(k, _)| k.starts_with(VALUE_PREFIX))
-        .map(|(_, v)| store::value_items(v).unwrap().len())
-        .sum();
-    assert_eq!(values, 5, "and every value written in layout 2");
+fn a_store_of_layout_1_is_refused_not_misread() {
+    let (_, device) = synced_device(2);
+    // Layout 1 (development builds of this round only): its meta says store_version 1.
+    let text = br#"{"store_version":1,"username":"sim","token":"t","engine":{}}"#;
+    let meta = seal_entry(&device.vault, META, text, &mut OsEntropy).unwrap();
+    let e = store::open(&device.vault, &meta, index(&device)).unwrap_err();
+    assert_eq!(e.code(), Code::UnsupportedFormat);
 }
 
 #[test]
@@ -336,7 +278,7 @@ fn the_session_slot_opens_only_with_its_secret() {
     let vault = envelope.unlock_with_session(&again, &slot, 1_000).unwrap();
     assert_eq!(vault.vault_id(), device.vault.vault_id());
     // The store opens with the vault the slot gave.
-    let opened = store::open(&vault, &device.store[META], index(&device), vec![]).unwrap();
+    let opened = store::open(&vault, &device.store[META], index(&device)).unwrap();
     assert!(opened.refused.is_empty());
     assert_eq!(opened.session.engine.away_ids(), device.engine.away_ids());
     // Another secret, a modified slot: SESSION_INVALID.
@@ -409,4 +351,43 @@ fn values_under_a_key_retired_since_stay_away_until_the_pull_brings_them_again()
     assert_eq!(engine.get(&id(3)), Some(&json!({ "n": 3, "text": "mine" })));
     assert_eq!(engine.reseal_count(&a.vault), 0);
     assert!(engine.head_verifies(&a.vault));
+}
+
+#[test]
+fn the_push_in_flight_has_its_own_entry_and_an_edit_meanwhile_does_not_rewrite_it() {
+    let (mut server, mut device) = synced_device(20);
+    for n in 0..20 {
+        device
+            .engine
+            .put(id(n), json!({ "n": n, "text": "y".repeat(3000) }), 2);
+    }
+    // The push is sent and lands, but its answer is lost: it stays in flight.
+    let cut = Some(sim::Cut {
+        after: 0,
+        delivered: true,
+    });
+    assert!(!device.sync(&mut server, 1000, cut));
+    device.flush();
+    assert!(
+        device.store.contains_key(store::PUSH),
+        "the push in flight is stored"
+    );
+    assert!(device.store[META].len() < 2048, "and not in the metadata");
+    // An edit meanwhile writes its index bucket only.
+    device.engine.put(id(30), json!({ "n": 30 }), 3);
+    let writes = next_writes(&mut device);
+    let names: Vec<&str> = writes.puts.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, vec![bucket_entry(bucket_of(&id(30))).as_str()]);
+    device.store.extend(writes.puts);
+    // Reopened, the device resends the same push (the server recognises it) and goes on.
+    assert!(device.reopen_whole() == *device.whole());
+    device.engine = device.reopen();
+    assert!(device.sync(&mut server, 1000, None));
+    device.flush();
+    assert!(
+        !device.store.contains_key(store::PUSH),
+        "gone once answered"
+    );
+    assert_eq!(device.engine.pending_count(), 0);
+    assert!(device.engine.head_verifies(&device.vault));
 }

@@ -18,7 +18,7 @@ use crate::{webcrypto, with_pool};
 use vaultsync::code::Code;
 use vaultsync::crypto::store::SessionSecret;
 use vaultsync::crypto::{Envelope, Password, UnlockedVault};
-use vaultsync::sync::store::{ENVELOPE, INDEX_PREFIX, META, RECORD_PREFIX, SESSION};
+use vaultsync::sync::store::{ENVELOPE, INDEX_PREFIX, META, SESSION};
 
 #[wasm_bindgen]
 extern "C" {
@@ -293,9 +293,7 @@ fn opened(server: String, username: String, options: Option<Object>, unlock: Unl
         })?;
         // The metadata and the index only: values are read when used.
         let index = store::read_all(&js, INDEX_PREFIX).await?;
-        let legacy = store::read_all(&js, RECORD_PREFIX).await?;
-        let opened =
-            vaultsync::sync::store::open(&vault, &meta, index, legacy).map_err(sync_error)?;
+        let opened = vaultsync::sync::store::open(&vault, &meta, index).map_err(sync_error)?;
         let mut session = opened.session;
         if let Some(policy) = options.policy {
             session.engine.set_policy(policy);

@@ -13,9 +13,7 @@ use crate::run::{Inner, read, write};
 use crate::with_pool;
 use vaultsync::code::Code;
 use vaultsync::crypto::RecordId;
-use vaultsync::sync::store::{
-    Read, StoreWriter, VALUE_PREFIX, bucket_of, load_values, value_bucket,
-};
+use vaultsync::sync::store::{Read, StoreWriter, bucket_of, load_values, value_bucket};
 
 #[wasm_bindgen(module = "/js/store.js")]
 extern "C" {
@@ -145,22 +143,11 @@ pub(crate) async fn apply(
     Ok(())
 }
 
-/// Reads the named entries: one by one for a few, in one pass for many.
+/// Reads the named entries (value buckets: at most 256, most writes name none or one).
 async fn read_named(js: &JsStore, names: &[String]) -> Result<Read, JsValue> {
     let mut read = Read::new();
-    if names.len() <= 16 {
-        for name in names {
-            read.insert(name.clone(), read_entry(js, name).await?);
-        }
-    } else {
-        for name in names {
-            read.insert(name.clone(), None);
-        }
-        for (name, bytes) in read_all(js, VALUE_PREFIX).await? {
-            if let Some(slot) = read.slot(&name) {
-                *slot = Some(bytes);
-            }
-        }
+    for name in names {
+        read.insert(name.clone(), read_entry(js, name).await?);
     }
     Ok(read)
 }

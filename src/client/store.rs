@@ -13,7 +13,7 @@ use super::error::ClientError;
 use super::http::Http;
 use super::{Client, Options};
 use crate::crypto::{Envelope, OsEntropy, Password, UnlockedVault};
-use crate::sync::store::{self, ENVELOPE, INDEX_PREFIX, META, RECORD_PREFIX, StoreWriter};
+use crate::sync::store::{self, ENVELOPE, INDEX_PREFIX, META, StoreWriter};
 use crate::sync::{Session, SyncError};
 
 /// The entry holding the server's URL (the file is one server's and one account's).
@@ -146,8 +146,7 @@ impl Client {
         let vault = Envelope::parse(&envelope)?.unlock(password)?;
         let meta = get(&conn, META)?.ok_or(SyncError::StateCorrupt)?;
         let index = with_prefix(&conn, INDEX_PREFIX)?;
-        let legacy = with_prefix(&conn, RECORD_PREFIX)?;
-        let mut opened = store::open(&vault, &meta, index, legacy)?;
+        let mut opened = store::open(&vault, &meta, index)?;
         let engine = &mut opened.session.engine;
         let away = engine.away_ids();
         let refused = store::load_values(engine, &vault, &away, |name| get(&conn, name))?;

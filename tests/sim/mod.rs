@@ -356,7 +356,6 @@ impl Device {
             &self.vault,
             &self.store[store::META],
             entries(store::INDEX_PREFIX),
-            entries(store::RECORD_PREFIX),
         )
         .unwrap();
         assert!(opened.refused.is_empty());

@@ -58,10 +58,11 @@ test("a client persists as it goes: one edit writes its index bucket, a sync wha
 
   store.writes.length = 0;
   await client.sync();
-  // The push in flight, its answer, the pull: each step writes the record's index and
-  // value buckets and the metadata it changed, and nothing else.
+  // The push in flight (its own entry), its answer, the pull: each step writes the
+  // record's index and value buckets and the metadata it changed, and nothing else.
   const written = new Set(store.writes.flatMap((w) => w.puts.map(([k]) => k)));
-  assert.deepEqual([...written].sort(), ["meta", bucket, bucket.replace("i/", "v/")].sort());
+  assert.deepEqual([...written].sort(), ["i/push", "meta", bucket, bucket.replace("i/", "v/")].sort());
+  assert.equal(store.entries.has("i/push"), false, "the push in flight's entry goes once answered");
 
   for (const [key, value] of store.entries) {
     assert.ok(!text(value).includes("PLAINTEXT-MARKER"), `${key} holds plaintext`);

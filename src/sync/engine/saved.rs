@@ -15,7 +15,7 @@ use crate::sync::replica::Replica;
 /// The engine's saved form (`src/sync/forms.rs`): every field but the pending index.
 impl ToJson for Engine {
     fn to_json(&self) -> Option<Value> {
-        let mut o = self.meta_map();
+        let mut o = self.meta_with(true);
         // Maps are filled by insert, never collected: `collect` into a B-tree sorts first,
         // and the sort's code cost the .wasm 30 KB.
         let mut records = Map::new();
@@ -28,13 +28,28 @@ impl ToJson for Engine {
 }
 
 impl Engine {
-    /// Every saved field but the records: the device store's metadata entry.
+    /// Every saved field but the records and the push in flight: the device store's
+    /// metadata entry (the push has an entry of its own: it may hold megabytes).
     pub(in crate::sync) fn meta_map(&self) -> Map<String, Value> {
+        self.meta_with(false)
+    }
+
+    /// What tells the push in flight from another: its head.
+    pub(in crate::sync) fn push_head(&self) -> Option<Vec<u8>> {
+        Some(self.in_flight.as_ref()?.head().to_bytes())
+    }
+
+    /// The push in flight's saved form.
+    pub(in crate::sync) fn push_json(&self) -> Option<Value> {
+        self.in_flight.as_ref()?.to_json()
+    }
+
+    fn meta_with(&self, push: bool) -> Map<String, Value> {
         let mut o = Map::new();
         put(&mut o, "vault_id", &self.vault_id);
         put(&mut o, "policy", &self.policy);
         put(&mut o, "cursor", &self.cursor);
-        if let Some(in_flight) = &self.in_flight {
+        if let Some(in_flight) = self.in_flight.as_ref().filter(|_| push) {
             put(&mut o, "in_flight_push", in_flight);
         }
         put(&mut o, "resync", &self.resync);

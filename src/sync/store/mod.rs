@@ -15,11 +15,13 @@
 //!   conflicts: `rows.rs`), sealed the same way;
 //! - `v/<bb>`: the synced values of that bucket's live records (`values.rs`): the server's
 //!   sealed bytes as received, or a `0x5F` item under the state key;
+//! - `i/push`: the push in flight (up to megabytes: written when it changes, not with
+//!   every `meta`), sealed the same way;
 //! - `session`: the session slot, written only when the application asks for a session
 //!   secret, deleted by `lock`.
 //!
-//! Layout 1 (one `r/<record id>` entry per record, value included) is read, and rewritten
-//! as layout 2 by the first write.
+//! Layout 1 (one `r/<record id>` entry per record; only ever written by development builds
+//! during this round, never released) is refused as `UNSUPPORTED_FORMAT`: log in again.
 
 use serde_json::{Map, Value};
 use vaultsync_wire::BearerToken;
@@ -47,21 +49,16 @@ pub const ENVELOPE: &str = "envelope";
 pub const META: &str = "meta";
 /// The session slot's entry.
 pub const SESSION: &str = "session";
-/// The prefix of the index buckets.
+/// The prefix of the index buckets (and of [`PUSH`]).
 pub const INDEX_PREFIX: &str = "i/";
+/// The push in flight's entry (under the index's prefix: read when the index is).
+pub const PUSH: &str = "i/push";
 /// The prefix of the values' entries.
 pub const VALUE_PREFIX: &str = "v/";
-/// The prefix of layout 1's record entries (read to migrate, deleted by the first write).
-pub const RECORD_PREFIX: &str = "r/";
 
 /// A value bucket's entry name.
 pub fn value_bucket(bucket: u8) -> String {
     format!("{VALUE_PREFIX}{bucket:02x}")
-}
-
-/// A layout-1 record entry's name.
-pub fn record_entry(id: &RecordId) -> String {
-    format!("{RECORD_PREFIX}{id}")
 }
 
 /// The index bucket of a record: FNV-1a (32 bits) of the id's 16 bytes, mixed by
@@ -113,9 +110,9 @@ impl Writes {
 pub struct StoreWriter {
     meta: Option<Zeroizing<String>>,
     envelope: Option<Vec<u8>>,
+    /// The head of the push in flight last written (`None`: none).
+    push: Option<Vec<u8>>,
     everything: bool,
-    /// Layout-1 entries to delete with the first write.
-    legacy: Vec<String>,
     /// Writes made so far: a [`Plan`] read before another write is stale.
     generation: u64,
 }
@@ -124,7 +121,6 @@ impl core::fmt::Debug for StoreWriter {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("StoreWriter")
             .field("everything", &self.everything)
-            .field("legacy", &self.legacy.len())
             .finish_non_exhaustive()
     }
 }
@@ -183,6 +179,7 @@ impl StoreWriter {
         self.everything = true;
         self.meta = None;
         self.envelope = None;
+        self.push = None;
         self.generation += 1;
         engine.unstore();
     }
@@ -256,6 +253,18 @@ impl StoreWriter {
             let sealed = seal_entry(vault, META, meta.as_bytes(), entropy)?;
             writes.puts.push((META.into(), sealed));
         }
+        // The push in flight is serialised only when it changed (it may be megabytes).
+        let push = engine.push_head();
+        if self.everything || push != self.push {
+            match engine.push_json() {
+                Some(saved) => {
+                    let text = Zeroizing::new(json::to_string(&saved));
+                    let sealed = seal_entry(vault, PUSH, text.as_bytes(), entropy)?;
+                    writes.puts.push((PUSH.into(), sealed));
+                }
+                None => writes.deletes.push(PUSH.into()),
+            }
+        }
         let touched = engine.take_touched();
         let mut rows_dirty = [self.everything; 256];
         for id in &touched {
@@ -317,10 +326,10 @@ impl StoreWriter {
                 }
             }
         }
-        writes.deletes.append(&mut self.legacy);
         // Remembered only now: a failure above leaves the next call to write it all again.
         self.envelope = Some(envelope);
         self.meta = Some(meta);
+        self.push = push;
         self.everything = false;
         self.generation += 1;
         Ok(Some(writes))

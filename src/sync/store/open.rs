@@ -1,16 +1,16 @@
 //! Reading a device store back: the metadata and the index when it opens (values stay
-//! away), one value when it is needed, and layout 1 (every record whole) to migrate it.
+//! away), and one value when it is needed.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 use vaultsync_wire::BearerToken;
-use vaultsync_wire::json::{self, FromJson, field, object};
+use vaultsync_wire::json::{self, field, object};
 use zeroize::Zeroizing;
 
 use super::{
-    INDEX_PREFIX, META, RECORD_PREFIX, STORE_VERSION, StoreWriter, bucket_entry, bucket_of,
-    meta_text, value_bucket,
+    INDEX_PREFIX, META, PUSH, STORE_VERSION, StoreWriter, bucket_entry, bucket_of, meta_text,
+    value_bucket,
 };
 use crate::code::Code;
 use crate::crypto::store::open_entry;
@@ -34,16 +34,14 @@ pub struct Opened {
     pub writer: StoreWriter,
 }
 
-/// Opens a store from its `meta` entry, its index buckets (`i/…`) and, for a store of
-/// layout 1, its record entries (`r/…`, empty otherwise), with the vault unlocked from the
-/// `envelope` entry. Values stay away until loaded ([`open_value`]). A `meta` that does
-/// not open refuses the whole store (`STATE_TAMPERED`; a newer layout:
-/// `UNSUPPORTED_FORMAT`).
+/// Opens a store from its `meta` entry and the entries under `i/` (the index buckets and
+/// the push in flight), with the vault unlocked from the `envelope` entry. Values stay
+/// away until loaded ([`load_value`]). A `meta` that does not open refuses the whole store
+/// (`STATE_TAMPERED`; another layout: `UNSUPPORTED_FORMAT`).
 pub fn open(
     vault: &UnlockedVault,
     meta: &[u8],
     index: Vec<(String, Vec<u8>)>,
-    legacy: Vec<(String, Vec<u8>)>,
 ) -> Result<Opened, SyncError> {
     let text = Zeroizing::new(open_entry(vault, META, meta)?);
     let value = json::parse(&text).ok_or(SyncError::StateCorrupt)?;
@@ -52,21 +50,22 @@ pub fn open(
     let mut refused = Vec::new();
     let mut replicas = BTreeMap::new();
     let mut writer = StoreWriter::default();
+    let mut push = None;
     match version {
-        1 => {
-            for (name, bytes) in legacy {
-                match open_record(vault, &name, &bytes) {
-                    Ok((id, replica)) => {
-                        replicas.insert(id, replica);
-                    }
-                    Err(e) => refused.push((name.clone(), e.code())),
-                }
-                writer.legacy.push(name);
-            }
-            writer.everything = true;
-        }
         STORE_VERSION => {
             for (name, bytes) in index {
+                if name == PUSH {
+                    // Refused: the push is forgotten; its edits are still pending and go
+                    // out again (merged if it had landed).
+                    let opened = open_entry(vault, PUSH, &bytes)
+                        .map_err(SyncError::from)
+                        .and_then(|text| json::parse(&text).ok_or(SyncError::StateCorrupt));
+                    match opened {
+                        Ok(saved) => push = Some(saved),
+                        Err(e) => refused.push((name, e.code())),
+                    }
+                    continue;
+                }
                 match open_bucket(vault, &name, &bytes) {
                     Ok(rows) => replicas.extend(rows),
                     Err(e) => refused.push((name, e.code())),
@@ -75,8 +74,11 @@ pub fn open(
         }
         found => return Err(SyncError::StoreVersion { found }),
     }
-    let mut engine = Engine::from_parts(o.get("engine").unwrap_or(&Value::Null), replicas)
-        .map_err(|_| SyncError::StateCorrupt)?;
+    let mut saved = o.get("engine").cloned().unwrap_or(Value::Null);
+    if let (Some(push), Some(saved)) = (push, saved.as_object_mut()) {
+        saved.insert("in_flight_push".into(), push);
+    }
+    let mut engine = Engine::from_parts(&saved, replicas).map_err(|_| SyncError::StateCorrupt)?;
     if engine.vault_id() != vault.vault_id() {
         return Err(SyncError::WrongVault);
     }
@@ -85,10 +87,9 @@ pub fn open(
     }
     let username: String = field(o, "username").map_err(|_| SyncError::StateCorrupt)?;
     let token: BearerToken = field(o, "token").map_err(|_| SyncError::StateCorrupt)?;
-    if !writer.everything {
-        writer.meta = Some(Zeroizing::new(meta_text(&username, &token, &engine)));
-        writer.envelope = Some(vault.envelope().to_bytes());
-    }
+    writer.meta = Some(Zeroizing::new(meta_text(&username, &token, &engine)));
+    writer.envelope = Some(vault.envelope().to_bytes());
+    writer.push = engine.push_head();
     Ok(Opened {
         session: Session {
             username,
@@ -133,22 +134,6 @@ fn open_bucket(
         return Err(SyncError::StateCorrupt);
     }
     Ok(rows)
-}
-
-fn open_record(
-    vault: &UnlockedVault,
-    name: &str,
-    bytes: &[u8],
-) -> Result<(RecordId, Replica), SyncError> {
-    let id = name
-        .strip_prefix(RECORD_PREFIX)
-        .and_then(|id| RecordId::parse(id).ok())
-        .ok_or(SyncError::StateCorrupt)?;
-    let text = Zeroizing::new(open_entry(vault, name, bytes)?);
-    let replica = json::parse(&text)
-        .and_then(|v| Replica::from_json(&v, "record").ok())
-        .ok_or(SyncError::StateCorrupt)?;
-    Ok((id, replica))
 }
 
 /// Takes one value into the engine from its value bucket's bytes (`None`: no such
