@@ -27,7 +27,9 @@ impl SyncClient {
         let id = record_id(id);
         crate::promise(Box::pin(async move {
             let id = id?;
-            crate::store::load(&inner, &[id]).await?;
+            if let Some(refused) = crate::store::load(&inner, &[id]).await? {
+                return Err(refused);
+            }
             match read(&inner)?.engine.lookup(&id) {
                 Lookup::Value(value) => to_js(value),
                 Lookup::Absent => Ok(JsValue::UNDEFINED),

@@ -157,7 +157,9 @@ async fn load_needed(inner: &Rc<RefCell<Inner>>, whole: bool) -> Result<(), JsVa
             i.engine.needs_loading()
         }
     };
-    crate::store::load(inner, &ids).await
+    // A value refused is left out (the next sync is a full pull that brings it back) and
+    // reported in the status: the sync goes on.
+    crate::store::load(inner, &ids).await.map(drop)
 }
 
 /// The steps of [`drive`]: what changed goes to the device store after every answer (a

@@ -207,11 +207,14 @@ pub(crate) async fn flush(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
 
 /// Loads these records' values from the store into the engine (those away; nothing
 /// without a store). A value refused (corrupted, replayed, missing) is left out until the
-/// next full pull and reported in `status().refusedEntries`; the first one refused is the
-/// error.
-pub(crate) async fn load(inner: &Rc<RefCell<Inner>>, ids: &[RecordId]) -> Result<(), JsValue> {
+/// next full pull and reported in `status().refusedEntries`; the first one refused is
+/// returned, for a caller that asked for that value. `Err`: the store failed.
+pub(crate) async fn load(
+    inner: &Rc<RefCell<Inner>>,
+    ids: &[RecordId],
+) -> Result<Option<JsValue>, JsValue> {
     let Some(js) = read(inner)?.store.as_ref().map(|s| s.js.clone()) else {
-        return Ok(());
+        return Ok(None);
     };
     let names: Vec<String> = {
         let i = read(inner)?;
@@ -225,7 +228,7 @@ pub(crate) async fn load(inner: &Rc<RefCell<Inner>>, ids: &[RecordId]) -> Result
             .collect()
     };
     if names.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let read_buckets = read_named(&js, &names).await?;
     let mut guard = write(inner)?;
@@ -248,5 +251,5 @@ pub(crate) async fn load(inner: &Rc<RefCell<Inner>>, ids: &[RecordId]) -> Result
         )
     });
     status.refused.extend(refused);
-    first.map_or(Ok(()), Err)
+    Ok(first)
 }

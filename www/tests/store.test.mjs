@@ -171,8 +171,20 @@ test("a corrupted, truncated or moved entry is refused alone; the next sync brin
   assert.equal((await opened.records()).length, 10);
   assert.deepEqual(await opened.get(ids[0]), { n: 0 });
 
-  // Metadata modified: the whole store is refused. A newer store: refused, not misread.
+  // An edit whose base the store no longer holds intact: the sync reports the refusal
+  // and goes on (a full pull); the edit is kept.
+  await opened.flush();
   opened.free();
+  edit(ids[5], (b) => Uint8Array.from(b, (x, i) => (i === 25 ? x ^ 1 : x)));
+  const again = await SyncClient.open(server.url, "store-d", "pw", { store });
+  again.put({ n: 5, mine: true }, ids[5]);
+  await again.sync();
+  assert.deepEqual(await again.get(ids[5]), { n: 5, mine: true });
+  assert.equal(again.pendingCount, 0);
+  assert.ok(again.status().refusedEntries.some((r) => r.entry.endsWith(`:${ids[5]}`)));
+  again.free();
+
+  // Metadata modified: the whole store is refused. A newer store: refused, not misread.
   const meta = store.entries.get("meta");
   store.entries.set("meta", Uint8Array.of(0x60, ...meta.slice(1)));
   assert.equal(await codeOf(SyncClient.open(server.url, "store-d", "pw", { store })), "UNSUPPORTED_FORMAT");
