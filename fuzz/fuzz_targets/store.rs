@@ -4,21 +4,12 @@
 //! the rest.
 #![no_main]
 
-use std::sync::OnceLock;
+mod common;
 
+use common::vault;
 use libfuzzer_sys::fuzz_target;
-use vaultsync::crypto::kdf::MIN_ITERATIONS;
-use vaultsync::crypto::{OsEntropy, Password, RecordId, UnlockedVault};
+use vaultsync::crypto::RecordId;
 use vaultsync::sync::store;
-
-fn vault() -> &'static UnlockedVault {
-    static VAULT: OnceLock<UnlockedVault> = OnceLock::new();
-    VAULT.get_or_init(|| {
-        UnlockedVault::create(&Password::from("fuzz"), MIN_ITERATIONS, &mut OsEntropy)
-            .expect("create")
-            .vault
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     let vault = vault();

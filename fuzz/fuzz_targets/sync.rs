@@ -4,22 +4,17 @@
 //! two-byte status) also arrive as the HTTP answer to each request of a sync operation.
 #![no_main]
 
+mod common;
+
 use std::sync::OnceLock;
 
+use common::vault;
 use libfuzzer_sys::fuzz_target;
 use vaultsync::crypto::kdf::{MIN_ITERATIONS, derive_master};
 use vaultsync::crypto::{MasterKey, OsEntropy, Password, RecordId, UnlockedVault};
 use vaultsync::sync::{Call, ConflictPolicy, Ctx, Engine, Input, Operation, Session, Step, SyncRun};
 use vaultsync_wire::{ChangesResponse, PushResponse};
 
-fn vault() -> &'static UnlockedVault {
-    static VAULT: OnceLock<UnlockedVault> = OnceLock::new();
-    VAULT.get_or_init(|| {
-        UnlockedVault::create(&Password::from("fuzz"), MIN_ITERATIONS, &mut OsEntropy)
-            .expect("create")
-            .vault
-    })
-}
 
 /// The password's master key for the vault's envelope (another unlocked copy per input).
 fn master() -> &'static MasterKey {

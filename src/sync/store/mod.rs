@@ -155,12 +155,6 @@ impl Read {
         let found = self.0.iter().find(|(n, _)| n == name);
         found.map(|(_, bytes)| bytes.as_deref())
     }
-
-    /// The slot of `name`, to fill in.
-    pub fn slot(&mut self, name: &str) -> Option<&mut Option<Vec<u8>>> {
-        let found = self.0.iter_mut().find(|(n, _)| n == name);
-        found.map(|(_, bytes)| bytes)
-    }
 }
 
 impl StoreWriter {

@@ -8,6 +8,7 @@ use vaultsync_wire::BearerToken;
 use vaultsync_wire::json::{self, field, object};
 use zeroize::Zeroizing;
 
+pub use super::values::{open_item, parse as value_items};
 use super::{
     INDEX_PREFIX, META, PUSH, STORE_VERSION, StoreWriter, bucket_entry, bucket_of, meta_text,
     value_bucket,
@@ -99,22 +100,6 @@ pub fn open(
         refused,
         writer,
     })
-}
-
-/// The items of a value bucket's bytes: `(record id, sealed bytes)`.
-pub fn value_items(bytes: &[u8]) -> Result<Vec<(RecordId, &[u8])>, SyncError> {
-    super::values::parse(bytes)
-}
-
-/// Opens one item of a value bucket: the value of `id` at `version` (the version its row
-/// names), or `STATE_TAMPERED`.
-pub fn open_item(
-    vault: &UnlockedVault,
-    id: &RecordId,
-    version: u64,
-    bytes: &[u8],
-) -> Result<Value, SyncError> {
-    super::values::open_item(vault, id, version, bytes)
 }
 
 fn open_bucket(

@@ -16,9 +16,9 @@ use crate::crypto::{RecordId, RecordMeta, UnlockedVault};
 use crate::sync::error::SyncError;
 use vaultsync_wire::ID_LEN;
 
-/// The items of a value bucket: `(record id, sealed bytes)`, in order. Anything that does
-/// not parse refuses the bucket.
-pub(super) fn parse(bytes: &[u8]) -> Result<Vec<(RecordId, &[u8])>, SyncError> {
+/// The items of a value bucket's bytes: `(record id, sealed bytes)`, in order. Anything
+/// that does not parse refuses the bucket.
+pub fn parse(bytes: &[u8]) -> Result<Vec<(RecordId, &[u8])>, SyncError> {
     let mut items = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -63,9 +63,10 @@ fn item_name(id: &RecordId) -> String {
     format!("v/{id}")
 }
 
-/// Opens one item: the value of `id` at `version`, or `STATE_TAMPERED` (modified, moved
-/// from another record, another version, another vault).
-pub(super) fn open_item(
+/// Opens one item of a value bucket: the value of `id` at `version` (the version its row
+/// names), or `STATE_TAMPERED` (modified, moved from another record, another version,
+/// another vault; `KeyRetired` under a key the vault no longer holds).
+pub fn open_item(
     vault: &UnlockedVault,
     id: &RecordId,
     version: u64,
