@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{bad_input, js_error};
 use vaultsync::code::Code;
-use vaultsync::sync::{Bearer, OpError, Reply, Send, SyncError};
+use vaultsync::sync::{Bearer, Call, OpError, Reply, Send, SyncError};
 
 /// Where requests go: the server's base URL, and the application's own `fetch` if it gave
 /// one (the runtime's otherwise).
@@ -63,25 +63,22 @@ pub(super) async fn perform(
     send: &Send,
     session: Option<&BearerToken>,
 ) -> Result<Reply, JsValue> {
+    let started = start(server, send, session)?;
+    answer(server, &send.call, started).await
+}
+
+/// Starts the request (`fetch` is called now; its answer is read by [`answer`]).
+pub(super) fn start(
+    server: &Remote,
+    send: &Send,
+    session: Option<&BearerToken>,
+) -> Result<Promise, JsValue> {
     let token = match &send.bearer {
         Bearer::None => None,
         Bearer::Session => session,
         Bearer::Issued(token) => Some(token),
     };
     let call = &send.call;
-    let (status, text) = fetch(server, call.method(), &call.path(), token, call.body()).await?;
-    call.read_answer(status, &text).map_err(sync_error)
-}
-
-/// One request with the runtime's (or the application's) `fetch`: the status and body of
-/// any answer, `NETWORK` when none came.
-async fn fetch(
-    server: &Remote,
-    method: &str,
-    path: &str,
-    token: Option<&BearerToken>,
-    body: Option<String>,
-) -> Result<(u16, String), JsValue> {
     let global = js_sys::global();
     let fetch: Function = match &server.fetch {
         Some(fetch) => fetch.clone(),
@@ -91,23 +88,32 @@ async fn fetch(
     };
     let init = Object::new();
     let headers = Object::new();
-    Reflect::set(&init, &"method".into(), &method.into())?;
+    Reflect::set(&init, &"method".into(), &call.method().into())?;
     if let Some(token) = token {
         let header = Zeroizing::new(format!("Bearer {}", token.expose()));
         Reflect::set(&headers, &"authorization".into(), &header.as_str().into())?;
     }
-    if let Some(body) = body {
+    if let Some(body) = call.body() {
         Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
         Reflect::set(&init, &"body".into(), &body.into())?;
     }
     Reflect::set(&init, &"headers".into(), &headers)?;
-    let url = format!("{}{path}", server.base);
-    let promise: Promise = fetch
+    let url = format!("{}{}", server.base, call.path());
+    fetch
         .call2(&global, &url.into(), &init)
         .map_err(|e| js_error(Code::Network, &format!("fetch() threw: {}", describe(&e))))?
         .dyn_into()
-        .map_err(|_| js_error(Code::Network, "fetch() did not return a promise"))?;
-    let response = JsFuture::from(promise).await.map_err(|e| {
+        .map_err(|_| js_error(Code::Network, "fetch() did not return a promise"))
+}
+
+/// The answer to a request [`start`]ed for `call`: a reply of the expected shape or the
+/// server's refusal; `NETWORK` when none came.
+pub(super) async fn answer(
+    server: &Remote,
+    call: &Call,
+    started: Promise,
+) -> Result<Reply, JsValue> {
+    let response = JsFuture::from(started).await.map_err(|e| {
         js_error(
             Code::Network,
             &format!("no answer from {}: {}", server.base, describe(&e)),
@@ -122,7 +128,7 @@ async fn fetch(
         .map_err(|e| js_error(Code::Network, &describe(&e)))?
         .as_string()
         .unwrap_or_default();
-    Ok((status, text))
+    call.read_answer(status, &text).map_err(sync_error)
 }
 
 pub(super) fn describe(value: &JsValue) -> String {

@@ -12,12 +12,14 @@ use wasm_bindgen_futures::JsFuture;
 use vaultsync_wire::BearerToken;
 
 use crate::error::js_error;
-use crate::http::{Remote, op_error, perform};
+use crate::http::{Remote, answer, op_error, perform, start};
 use crate::options::{JsResolver, report};
 use crate::{webcrypto, with_pool};
 use vaultsync::code::Code;
 use vaultsync::crypto::{OsEntropy, UnlockedVault};
-use vaultsync::sync::{Account, AccountRun, Ctx, Engine, Event, Input, Operation, Step};
+use vaultsync::sync::{
+    Account, AccountRun, Call, Ctx, Engine, Event, Input, Operation, Reply, Send, Step,
+};
 
 /// The state of one `SyncClient`.
 pub(super) struct Inner {
@@ -174,6 +176,8 @@ async fn run_steps(
         (i.server.clone(), i.token.clone(), i.on_progress.clone())
     };
     crate::store::flush(inner).await?;
+    // The next page of a pull, requested while the engine takes this one.
+    let mut ahead: Option<(Call, Promise)> = None;
     loop {
         load_needed(inner, whole).await?;
         let step = write(inner)?.with_ctx(|ctx| op.next(ctx)).map_err(op_error);
@@ -188,8 +192,21 @@ async fn run_steps(
         let Some(step) = step else {
             return Ok(op.take_events());
         };
-        let input = perform_step(&server, step, Some(&token)).await?;
-        if let Input::Reply(vaultsync::sync::Reply::Page(page)) = &input {
+        let input = match (&step, ahead.take()) {
+            (Step::Send(send), Some((call, started))) if same_page(&send.call, &call) => {
+                Input::Reply(answer(&server, &send.call, started).await?)
+            }
+            _ => perform_step(&server, &step, Some(&token)).await?,
+        };
+        if let (Step::Send(send), Input::Reply(Reply::Page(page))) = (&step, &input) {
+            if let Some(call) = send.call.next_page(page) {
+                let next = Send {
+                    call,
+                    bearer: send.bearer.clone(),
+                };
+                let started = start(&server, &next, Some(&token))?;
+                ahead = Some((next.call, started));
+            }
             crate::large::open_large(inner, page).await?;
         }
         // An edit made while the request ran may need its base (nothing awaits between
@@ -205,6 +222,21 @@ async fn run_steps(
     }
 }
 
+/// Whether `call` asks for the page `started` was requested for.
+fn same_page(call: &Call, started: &Call) -> bool {
+    match (call, started) {
+        (
+            Call::Changes { vault, since, full },
+            Call::Changes {
+                vault: v,
+                since: s,
+                full: f,
+            },
+        ) => (vault, since, full) == (v, s, f),
+        _ => false,
+    }
+}
+
 /// Runs an account flow (register, login, recovery) to completion; on failure, revokes
 /// the token the server issued to it.
 pub(super) async fn drive_account(
@@ -213,7 +245,7 @@ pub(super) async fn drive_account(
 ) -> Result<Account, JsValue> {
     let outcome: Result<(), JsValue> = async {
         while let Some(step) = run.next(&mut OsEntropy).map_err(op_error)? {
-            let input = perform_step(server, step, None).await?;
+            let input = perform_step(server, &step, None).await?;
             run.answer(input, &mut OsEntropy).map_err(op_error)?;
         }
         Ok(())
@@ -232,12 +264,12 @@ pub(super) async fn drive_account(
 /// Performs one step: a request through `fetch`, or PBKDF2 (WebCrypto when present).
 async fn perform_step(
     server: &Remote,
-    step: Step,
+    step: &Step,
     session: Option<&BearerToken>,
 ) -> Result<Input, JsValue> {
     Ok(match step {
-        Step::Send(send) => Input::Reply(perform(server, &send, session).await?),
-        Step::Derive { password, kdf } => Input::Master(webcrypto::pbkdf2(&password, &kdf).await.0),
+        Step::Send(send) => Input::Reply(perform(server, send, session).await?),
+        Step::Derive { password, kdf } => Input::Master(webcrypto::pbkdf2(password, kdf).await.0),
         _ => return Err(js_error(Code::BadAnswer, "a step this version cannot take")),
     })
 }

@@ -24,6 +24,10 @@ extern "C" {
     #[wasm_bindgen(js_name = openStore, catch)]
     async fn open_store(kind: &JsValue, name: &str) -> Result<JsValue, JsValue>;
 
+    /// Several entries read at once (an `Array` of `Uint8Array` or `undefined`).
+    #[wasm_bindgen(js_name = readMany, catch)]
+    async fn read_many(store: &JsStore, keys: Array) -> Result<JsValue, JsValue>;
+
     #[wasm_bindgen(method, catch)]
     async fn get(this: &JsStore, key: &str) -> Result<JsValue, JsValue>;
 
@@ -145,11 +149,22 @@ pub(crate) async fn apply(
 
 /// Reads the named entries (value buckets: at most 256, most writes name none or one).
 async fn read_named(js: &JsStore, names: &[String]) -> Result<Read, JsValue> {
-    let mut read = Read::new();
-    for name in names {
-        read.insert(name.clone(), read_entry(js, name).await?);
+    let keys: Array = names
+        .iter()
+        .map(|name| JsValue::from(name.as_str()))
+        .collect();
+    let read = read_many(js, keys)
+        .await
+        .map_err(|e| store_error("could not be read", e))?;
+    let read: Array = read.unchecked_into();
+    let mut out = Read::new();
+    for (name, value) in names.iter().zip(read.iter()) {
+        out.insert(
+            name.clone(),
+            value.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec),
+        );
     }
-    Ok(read)
+    Ok(out)
 }
 
 /// Writes what changed since the last flush (nothing without a store): the value buckets

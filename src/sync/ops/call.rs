@@ -162,6 +162,21 @@ impl Call {
         }
     }
 
+    /// The request for the page after `page`, answered to this `Changes` call, that a
+    /// pull would send next: a driver may start it early, while the engine takes `page`,
+    /// and use its answer only if the next step is this very call (a `GET`: a request
+    /// started for nothing changes nothing).
+    pub fn next_page(&self, page: &ChangesResponse) -> Option<Self> {
+        match self {
+            Self::Changes { vault, since, full } if page.more => Some(Self::Changes {
+                vault: *vault,
+                since: page.cursor,
+                full: *full || *since == 0,
+            }),
+            _ => None,
+        }
+    }
+
     /// The path (with its query) on the server.
     pub fn path(&self) -> String {
         match self {
