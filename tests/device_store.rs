@@ -9,10 +9,10 @@ use sim::{Device, ModelServer, created};
 use vaultsync::code::Code;
 use vaultsync::crypto::store::{SessionSecret, seal_entry};
 use vaultsync::crypto::{OsEntropy, RecordId};
-use vaultsync::sync::Lookup;
 use vaultsync::sync::store::{
     self, INDEX_PREFIX, META, VALUE_PREFIX, bucket_entry, bucket_of, value_bucket,
 };
+use vaultsync::sync::{Ctx, Input, Lookup, OpError, Operation, ReseedRun, Step, SyncRun};
 
 /// A device that synced `n` records of about 1 KiB with the model server, its store written.
 fn synced_device(n: u8) -> (ModelServer, Device) {
@@ -390,4 +390,92 @@ fn the_push_in_flight_has_its_own_entry_and_an_edit_meanwhile_does_not_rewrite_i
     );
     assert_eq!(device.engine.pending_count(), 0);
     assert!(device.engine.head_verifies(&device.vault));
+}
+
+/// Drives `op` as the npm package does: the values the next step needs loaded before it
+/// (every value with `whole`: a re-seed), the store written after every answer and the
+/// values it holds evicted. Returns how many values were loaded from the store.
+fn drive_flushing(
+    device: &mut Device,
+    op: &mut dyn Operation,
+    server: &mut ModelServer,
+    whole: bool,
+) -> Result<usize, OpError> {
+    let mut loaded = 0;
+    let mut policy = device.engine.policy();
+    loop {
+        let needed = match whole {
+            true => device.engine.away_ids(),
+            false => device.engine.needs_loading(),
+        };
+        loaded += needed.iter().filter(|id| device.engine.is_away(id)).count();
+        device.load(&needed);
+        let mut ctx = Ctx {
+            engine: &mut device.engine,
+            vault: &mut device.vault,
+            resolver: &mut policy,
+            entropy: &mut OsEntropy,
+        };
+        let Some(Step::Send(send)) = op.next(&mut ctx)? else {
+            device.flush();
+            return Ok(loaded);
+        };
+        // Pages of 4 changes.
+        let (status, body) = server.handle(&send.call, 4);
+        let reply = send.call.read_answer(status, &body)?;
+        op.answer(&mut ctx, Input::Reply(reply))?;
+        device.flush();
+    }
+}
+
+#[test]
+fn a_full_pull_with_values_away_loads_each_value_once() {
+    // More records than the engine keeps loaded after an eviction (`KEEP_LOADED`).
+    let (mut server, mut device) = synced_device(150);
+    device.engine = device.reopen();
+    assert_eq!(device.engine.away_ids().len(), 150);
+    device.engine.start_resync();
+    let loaded = drive_flushing(&mut device, &mut SyncRun::new(), &mut server, false).unwrap();
+    // Evicted after each of its 38 pages, all but the 64 kept were loaded again for the
+    // next one: 3,332 loads.
+    assert_eq!(loaded, 150, "each value loaded once");
+    assert!(device.engine.head_verifies(&device.vault));
+    assert_eq!(device.whole().records().count(), 150);
+}
+
+#[test]
+fn a_union_pull_with_values_away_pushes_again_what_the_server_lost() {
+    let (mut server, mut a) = synced_device(30);
+    let mut b = Device::new(&server.current_envelope(), server.envelope.version);
+    drive_flushing(&mut b, &mut SyncRun::new(), &mut server, false).unwrap();
+    let backup = server.clone();
+    // After the backup: A adds a record that B sees, then B adds one that A never sees.
+    a.engine
+        .put(id(200), json!({"n": 200, "text": "from A"}), 2);
+    drive_flushing(&mut a, &mut SyncRun::new(), &mut server, false).unwrap();
+    drive_flushing(&mut b, &mut SyncRun::new(), &mut server, false).unwrap();
+    b.engine
+        .put(id(201), json!({"n": 201, "text": "only B has it"}), 3);
+    drive_flushing(&mut b, &mut SyncRun::new(), &mut server, false).unwrap();
+    // B restarts: its values are in its store, not in memory.
+    b.engine = b.reopen();
+    assert_eq!(b.engine.away_ids().len(), 32);
+    // The server comes back from the backup; A finds it behind and re-seeds it (a new
+    // chain, without B's record).
+    let mut server = backup;
+    assert!(drive_flushing(&mut a, &mut SyncRun::new(), &mut server, false).is_err());
+    assert!(a.engine.server_behind());
+    drive_flushing(&mut a, &mut ReseedRun::new(), &mut server, true).unwrap();
+    assert!(!server.records.contains_key(&id(201)));
+    // B's next sync meets the new chain: a union pull, its values away, gives the server
+    // back what it lacks; A gets it on its next sync.
+    drive_flushing(&mut b, &mut SyncRun::new(), &mut server, false).unwrap();
+    drive_flushing(&mut a, &mut SyncRun::new(), &mut server, false).unwrap();
+    let only_b = json!({"n": 201, "text": "only B has it"});
+    assert!(server.records.contains_key(&id(201)));
+    for device in [&mut a, &mut b] {
+        assert_eq!(device.whole().get(&id(201)), Some(&only_b));
+        assert_eq!(device.engine.records().count(), 32);
+        assert!(device.engine.head_verifies(&device.vault));
+    }
 }

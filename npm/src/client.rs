@@ -206,12 +206,7 @@ impl SyncClient {
     /// adopted first (`envelopeChanged`).
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncEvent[]>")]
     pub fn sync(&self) -> Promise {
-        op_promise(
-            self.inner.clone(),
-            Ok(Box::new(SyncRun::new())),
-            true,
-            false,
-        )
+        op_promise(self.inner.clone(), Ok(Box::new(SyncRun::new())), true)
     }
 
     /// Changes the password (same iterations as now unless given): re-wraps the vault's
@@ -232,7 +227,7 @@ impl SyncClient {
             let kdf = fresh_kdf(Some(iterations.unwrap_or(current)))?;
             Ok(Box::new(PasswordRun::new(new_password, kdf)) as Box<dyn Operation>)
         });
-        op_promise(self.inner.clone(), run, false, false)
+        op_promise(self.inner.clone(), run, false)
     }
 
     /// Rotates the vault key: a new key for everything written from now on, every record
@@ -243,12 +238,7 @@ impl SyncClient {
     /// catch-up syncs changed here.
     #[wasm_bindgen(js_name = rotateKeys, unchecked_return_type = "Promise<SyncEvent[]>")]
     pub fn rotate_keys(&self) -> Promise {
-        op_promise(
-            self.inner.clone(),
-            Ok(Box::new(RotateRun::new())),
-            true,
-            true,
-        )
+        op_promise(self.inner.clone(), Ok(Box::new(RotateRun::new())), true)
     }
 
     /// Re-uploads this device's records to a server that has less than this device saw:
@@ -257,12 +247,7 @@ impl SyncClient {
     /// the server; other devices merge their own records in on their next sync.
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncEvent[]>")]
     pub fn reseed(&self) -> Promise {
-        op_promise(
-            self.inner.clone(),
-            Ok(Box::new(ReseedRun::new())),
-            true,
-            true,
-        )
+        op_promise(self.inner.clone(), Ok(Box::new(ReseedRun::new())), true)
     }
 
     /// The server answered with less than this device saw (see `reseed()`).
@@ -319,20 +304,24 @@ impl SyncClient {
 }
 
 /// An operation (sync, password change, rotation) as a promise of its events (or of
-/// `undefined` without `events`): one asynchronous body for every operation. With
-/// `whole`, it needs every record's value (loaded from the device store first).
+/// `undefined` without `events`): one asynchronous body for every operation.
 fn op_promise(
     inner: Rc<RefCell<Inner>>,
     op: Result<Box<dyn Operation>, JsValue>,
     events: bool,
-    whole: bool,
 ) -> Promise {
     crate::device::note_use(&inner);
     crate::promise(Box::pin(async move {
         let mut op = op?;
-        let happened = drive(&inner, op.as_mut(), whole).await?;
+        let happened = drive(&inner, op.as_mut()).await?;
         if events {
-            to_js(&happened)
+            // One at a time, each dropped once converted: a first sync's events carry
+            // every value, and one JSON text of them all took 32 MiB of WASM memory.
+            let list = js_sys::Array::new();
+            for event in happened {
+                list.push(&to_js(&event)?);
+            }
+            Ok(list.into())
         } else {
             Ok(JsValue::UNDEFINED)
         }

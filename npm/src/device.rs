@@ -303,6 +303,7 @@ fn opened(server: String, username: String, options: Option<Object>, unlock: Unl
             let mut i = write(&client.inner)?;
             i.status.refused = opened.refused;
             i.store = Some(Store::new(js, opened.writer));
+            i.engine.lend_values();
         }
         Ok(client.into())
     }))
@@ -346,6 +347,7 @@ pub(crate) async fn attach_store(client: &SyncClient, kind: &JsValue) -> Result<
         })
         .map_err(sync_error)?;
         guard.store = Some(Store::new(js.clone(), writer));
+        guard.engine.lend_values();
         writes
     };
     let kept: std::collections::BTreeSet<&str> =

@@ -80,8 +80,9 @@ impl SyncClient {
                     Lookup::Away => {
                         let version = i.engine.away_version(&id).unwrap_or_default();
                         let bucket = &buckets[usize::from(bucket_of(&id))];
-                        let opened = match bucket.iter().find(|(item, _)| *item == id) {
-                            Some((_, bytes)) => open_item(&i.vault, &id, version, bytes),
+                        let stored = bucket.iter().find(|(item, _)| *item == id);
+                        let opened = match i.engine.held(&id).or(stored.map(|(_, b)| *b)) {
+                            Some(bytes) => open_item(&i.vault, &id, version, bytes),
                             None => Err(SyncError::StateCorrupt),
                         };
                         match opened {

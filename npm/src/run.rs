@@ -124,13 +124,13 @@ impl Drop for Turn {
 /// Runs an operation to completion with `fetch`, in its turn. The client is not borrowed
 /// across an `await` or while `onProgress` runs, so the application may use it meanwhile
 /// (edit, read, save). One loop (one future) serves every operation.
-/// With `whole`, every value stays in memory while it runs (a key rotation and a re-seed
-/// write every record).
+/// An operation that needs every value (`needs_every_value`: a key rotation, a re-seed)
+/// has them all in memory while it runs.
 pub(super) async fn drive(
     inner: &Rc<RefCell<Inner>>,
     op: &mut dyn Operation,
-    whole: bool,
 ) -> Result<Vec<Event>, JsValue> {
+    let whole = op.needs_every_value();
     let _turn = Turn::take(inner).await?;
     crate::status::set_syncing(inner, true);
     keep_values(inner, whole);

@@ -131,11 +131,21 @@ pub(crate) async fn apply(
 ) -> Result<(), JsValue> {
     let array = Array::new();
     for (key, bytes) in puts {
-        let pair = Array::new();
-        pair.push(&JsValue::from(key));
-        pair.push(&Uint8Array::from(bytes.as_slice()));
-        array.push(&pair);
+        array.push(&pair(key, &bytes));
     }
+    apply_array(store, array, deletes).await
+}
+
+/// One entry to put, as the adapter's `write` takes it (the bytes copied out of WASM).
+fn pair(key: String, bytes: &[u8]) -> Array {
+    let pair = Array::new();
+    pair.push(&JsValue::from(key));
+    pair.push(&Uint8Array::from(bytes));
+    pair
+}
+
+/// [`apply`] with the puts already in JS.
+async fn apply_array(store: &JsStore, array: Array, deletes: &[String]) -> Result<(), JsValue> {
     let gone = Array::new();
     for key in deletes {
         gone.push(&JsValue::from(key.as_str()));
@@ -172,7 +182,7 @@ async fn read_named(js: &JsStore, names: &[String]) -> Result<Read, JsValue> {
 /// refuses (`STORE_FAILED`) makes the next flush write every entry again, so the store
 /// never stays behind silently.
 pub(crate) async fn flush(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
-    let (js, writes) = loop {
+    let (js, puts, deletes) = loop {
         let (js, plan) = {
             let i = read(inner)?;
             let Some(store) = i.store.as_ref() else {
@@ -193,19 +203,30 @@ pub(crate) async fn flush(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
         let Some(store) = store.as_mut() else {
             return Ok(());
         };
-        let writes = with_pool(|pool| {
-            store
-                .writer
-                .writes(username, token, engine, vault, &plan, &old, pool)
+        // Each entry goes to JS as soon as it is made (one value bucket at a time).
+        let puts = Array::new();
+        let deletes = with_pool(|pool| {
+            store.writer.write_into(
+                username,
+                token,
+                engine,
+                vault,
+                &plan,
+                &old,
+                pool,
+                &mut |name, bytes| {
+                    puts.push(&pair(name, &bytes));
+                },
+            )
         })
         .map_err(crate::http::sync_error)?;
-        match writes {
-            Some(writes) if writes.is_empty() => return Ok(()),
-            Some(writes) => break (js, writes),
+        match deletes {
+            Some(deletes) if puts.length() == 0 && deletes.is_empty() => return Ok(()),
+            Some(deletes) => break (js, puts, deletes),
             None => continue,
         }
     };
-    let written = apply(&js, writes.puts, &writes.deletes).await;
+    let written = apply_array(&js, puts, &deletes).await;
     if let Ok(mut guard) = write(inner) {
         let Inner { store, engine, .. } = &mut *guard;
         if let Some(store) = store.as_mut() {

@@ -222,8 +222,9 @@ impl Replica {
 pub(super) fn reconcile(
     id: RecordId,
     replica: &mut Replica,
-    remote: Synced,
+    mut remote: Synced,
     resolver: &mut dyn Resolve,
+    lend: bool,
 ) -> Vec<Event> {
     replica.max_seen = replica.max_seen.max(remote.version);
     if remote.version != 0 && remote.version <= replica.base_version() {
@@ -244,11 +245,17 @@ pub(super) fn reconcile(
         // key rotation, a retry of a write this device had already seen).
         None if base_known && remote.value == base => {}
         None => {
-            events.push(match &remote.value {
-                Some(value) => Event::Changed {
-                    id,
-                    value: value.clone(),
-                },
+            events.push(match remote.value.take() {
+                // The event takes the value; the store takes the server's bytes, which
+                // it is read back from (`Engine::lend_values`).
+                Some(value) if lend && remote.sealed.is_some() => {
+                    remote.away = true;
+                    Event::Changed { id, value }
+                }
+                Some(value) => {
+                    remote.value = Some(value.clone());
+                    Event::Changed { id, value }
+                }
                 None => Event::Deleted { id },
             });
         }

@@ -52,7 +52,7 @@ try {
   console.log("| Chromium, IndexedDB store | " + rows.map((r) => `${r.count} x ${r.size} B`).join(" | ") + " |");
   console.log("| --- |" + rows.map(() => " ---: |").join(""));
   const line = (name, f) => console.log(`| ${name} | ${rows.map(f).join(" | ")} |`);
-  line("first sync into IndexedDB (login + sync)", (r) => ms(r.idbLoginAndSync));
+  line("first sync into IndexedDB (login + sync), median of 3", (r) => `${ms(r.idbLoginAndSync)} (${r.idbRuns})`);
   line("first sync in memory (reference, same page)", (r) => ms(r.memorySync));
   line("one edit persisted (put + flush), median of 50", (r) => ms(r.editMs));
   line("bytes written for one edit (the entries it changed)", (r) => `${r.editBytes} B`);

@@ -61,6 +61,21 @@ impl Engine {
         dirty.copied().collect()
     }
 
+    /// For a driver whose device store keeps the values and that evicts them once written:
+    /// a pull hands each changed value to its event instead of a copy, and the record keeps
+    /// only the server's bytes ([`Engine::held`]) until the store has them. A first sync
+    /// then holds each value once, not twice.
+    pub fn lend_values(&mut self) {
+        self.lend = true;
+    }
+
+    /// The server's bytes of a value away that the device store may not hold yet (read
+    /// the value from them, not from the store).
+    pub fn held(&self, id: &RecordId) -> Option<&[u8]> {
+        let synced = self.records.get(id).and_then(|r| r.synced.as_ref());
+        synced.filter(|s| s.away).and_then(|s| s.sealed.as_deref())
+    }
+
     /// Whether this record's value is away (to load before reading or merging it).
     pub fn is_away(&self, id: &RecordId) -> bool {
         self.records.get(id).is_some_and(|r| r.away())
@@ -80,7 +95,8 @@ impl Engine {
             Some(s) if s.away && s.version == version => {
                 s.value = Some(value);
                 s.away = false;
-                s.stored = true;
+                // Read from the store, unless from the bytes it is still to take.
+                s.stored = s.sealed.is_none();
                 if self.recent.len() == KEEP_LOADED {
                     self.recent.remove(0);
                 }
@@ -112,15 +128,21 @@ impl Engine {
 
     /// Drops from memory the values the device store holds, of records without a pending
     /// edit or conflict, but the last ones loaded (call it after a write of the store
-    /// succeeded, never before).
+    /// succeeded, never before). Not while a full pull is ahead or under way: it needs
+    /// every value (a union pushes again what the server lacks), and dropping them after
+    /// each page would load them all again for the next one.
     pub fn evict(&mut self) {
+        if self.full_pull_ahead() {
+            return;
+        }
         let keep: &[RecordId] = &self.recent;
         for (id, replica) in &mut self.records {
             if replica.pending.is_some() || !replica.conflicts.is_empty() {
                 continue;
             }
-            if let Some(s) = &mut replica.synced {
-                if s.stored && s.value.is_some() && !keep.contains(id) {
+            if let Some(s) = replica.synced.as_mut().filter(|s| s.stored) {
+                s.sealed = None; // the store has them
+                if s.value.is_some() && !keep.contains(id) {
                     s.value = None;
                     s.away = true;
                 }
@@ -129,11 +151,12 @@ impl Engine {
     }
 
     /// A write of the device store failed: the values it was to hold are not there (the
-    /// next write, of every entry, writes them again from memory).
+    /// next write, of every entry, writes them again from memory: their values, or the
+    /// server's bytes of those away).
     pub fn unstore(&mut self) {
         for replica in self.records.values_mut() {
             if let Some(s) = &mut replica.synced {
-                if !s.away {
+                if !s.away || s.sealed.is_some() {
                     s.stored = false;
                 }
             }

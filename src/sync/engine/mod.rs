@@ -78,6 +78,8 @@ pub struct Engine {
     preopened: BTreeMap<(RecordId, u64), Vec<u8>>,
     /// The values loaded last from the device store (kept by an eviction). Not stored.
     recent: Vec<RecordId>,
+    /// A pull hands changed values to its events (see [`Engine::lend_values`]). Not stored.
+    lend: bool,
 }
 
 impl PartialEq for Engine {
@@ -123,6 +125,7 @@ impl Engine {
             touched: BTreeSet::new(),
             preopened: BTreeMap::new(),
             recent: Vec::new(),
+            lend: false,
         }
     }
 

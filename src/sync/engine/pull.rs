@@ -342,7 +342,7 @@ impl Engine {
                     }
                     replica.synced = None;
                     replica.max_seen = remote.version;
-                    events.extend(reconcile(id, replica, remote, resolver));
+                    events.extend(reconcile(id, replica, remote, resolver, self.lend));
                 }
                 (_, base) => {
                     if base.is_some_and(|b| remote.version <= b.version) {
@@ -355,7 +355,7 @@ impl Engine {
                     if vouched && remote.version < replica.max_seen {
                         replica.max_seen = remote.version;
                     }
-                    events.extend(reconcile(id, replica, remote, resolver));
+                    events.extend(reconcile(id, replica, remote, resolver, self.lend));
                 }
             }
         }

@@ -69,13 +69,6 @@ impl Engine {
         self.records.iter()
     }
 
-    /// Every record, to change (the device store's writer marks values stored).
-    pub(in crate::sync) fn replicas_mut(
-        &mut self,
-    ) -> impl Iterator<Item = (&RecordId, &mut Replica)> {
-        self.records.iter_mut()
-    }
-
     /// The records changed since the last write.
     pub(in crate::sync) fn touched(&self) -> &BTreeSet<RecordId> {
         &self.touched
@@ -84,6 +77,11 @@ impl Engine {
     /// One record.
     pub(in crate::sync) fn replica(&self, id: &RecordId) -> Option<&Replica> {
         self.records.get(id)
+    }
+
+    /// One record, to change (the device store's writer marks its value stored).
+    pub(in crate::sync) fn replica_mut(&mut self, id: &RecordId) -> Option<&mut Replica> {
+        self.records.get_mut(id)
     }
 
     /// An engine from the device store: the metadata entry and the records' entries.
@@ -120,6 +118,7 @@ impl Engine {
             touched: BTreeSet::new(),
             preopened: BTreeMap::new(),
             recent: Default::default(),
+            lend: false,
         };
         engine.after_load();
         Ok(engine)

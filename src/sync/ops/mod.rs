@@ -183,6 +183,14 @@ pub trait Operation {
 
     /// What the operation changed on this device, for a UI (call once it is complete).
     fn take_events(&mut self) -> Vec<Event>;
+
+    /// Whether it needs every value in memory (a key rotation and a re-seed write every
+    /// record): a driver with a device store loads every value away before each step
+    /// ([`Engine::away_ids`](crate::sync::Engine::away_ids)), not only
+    /// [`Engine::needs_loading`](crate::sync::Engine::needs_loading).
+    fn needs_every_value(&self) -> bool {
+        false
+    }
 }
 
 pub(super) fn bad_answer(reason: &'static str) -> OpError {

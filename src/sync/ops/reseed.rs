@@ -127,4 +127,8 @@ impl Operation for ReseedRun {
     fn take_events(&mut self) -> Vec<Event> {
         core::mem::take(&mut self.events)
     }
+
+    fn needs_every_value(&self) -> bool {
+        true
+    }
 }

@@ -1,6 +1,6 @@
 //! The device store (FORMAT.md, "Device store"): a session kept as small entries instead of
 //! one blob, so that an edit writes a few KiB and a sync writes what it changed, and so that
-//! opening reads an index, not every value. Sans-IO like the engine: [`StoreWriter::writes`]
+//! opening reads an index, not every value. Sans-IO like the engine: [`StoreWriter::write_into`]
 //! turns what changed into entries to put and delete, a driver (IndexedDB, memory, SQLite)
 //! applies them in one transaction; [`open`] reads the index back and [`open_value`] one
 //! value when it is needed.
@@ -126,7 +126,7 @@ impl core::fmt::Debug for StoreWriter {
 }
 
 /// The value buckets a write rewrites: the driver reads them (as they are now) and hands
-/// them to [`StoreWriter::writes`].
+/// them to [`StoreWriter::write_into`].
 #[derive(Debug)]
 pub struct Plan {
     /// Entry names to read (`v/<bb>`).
@@ -215,10 +215,14 @@ impl StoreWriter {
     /// The entries that changed since the last call (every entry the first time for a new
     /// store), with the value buckets `plan` named as `read`. Records come from the
     /// engine's touched set: each one's index bucket is written again, and its value
-    /// bucket if it holds a value the store lacks. `None`: the plan is stale (another write
-    /// came between, or the engine changed a bucket it did not name): plan and read again.
+    /// bucket if it holds a value the store lacks. Each entry to put goes to `put` as soon
+    /// as it is made, one value bucket at a time (a driver copies it out and the next one
+    /// reuses its memory: a first sync's values are not all copied at once). Returns the
+    /// names to delete. `None`: the plan is stale (another write came between, or the
+    /// engine changed a bucket it did not name), nothing was handed over: plan and read
+    /// again.
     #[allow(clippy::too_many_arguments)]
-    pub fn writes(
+    pub fn write_into(
         &mut self,
         username: &str,
         token: &BearerToken,
@@ -227,7 +231,8 @@ impl StoreWriter {
         plan: &Plan,
         read: &Read,
         entropy: &mut (impl Entropy + ?Sized),
-    ) -> Result<Option<Writes>, SyncError> {
+        put: &mut dyn FnMut(String, Vec<u8>),
+    ) -> Result<Option<Vec<String>>, SyncError> {
         if engine.vault_id() != vault.vault_id() {
             return Err(SyncError::WrongVault);
         }
@@ -237,15 +242,17 @@ impl StoreWriter {
         if plan.generation != self.generation || stale {
             return Ok(None);
         }
-        let mut writes = Writes::default();
+        let mut deletes = Vec::new();
         let envelope = vault.envelope().to_bytes();
         if self.envelope.as_ref() != Some(&envelope) {
-            writes.puts.push((ENVELOPE.into(), envelope.clone()));
+            put(ENVELOPE.into(), envelope.clone());
         }
         let meta = Zeroizing::new(meta_text(username, token, engine));
         if self.meta.as_ref().map(|m| m.as_str()) != Some(meta.as_str()) {
-            let sealed = seal_entry(vault, META, meta.as_bytes(), entropy)?;
-            writes.puts.push((META.into(), sealed));
+            put(
+                META.into(),
+                seal_entry(vault, META, meta.as_bytes(), entropy)?,
+            );
         }
         // The push in flight is serialised only when it changed (it may be megabytes).
         let push = engine.push_head();
@@ -253,10 +260,12 @@ impl StoreWriter {
             match engine.push_json() {
                 Some(saved) => {
                     let text = Zeroizing::new(json::to_string(&saved));
-                    let sealed = seal_entry(vault, PUSH, text.as_bytes(), entropy)?;
-                    writes.puts.push((PUSH.into(), sealed));
+                    put(
+                        PUSH.into(),
+                        seal_entry(vault, PUSH, text.as_bytes(), entropy)?,
+                    );
                 }
-                None => writes.deletes.push(PUSH.into()),
+                None => deletes.push(PUSH.into()),
             }
         }
         let touched = engine.take_touched();
@@ -264,40 +273,18 @@ impl StoreWriter {
         for id in &touched {
             rows_dirty[usize::from(bucket_of(id))] = true;
         }
-        // The items each rewritten value bucket held (kept for values the store has).
-        let mut old: Vec<Vec<(RecordId, &[u8])>> = vec![Vec::new(); 256];
-        for (b, olds) in old.iter_mut().enumerate() {
-            if let Some(Some(bytes)) = read.get(&value_bucket(b as u8)).filter(|_| dirty[b]) {
-                // A bucket that does not parse keeps nothing: its values are refused when
-                // read, and come back with the next full pull.
-                *olds = values::parse(bytes).unwrap_or_default();
-            }
-        }
+        // The rows of each rewritten index bucket, and the live records of each rewritten
+        // value bucket.
         let mut rows: Vec<Zeroizing<String>> = vec![Zeroizing::new(String::new()); 256];
-        let mut items: Vec<Vec<u8>> = vec![Vec::new(); 256];
-        for (id, replica) in engine.replicas_mut() {
+        let mut members: Vec<Vec<RecordId>> = vec![Vec::new(); 256];
+        for (id, replica) in engine.replicas() {
             let b = usize::from(bucket_of(id));
             if rows_dirty[b] {
                 rows::push_row(&mut rows[b], id, replica);
             }
-            let Some(s) = replica.synced.as_mut().filter(|s| dirty[b] && s.is_live()) else {
-                continue;
-            };
-            let kept = old[b]
-                .iter()
-                .find(|(i, _)| i == id)
-                .map(|(_, bytes)| *bytes);
-            if let Some(sealed) = s.sealed.take() {
-                values::push(&mut items[b], id, &sealed);
-            } else if let (true, Some(bytes)) = (s.stored, kept) {
-                values::push(&mut items[b], id, bytes);
-            } else if let Some(value) = &s.value {
-                let sealed = values::seal_value(vault, id, s.version, value, entropy)?;
-                values::push(&mut items[b], id, &sealed);
-            } else {
-                continue; // away and not in its bucket: refused when read
+            if dirty[b] && replica.synced.as_ref().is_some_and(|s| s.is_live()) {
+                members[b].push(*id);
             }
-            s.stored = true;
         }
         for b in 0..=255u8 {
             let i = usize::from(b);
@@ -306,17 +293,18 @@ impl StoreWriter {
                 match rows[i].is_empty() {
                     false => {
                         let sealed = seal_entry(vault, &name, rows[i].as_bytes(), entropy)?;
-                        writes.puts.push((name, sealed));
+                        put(name, sealed);
                     }
-                    true => writes.deletes.push(name),
+                    true => deletes.push(name),
                 }
             }
             if dirty[i] {
-                match items[i].is_empty() {
-                    false => writes
-                        .puts
-                        .push((value_bucket(b), core::mem::take(&mut items[i]))),
-                    true => writes.deletes.push(value_bucket(b)),
+                let name = value_bucket(b);
+                let items =
+                    Self::value_items(engine, vault, &members[i], read.get(&name), entropy)?;
+                match items.is_empty() {
+                    false => put(name, items),
+                    true => deletes.push(name),
                 }
             }
         }
@@ -326,7 +314,50 @@ impl StoreWriter {
         self.push = push;
         self.everything = false;
         self.generation += 1;
-        Ok(Some(writes))
+        Ok(Some(deletes))
+    }
+
+    /// One value bucket's items: for each of its live records, the server's bytes kept
+    /// since the pull, or the item the store holds (`old`, as read), or the value sealed
+    /// now under the state key.
+    fn value_items(
+        engine: &mut Engine,
+        vault: &UnlockedVault,
+        members: &[RecordId],
+        old: Option<Option<&[u8]>>,
+        entropy: &mut (impl Entropy + ?Sized),
+    ) -> Result<Vec<u8>, SyncError> {
+        // A bucket that does not parse keeps nothing: its values are refused when read,
+        // and come back with the next full pull.
+        let old = old
+            .flatten()
+            .map(values::parse)
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let mut items = Vec::new();
+        for id in members {
+            let Some(s) = engine.replica_mut(id).and_then(|r| r.synced.as_mut()) else {
+                continue;
+            };
+            let kept = old.iter().find(|(i, _)| i == id).map(|(_, bytes)| *bytes);
+            if let Some(sealed) = s.sealed.as_deref() {
+                values::push(&mut items, id, sealed);
+                // Kept while away until the write succeeded (`Engine::evict`); a value in
+                // memory is sealed again if it fails.
+                if !s.away {
+                    s.sealed = None;
+                }
+            } else if let (true, Some(bytes)) = (s.stored, kept) {
+                values::push(&mut items, id, bytes);
+            } else if let Some(value) = &s.value {
+                let sealed = values::seal_value(vault, id, s.version, value, entropy)?;
+                values::push(&mut items, id, &sealed);
+            } else {
+                continue; // away and not in its bucket: refused when read
+            }
+            s.stored = true;
+        }
+        Ok(items)
     }
 }
 
@@ -348,10 +379,13 @@ pub fn write_now<E: From<SyncError>>(
         for name in &plan.names {
             read.insert(name.clone(), get(name)?);
         }
-        if let Some(writes) =
-            writer.writes(username, token, engine, vault, &plan, &read, entropy)?
-        {
-            return Ok(writes);
+        let mut puts = Vec::new();
+        let mut put = |name, bytes| puts.push((name, bytes));
+        let deletes = writer.write_into(
+            username, token, engine, vault, &plan, &read, entropy, &mut put,
+        )?;
+        if let Some(deletes) = deletes {
+            return Ok(Writes { puts, deletes });
         }
     }
 }

@@ -134,12 +134,17 @@ pub fn load_value(
 ) -> Result<(), SyncError> {
     let version = engine.away_version(id).ok_or(SyncError::StateCorrupt);
     let loaded = version.and_then(|version| {
-        let items = value_items(bucket.ok_or(SyncError::StateCorrupt)?)?;
-        let (_, bytes) = items
-            .iter()
-            .find(|(i, _)| i == id)
-            .ok_or(SyncError::StateCorrupt)?;
-        let value = open_item(vault, id, version, bytes)?;
+        let value = match engine.held(id) {
+            Some(bytes) => open_item(vault, id, version, bytes)?,
+            None => {
+                let items = value_items(bucket.ok_or(SyncError::StateCorrupt)?)?;
+                let (_, bytes) = items
+                    .iter()
+                    .find(|(i, _)| i == id)
+                    .ok_or(SyncError::StateCorrupt)?;
+                open_item(vault, id, version, bytes)?
+            }
+        };
         engine.load(id, version, value)
     });
     match loaded {
