@@ -49,9 +49,11 @@ fn code(result: Result<Vec<Event>, OpError>) -> String {
 }
 
 /// What a device holds (records, cursor, pinned head), to compare before and after a
-/// refused sync. Flags may change (a re-seed offered, a full pull to try next).
-fn state(device: &Device) -> String {
-    let all = vaultsync_wire::json::ToJson::to_json(&device.engine).unwrap();
+/// refused sync. Flags may change (a re-seed offered, a full pull to try next), and so may
+/// which values are in memory: they are all loaded first (a pull lends values to its
+/// events, and a full pull loads every value).
+fn state(device: &mut Device) -> String {
+    let all = vaultsync_wire::json::ToJson::to_json(device.whole()).unwrap();
     let kept = json!({
         "records": all["records"],
         "cursor": all["cursor"],
@@ -77,7 +79,7 @@ fn a_hidden_record_is_an_omission_for_a_new_device() {
     let (mut server, mut devices) = written(20);
     server.records.remove(&id(7));
     assert_eq!(code(sync(&mut devices[2], &mut server)), "OMISSION");
-    assert_eq!(devices[2].engine.records().count(), 0, "nothing applied");
+    assert_eq!(devices[2].whole().records().count(), 0, "nothing applied");
 }
 
 #[test]
@@ -90,9 +92,9 @@ fn a_hidden_version_bump_is_refused_and_changes_nothing() {
     sync(&mut devices[0], &mut server).unwrap();
     // The server puts the old version back where it was (below device 1's cursor).
     server.records.insert(id(2), old);
-    let before = state(&devices[1]);
+    let before = state(&mut devices[1]);
     assert_eq!(code(sync(&mut devices[1], &mut server)), "OMISSION");
-    assert_eq!(state(&devices[1]), before);
+    assert_eq!(state(&mut devices[1]), before);
 }
 
 #[test]
@@ -110,7 +112,7 @@ fn a_change_moved_below_the_cursor_is_found_by_a_full_pull() {
         recovered: true
     }));
     assert_eq!(
-        devices[1].engine.get(&id(2)),
+        devices[1].whole().get(&id(2)),
         Some(&json!({"n": 2, "edited": true}))
     );
 }
@@ -123,9 +125,9 @@ fn an_old_head_is_a_rollback_and_with_current_records_an_omission() {
     sync(&mut devices[0], &mut server).unwrap();
     sync(&mut devices[1], &mut server).unwrap();
     server.head = old_head;
-    let before = state(&devices[1]);
+    let before = state(&mut devices[1]);
     assert_eq!(code(sync(&mut devices[1], &mut server)), "ROLLBACK");
-    assert_eq!(state(&devices[1]), before);
+    assert_eq!(state(&mut devices[1]), before);
     assert!(devices[1].engine.server_behind(), "a re-seed is offered");
     // A new device has no head to compare: the old head does not match the records.
     assert_eq!(code(sync(&mut devices[2], &mut server)), "OMISSION");
@@ -140,15 +142,15 @@ fn an_old_state_served_whole_is_refused() {
     sync(&mut devices[1], &mut server).unwrap();
     // The old records and their head, with the cursor ahead: SERVER_BEHIND.
     let mut old = backup.clone();
-    let before = state(&devices[1]);
+    let before = state(&mut devices[1]);
     assert_eq!(code(sync(&mut devices[1], &mut old)), "SERVER_BEHIND");
-    assert_eq!(state(&devices[1]), before);
+    assert_eq!(state(&mut devices[1]), before);
     assert!(devices[1].engine.server_behind());
     // The same with the cursor moved past the device's: ROLLBACK.
     let mut old = backup;
     old.next_cursor += 100;
     assert_eq!(code(sync(&mut devices[1], &mut old)), "ROLLBACK");
-    assert_eq!(state(&devices[1]), before);
+    assert_eq!(state(&mut devices[1]), before);
 }
 
 #[test]
@@ -164,9 +166,9 @@ fn a_stripped_tombstone_does_not_resurrect_a_record() {
         .records
         .insert(id(3), vaultsync_wire::Record { cursor, ..live });
     for device in [1, 2] {
-        let before = state(&devices[device]);
+        let before = state(&mut devices[device]);
         assert_eq!(code(sync(&mut devices[device], &mut server)), "OMISSION");
-        assert_eq!(state(&devices[device]), before);
+        assert_eq!(state(&mut devices[device]), before);
     }
 }
 
@@ -178,9 +180,9 @@ fn a_record_copied_under_another_id_is_tampered() {
     server.next_cursor += 1;
     copy.cursor = server.next_cursor;
     server.records.insert(id(9), copy);
-    let before = state(&devices[1]);
+    let before = state(&mut devices[1]);
     assert_eq!(code(sync(&mut devices[1], &mut server)), "TAMPERED");
-    assert_eq!(state(&devices[1]), before);
+    assert_eq!(state(&mut devices[1]), before);
 }
 
 #[test]
@@ -202,7 +204,7 @@ fn an_omitted_page_is_an_omission() {
     };
     let result = sync_with(&mut devices[2], &mut server, &mut drop_second);
     assert_eq!(code(result), "OMISSION");
-    assert_eq!(devices[2].engine.records().count(), 0);
+    assert_eq!(devices[2].whole().records().count(), 0);
 }
 
 #[test]
@@ -220,12 +222,12 @@ fn devices_forked_onto_two_branches_see_a_fork_when_joined() {
     devices[2].engine.put(id(12), json!("b2"), 2);
     sync(&mut devices[2], &mut branch_b).unwrap();
     // Joined: each is shown the other branch.
-    let before = state(&devices[0]);
+    let before = state(&mut devices[0]);
     assert_eq!(code(sync(&mut devices[0], &mut branch_b.clone())), "FORK");
-    assert_eq!(state(&devices[0]), before);
-    let before = state(&devices[1]);
+    assert_eq!(state(&mut devices[0]), before);
+    let before = state(&mut devices[1]);
     assert_eq!(code(sync(&mut devices[1], &mut branch_a.clone())), "FORK");
-    assert_eq!(state(&devices[1]), before);
+    assert_eq!(state(&mut devices[1]), before);
 }
 
 #[test]
@@ -235,10 +237,10 @@ fn a_dropped_row_claimed_as_purged_deletes_nothing() {
     sync(&mut devices[0], &mut server).unwrap();
     server.records.remove(&id(2));
     server.purged_cursor = server.next_cursor;
-    let before = state(&devices[1]);
+    let before = state(&mut devices[1]);
     assert_eq!(code(sync(&mut devices[1], &mut server)), "OMISSION");
-    assert_eq!(state(&devices[1]), before);
-    assert!(devices[1].engine.get(&id(2)).is_some());
+    assert_eq!(state(&mut devices[1]), before);
+    assert!(devices[1].whole().get(&id(2)).is_some());
 }
 
 #[test]
@@ -262,7 +264,7 @@ fn a_purged_last_tombstone_does_not_make_every_sync_pull_everything() {
     sync_with(&mut devices[0], &mut server, &mut count).unwrap();
     sync_with(&mut devices[0], &mut server, &mut count).unwrap();
     assert_eq!(pulls_from_zero, 1);
-    assert_eq!(devices[1].engine.get(&id(3)), None);
+    assert_eq!(devices[1].whole().get(&id(3)), None);
 }
 
 #[test]
@@ -281,7 +283,7 @@ fn a_record_created_again_after_its_purge_is_not_a_rollback() {
     sync(&mut devices[0], &mut server).unwrap();
     assert_eq!(server.records[&id(1)].version, 1, "a new lineage");
     sync(&mut devices[1], &mut server).unwrap();
-    assert_eq!(devices[1].engine.get(&id(1)), Some(&json!("again")));
+    assert_eq!(devices[1].whole().get(&id(1)), Some(&json!("again")));
     // And the old first version replayed now is refused.
     assert!(devices[1].engine.head_verifies(&devices[1].vault));
 }
@@ -328,9 +330,9 @@ fn a_server_restored_from_a_backup_is_reseeded_and_nothing_is_lost() {
         (4, json!("added by 0")),
         (5, json!("added by 1")),
     ];
-    for device in &devices {
+    for device in &mut devices {
         for (n, value) in &expected {
-            assert_eq!(device.engine.get(&id(*n)), Some(value), "record {n}");
+            assert_eq!(device.whole().get(&id(*n)), Some(value), "record {n}");
         }
         assert!(device.engine.head_verifies(&device.vault));
         assert!(!device.engine.server_behind());
