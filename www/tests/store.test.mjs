@@ -62,6 +62,8 @@ test("a client persists as it goes: one edit writes its index bucket, a sync wha
   // record's index and value buckets and the metadata it changed, and nothing else.
   const written = new Set(store.writes.flatMap((w) => w.puts.map(([k]) => k)));
   assert.deepEqual([...written].sort(), ["i/push", "meta", bucket, bucket.replace("i/", "v/")].sort());
+  const valueWrites = store.writes.flatMap((w) => w.puts).filter(([k]) => k === bucket.replace("i/", "v/"));
+  assert.equal(valueWrites.length, 1, "the value bucket is written once (not again when the pull brings the write back)");
   assert.equal(store.entries.has("i/push"), false, "the push in flight's entry goes once answered");
 
   for (const [key, value] of store.entries) {

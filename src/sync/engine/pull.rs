@@ -329,7 +329,13 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|b| !b.away && b.value == remote.value);
             match (pull.mode, base) {
-                (_, Some(b)) if same_copy(&b, &remote) => replica.synced = Some(remote),
+                // The copy this device holds already (its own write coming back): kept
+                // as it is once the device store has it, not written again.
+                (_, Some(b)) if same_copy(&b, &remote) => {
+                    if !b.stored {
+                        replica.synced = Some(remote);
+                    }
+                }
                 (Mode::Union, Some(_)) if same => {
                     replica.max_seen = remote.version;
                     replica.synced = Some(remote);
