@@ -181,7 +181,7 @@ impl RateLimits {
     }
 }
 
-fn retry_after(wait: &governor::NotUntil<governor::clock::QuantaInstant>) -> ApiError {
+pub(crate) fn retry_after(wait: &governor::NotUntil<governor::clock::QuantaInstant>) -> ApiError {
     use governor::clock::{Clock, DefaultClock};
     let secs = wait
         .wait_time_from(DefaultClock::default().now())

@@ -29,6 +29,10 @@ pub struct Cli {
     #[command(flatten)]
     pub limits: Limits,
 
+    /// Limits and timing of the live channel.
+    #[command(flatten)]
+    pub live: LiveLimits,
+
     /// Trust the last address of `X-Forwarded-For` as the client address (for per-address
     /// rate limits). Only behind a reverse proxy that sets it.
     #[arg(long, env = "VAULTSYNC_TRUST_FORWARDED_FOR", global = true)]
@@ -109,6 +113,60 @@ pub struct Limits {
     /// How often to purge expired tombstones.
     #[arg(long, env = "VAULTSYNC_PURGE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
     pub purge_interval: std::time::Duration,
+}
+
+/// The live channel's limits (PROTOCOL.md, "Live updates"). Each replica enforces its own.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LiveLimits {
+    /// Open live sockets per device token (429 TOO_MANY_SOCKETS beyond).
+    #[arg(
+        long = "live-sockets-per-token",
+        env = "VAULTSYNC_LIVE_SOCKETS_PER_TOKEN",
+        default_value_t = 5,
+        global = true
+    )]
+    pub sockets_per_token: usize,
+
+    /// Open live sockets per server process (429 TOO_MANY_SOCKETS beyond).
+    #[arg(
+        long = "live-max-sockets",
+        env = "VAULTSYNC_LIVE_MAX_SOCKETS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_sockets: usize,
+
+    /// Vault subscriptions per socket (the socket is closed with 4429 beyond).
+    #[arg(
+        long = "live-subscriptions",
+        env = "VAULTSYNC_LIVE_SUBSCRIPTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub subscriptions_per_socket: usize,
+
+    /// Live tickets per device token per minute (429 RATE_LIMITED beyond).
+    #[arg(
+        long = "live-tickets-per-minute",
+        env = "VAULTSYNC_LIVE_TICKETS_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
+    pub tickets_per_minute: u32,
+
+    /// How often every replica re-reads the cursors of the vaults it has subscribers for
+    /// and the tokens of its sockets: the longest a hint waits when a PostgreSQL
+    /// notification is lost, and the longest a socket outlives its token's expiry.
+    #[arg(long = "live-recheck", env = "VAULTSYNC_LIVE_RECHECK", default_value = "15s", value_parser = humantime::parse_duration, global = true)]
+    pub recheck: std::time::Duration,
+
+    /// How often the server sends a heartbeat on each socket.
+    #[arg(long = "live-heartbeat", env = "VAULTSYNC_LIVE_HEARTBEAT", default_value = "20s", value_parser = humantime::parse_duration, global = true)]
+    pub heartbeat: std::time::Duration,
+
+    /// A socket that sent nothing (not even a heartbeat) for this long is closed (4408).
+    #[arg(long = "live-silence", env = "VAULTSYNC_LIVE_SILENCE", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub silence: std::time::Duration,
 }
 
 /// Subcommands.

@@ -41,9 +41,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidField
         | ErrorCode::InvalidCursor
         | ErrorCode::DuplicateRecord => StatusCode::BAD_REQUEST,
-        ErrorCode::Unauthenticated | ErrorCode::InvalidToken | ErrorCode::InvalidCredentials => {
-            StatusCode::UNAUTHORIZED
-        }
+        ErrorCode::Unauthenticated
+        | ErrorCode::InvalidToken
+        | ErrorCode::InvalidTicket
+        | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::UsernameTaken
@@ -54,7 +55,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::ResyncRequired | ErrorCode::ServerBehind => StatusCode::GONE,
         ErrorCode::PayloadTooLarge | ErrorCode::TooManyItems => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited | ErrorCode::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::StorageUnavailable | ErrorCode::Unknown => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -70,6 +71,12 @@ impl ApiError {
             current: Current::Nothing,
             cause: None,
         }
+    }
+
+    /// The code answered.
+    #[cfg(test)]
+    pub fn code(&self) -> ErrorCode {
+        self.code
     }
 
     /// 400 `INVALID_FIELD`.

@@ -5,6 +5,7 @@ mod clock;
 mod config;
 mod db;
 mod error;
+mod live;
 mod routes;
 mod store;
 
@@ -48,6 +49,8 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         limits.login_attempts_per_address,
     );
     tokio::spawn(housekeeping(db.clone(), rate.clone(), limits.clone()));
+    let hub = live::Hub::new(cli.live.clone());
+    tokio::spawn(live::fanout::run(db.clone(), hub.clone()));
     let state = routes::AppState {
         db: db.clone(),
         limits,
@@ -55,6 +58,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         prelogin_secret: Arc::new(zeroize::Zeroizing::new(prelogin_secret)),
         trust_forwarded_for: cli.trust_forwarded_for,
         statics: Arc::new(cli.statics.clone()),
+        hub: hub.clone(),
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -70,7 +74,11 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         listener,
         routes::app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Live sockets are not requests: close them, or shutdown would wait on them.
+        hub.close_all();
+    })
     .await?;
     tracing::info!("stopped");
     Ok(())

@@ -45,6 +45,8 @@ error_codes! {
     Unauthenticated = "UNAUTHENTICATED",
     /// 401: the token is unknown, revoked or expired.
     InvalidToken = "INVALID_TOKEN",
+    /// 401: a live ticket that is unknown, used or expired: ask for another.
+    InvalidTicket = "INVALID_TICKET",
     /// 401: unknown username or wrong auth key (the two are not told apart).
     InvalidCredentials = "INVALID_CREDENTIALS",
     /// 404: no such route, or an object the caller may not see.
@@ -77,6 +79,8 @@ error_codes! {
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE",
     /// 429: too many login attempts; retry after the `Retry-After` seconds.
     RateLimited = "RATE_LIMITED",
+    /// 429: the token, or the server, has as many live sockets open as allowed.
+    TooManySockets = "TOO_MANY_SOCKETS",
     /// 503: the database is unavailable; retry later.
     StorageUnavailable = "STORAGE_UNAVAILABLE",
 }

@@ -232,6 +232,7 @@ pub(super) async fn logout(
         .db
         .revoke_token(authed.account_id, authed.token_id, now_ms())
         .await?;
+    revoked(&state, authed.token_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -251,9 +252,19 @@ pub(super) async fn revoke_token(
         .revoke_token(authed.account_id, token_id, now_ms())
         .await?
     {
+        revoked(&state, token_id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())
+    }
+}
+
+/// A token was revoked: its live sockets close, here at once and on other replicas
+/// through the fan-out (or at their next re-check if the notification is lost).
+async fn revoked(state: &AppState, token_id: i64) {
+    state.hub.revoke(token_id);
+    if let Err(error) = state.db.notify(&format!("r:{token_id}")).await {
+        tracing::warn!(%error, "could not tell other replicas of a revocation; their re-check will");
     }
 }
 

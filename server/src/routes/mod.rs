@@ -7,10 +7,12 @@
 //! - [`extract`]: request extractors (bearer token, client address, strict JSON body);
 //! - [`strict`]: reading structs from JSON objects only;
 //! - [`accounts`]: register, prelogin, login, recovery login and tokens;
-//! - [`vault`]: the envelope, push and changes.
+//! - [`vault`]: the envelope, push and changes (with its long-poll `wait`);
+//! - [`live`]: the live ticket and socket.
 
 mod accounts;
 pub mod extract;
+mod live;
 mod strict;
 mod vault;
 
@@ -48,6 +50,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Static folders served beside the API.
     pub statics: Arc<Vec<StaticDir>>,
+    /// The live channel of this process.
+    pub hub: crate::live::Hub,
 }
 
 /// The header that carries a request's id.
@@ -82,6 +86,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/vaults/{vault_id}/push", post(vault::push))
         .route("/v1/vaults/{vault_id}/changes", get(vault::changes))
+        .route("/v1/events/ticket", post(live::ticket))
+        .route("/v1/events", get(live::events))
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 ErrorCode::MethodNotAllowed,
@@ -176,14 +182,17 @@ fn with_statics(mut router: Router, statics: &[StaticDir]) -> Router {
     paths(
         health, openapi, accounts::register, accounts::prelogin, accounts::login,
         accounts::recover, accounts::list_tokens, accounts::logout, accounts::revoke_token,
-        vault::get_envelope, vault::put_envelope, vault::push, vault::changes
+        vault::get_envelope, vault::put_envelope, vault::push, vault::changes,
+        live::ticket, live::events
     ),
     components(schemas(
         ErrorBody,
         ErrorCode,
         vaultsync_wire::EnvelopeConflict,
         vaultsync_wire::HeadRefusal,
-        vaultsync_wire::HeadDoc
+        vaultsync_wire::HeadDoc,
+        vaultsync_wire::LiveRequest,
+        vaultsync_wire::LiveEvent
     )),
     modifiers(&BearerAuth)
 )]

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use vaultsync_wire::{
-    ChangesResponse, EnvelopeDoc, ErrorBody, ErrorCode, MAX_HEAD_BYTES, MAX_VERSION, PushRequest,
-    PushResponse, PutEnvelopeRequest, PutEnvelopeResponse, VaultId,
+    ChangesResponse, EnvelopeDoc, ErrorBody, ErrorCode, MAX_HEAD_BYTES, MAX_VERSION,
+    MAX_WAIT_SECONDS, PushRequest, PushResponse, PutEnvelopeRequest, PutEnvelopeResponse, VaultId,
 };
 
 use super::extract::{Authed, Body};
@@ -145,7 +145,13 @@ pub(super) async fn push(
         items: &request.items,
     };
     match state.db.push(vault_pk, write, now_ms()).await? {
-        Push::Done(results) => Ok(Json(PushResponse { results })),
+        Push::Done(results, cursor) => {
+            if let Some(cursor) = cursor {
+                // After the commit; never waits (other replicas got the NOTIFY in it).
+                state.hub.publish(vault_pk, cursor);
+            }
+            Ok(Json(PushResponse { results }))
+        }
         Push::EnvelopeChanged(current) => Err(ApiError::envelope_changed(current)),
         Push::HeadStale(current) => Err(ApiError::head_stale(current)),
     }
@@ -158,6 +164,7 @@ struct ChangesQuery {
     since: Option<String>,
     limit: Option<String>,
     full: Option<String>,
+    wait: Option<String>,
 }
 
 /// `GET /v1/vaults/{vault_id}/changes?since=C&limit=N`: changes after cursor `C`.
@@ -165,7 +172,8 @@ struct ChangesQuery {
     params(("vault_id" = String, Path),
         ("since" = Option<u64>, Query, description = "the cursor of the last change seen; 0 (default) for everything"),
         ("full" = Option<u8>, Query, description = "1 on the later pages of a full pull (one that started at 0): a cursor below the purge horizon is then answered"),
-        ("limit" = Option<u32>, Query, description = "page size, 1 to the server's maximum (default: the maximum)")),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to the server's maximum (default: the maximum)"),
+        ("wait" = Option<u32>, Query, description = "long-poll: when there is nothing past `since`, answer as soon as there is, or with the empty page after this many seconds (0 to 25; default 0)")),
     responses((status = 200, body = ChangesResponse),
         (status = 400, body = ErrorBody, description = "INVALID_CURSOR or INVALID_FIELD"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -207,11 +215,39 @@ pub(super) async fn changes(
         Some("1") => true,
         Some(_) => return Err(ApiError::invalid("full must be 0 or 1")),
     };
+    let wait = match query.wait.as_deref() {
+        None => 0,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|w| *w <= MAX_WAIT_SECONDS)
+            .ok_or_else(|| ApiError::invalid(format!("wait must be 0 to {MAX_WAIT_SECONDS}")))?,
+    };
     let bounds = PageBounds {
         limit,
         bytes: state.limits.max_page_bytes,
     };
-    match state.db.changes(vault_pk, since, bounds, full).await? {
+    // Watch before reading, so a push that commits in between wakes the wait.
+    let mut latest = (wait > 0).then(|| state.hub.watch(vault_pk));
+    let mut answer = state.db.changes(vault_pk, since, bounds, full).await?;
+    if let (Some(latest), Changes::Page { changes, .. }) = (latest.as_mut(), &answer) {
+        if changes.is_empty() {
+            let deadline = std::time::Duration::from_secs(wait);
+            let woke = tokio::select! {
+                waited = tokio::time::timeout(deadline, latest.wait_for(|c| *c > since)) => {
+                    waited.is_ok_and(|changed| changed.is_ok())
+                }
+                () = state.hub.revoked(authed.token_id) => return Err(ApiError::new(
+                    ErrorCode::InvalidToken,
+                    "the token was revoked while waiting; log in again",
+                )),
+            };
+            if woke {
+                answer = state.db.changes(vault_pk, since, bounds, full).await?;
+            }
+        }
+    }
+    match answer {
         Changes::Page {
             changes,
             cursor,

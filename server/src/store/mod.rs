@@ -4,7 +4,8 @@
 //!
 //! - this module: the row and request types, column conversions, server secrets;
 //! - [`accounts`]: accounts and tokens;
-//! - [`vault`]: the envelope, push, changes and the tombstone purge.
+//! - [`vault`]: the envelope, push, changes and the tombstone purge;
+//! - [`live`]: live tickets, and what the live fan-out re-reads.
 //!
 //! Times are Unix milliseconds. Record versions and cursors are stored as `BIGINT` and
 //! never exceed [`vaultsync_wire::MAX_VERSION`].
@@ -16,7 +17,12 @@ use vaultsync_wire::{
 use crate::db::{Db, on_write};
 
 mod accounts;
+pub mod live;
 mod vault;
+
+/// Rows per multi-row statement: 8 parameters each stays far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters.
+pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 
 /// A storage failure, or a row that does not parse (a damaged database).
 pub type StoreResult<T> = Result<T, sqlx::Error>;
@@ -142,8 +148,9 @@ pub struct PushWrite<'a> {
 
 /// Outcome of a push.
 pub enum Push {
-    /// One result per item: all applied, or (when one conflicted) nothing written.
-    Done(Vec<PushResult>),
+    /// One result per item: all applied, or (when one conflicted) nothing written; and
+    /// the vault's new cursor when this push committed writes.
+    Done(Vec<PushResult>, Option<u64>),
     /// Refused whole, nothing written: sealed against another envelope than the current.
     EnvelopeChanged(EnvelopeDoc),
     /// Refused whole, nothing written: made on another head than the stored one.

@@ -95,7 +95,7 @@ impl Db {
     /// `vaults.next_cursor` under that lock, so pushes to one vault commit in cursor order:
     /// a change never becomes visible with a cursor below one a reader has already seen.
     /// Under the lock, one query reads the current rows of the whole batch and one upsert
-    /// per [`ROWS_PER_STATEMENT`] writes them, so a batch costs a handful of statements.
+    /// per [`super::ROWS_PER_STATEMENT`] writes them, so a batch costs a handful of statements.
     ///
     /// The same statement reads the envelope version and the head seq. A push sealed
     /// against another envelope version is refused whole: an envelope put updates the same
@@ -104,6 +104,7 @@ impl Db {
     /// chain; the same push sent again after it landed (its head is the stored one) is
     /// answered as applied. The head is stored with the writes, in the same transaction.
     pub async fn push(&self, vault_pk: i64, write: PushWrite<'_>, now: i64) -> StoreResult<Push> {
+        let postgres = matches!(self, Db::Postgres(_));
         on_write!(self, p => async {
             let mut tx = p.begin().await?;
             let (first, current_envelope, head_seq, stored_head): (i64, i64, i64, Option<Vec<u8>>) =
@@ -122,7 +123,7 @@ impl Db {
             }
             let mut current: HashMap<RecordId, RecordColumns> =
                 HashMap::with_capacity(write.items.len());
-            for chunk in write.items.chunks(ROWS_PER_STATEMENT) {
+            for chunk in write.items.chunks(super::ROWS_PER_STATEMENT) {
                 let mut select = sqlx::QueryBuilder::new(
                     "SELECT record_id, version, deleted, ciphertext, change_cursor FROM records \
                      WHERE vault_pk = ",
@@ -146,7 +147,7 @@ impl Db {
                     && writes.is_empty()
                     && results.iter().all(|r| matches!(r, PushResult::Applied { .. }));
                 if landed {
-                    return Ok(Push::Done(results));
+                    return Ok(Push::Done(results, None));
                 }
                 return Ok(Push::HeadStale(stored_head.map(|head| HeadDoc {
                     seq: count(head_seq),
@@ -155,9 +156,9 @@ impl Db {
             }
             if results.iter().any(|r| matches!(r, PushResult::Conflict { .. })) {
                 tx.rollback().await?;
-                return Ok(Push::Done(results.into_iter().map(skipped).collect()));
+                return Ok(Push::Done(results.into_iter().map(skipped).collect(), None));
             }
-            for chunk in writes.chunks(ROWS_PER_STATEMENT) {
+            for chunk in writes.chunks(super::ROWS_PER_STATEMENT) {
                 let mut upsert = sqlx::QueryBuilder::new(
                     "INSERT INTO records (vault_pk, record_id, ciphertext, version, deleted, \
                      change_cursor, created_at, updated_at) ",
@@ -189,8 +190,17 @@ impl Db {
             .bind(vault_pk)
             .execute(&mut *tx)
             .await?;
+            let cursor = (!writes.is_empty()).then(|| count(first + writes.len() as i64 - 1));
+            if let (Some(cursor), true) = (cursor, postgres) {
+                // Delivered to every replica's listener only if this transaction commits.
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(super::live::CHANNEL)
+                    .bind(format!("c:{vault_pk}:{cursor}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
-            Ok(Push::Done(results))
+            Ok(Push::Done(results, cursor))
         }.await)
     }
 
@@ -316,10 +326,6 @@ impl Db {
         }.await)
     }
 }
-
-/// Rows per multi-row statement: 8 parameters each stays far below SQLite's 32,766 and
-/// PostgreSQL's 65,535 bound parameters.
-const ROWS_PER_STATEMENT: usize = 1000;
 
 /// A write that `decide` accepted.
 struct Write<'a> {

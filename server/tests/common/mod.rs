@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod client;
+pub mod live;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -298,6 +299,21 @@ impl Postgres {
         );
         let (server, _) = self.url.rsplit_once('/').unwrap();
         format!("{server}/{name}")
+    }
+
+    /// Runs SQL on a database of this cluster as the superuser; returns what it prints.
+    pub fn sql(&self, name: &str, sql: &str) -> String {
+        let out = self
+            .tool("psql")
+            .args(["-q", "-t", "-A", "-d", name, "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `pg_dump` of a database: every byte the server stored, as text.

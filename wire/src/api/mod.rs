@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 mod account;
+mod live;
 mod vault;
 
 pub use account::*;
+pub use live::*;
 pub use vault::*;
 
 #[cfg(feature = "openapi")]
