@@ -9,6 +9,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod watch;
+
 use clap::{Parser, Subcommand};
 use vaultsync::client::{Client, ClientError, Options};
 use vaultsync::crypto::{Password, RecordId, RecoveryCode};
@@ -63,6 +65,9 @@ enum Command {
     },
     /// Push local edits and pull everyone else's; prints what changed as JSON lines.
     Sync,
+    /// Follow the vault live: each change another device pushes is pulled and printed
+    /// as a JSON line as it arrives (a long-poll; reconnects with backoff). Ctrl-C stops.
+    Watch,
     /// List the account's device tokens.
     Tokens,
     /// Revoke one of the account's tokens by id.
@@ -308,6 +313,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 client.engine().pending_count()
             );
         }
+        Command::Watch => watch::watch(&mut open(&path, &options)?)?,
         Command::StateCode => {
             let client = open(&path, &options)?;
             match client.state_code() {

@@ -307,3 +307,101 @@ fn recovery_and_a_rotation_killed_half_way_through_the_cli() {
         ok(cli(&a, new_pw, &["list"]))
     );
 }
+
+#[test]
+fn watch_prints_each_change_as_it_arrives_and_ends_when_revoked() {
+    use std::io::Read;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path());
+    let (a, b) = (dir.path().join("a/session"), dir.path().join("b/session"));
+    let pw = "correct horse";
+    ok(cli(&a, pw, &["register", &server.1, "alice"]));
+    ok(cli(&b, pw, &["login", &server.1, "alice"]));
+    let mut watch = Command::new(CLI)
+        .arg("--session")
+        .arg(&b)
+        .arg("watch")
+        .env("VAULTSYNC_PASSWORD", pw)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, seen) = mpsc::channel();
+    let stdout = BufReader::new(watch.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let _ = lines.send(line.unwrap());
+        }
+    });
+    let next = |what: &str| {
+        seen.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("watch printed no {what}"))
+    };
+    // Each change on A reaches B's watch without a sync on B.
+    for n in 0..3 {
+        let started = Instant::now();
+        let id = ok(cli(&a, pw, &["put", &format!(r#"{{"n":{n}}}"#)]));
+        ok(cli(&a, pw, &["sync"]));
+        let line = next("change");
+        assert!(
+            line.contains(id.trim()) && line.contains(r#""n":"#),
+            "{line}"
+        );
+        println!(
+            "change {n} printed by watch {:?} after the put",
+            started.elapsed()
+        );
+    }
+    let id = ok(cli(&a, pw, &["put", r#"{"gone":true}"#]));
+    ok(cli(&a, pw, &["sync"]));
+    next("change");
+    ok(cli(&a, pw, &["delete", id.trim()]));
+    ok(cli(&a, pw, &["sync"]));
+    let line = next("deletion");
+    assert!(
+        line.contains("deleted") && line.contains(id.trim()),
+        "{line}"
+    );
+
+    // Revoked, the watch ends with the token's error.
+    let tokens = ok(cli(&a, pw, &["tokens"]));
+    let other = tokens
+        .lines()
+        .find(|t| t.contains(r#""current":false"#))
+        .unwrap();
+    let token_id = other
+        .split(r#""id":"#)
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    ok(cli(&a, pw, &["revoke", token_id]));
+    // The long-poll in flight ends at the revocation, and the watch with it.
+    let revoked = Instant::now();
+    let deadline = revoked + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = watch.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "watch did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    watch
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        err.contains("connected") && err.contains("INVALID_TOKEN"),
+        "{err}"
+    );
+    println!("watch ended {:?} after the revocation", revoked.elapsed());
+}

@@ -15,6 +15,7 @@ pub(super) struct Http {
 
 impl Http {
     /// The server's URL without a trailing slash.
+    #[cfg(feature = "store")]
     pub(super) fn base(&self) -> &str {
         &self.server
     }

@@ -28,12 +28,14 @@ use crate::crypto::{
 };
 mod error;
 mod http;
+mod live;
 #[cfg(feature = "store")]
 mod store;
 mod tokens;
 
 pub use error::ClientError;
 use http::Http;
+pub use live::Watched;
 
 use crate::sync::{
     Account, AccountOptions, AccountRun, ConflictPolicy, Ctx, Engine, Event, Input, OpError,

@@ -7,7 +7,7 @@ use crate::sync::{Call, OpError, Reply, Send, SyncError};
 
 impl Client {
     /// One request outside the operations, with this device's token.
-    fn request(&self, call: Call) -> Result<Reply, ClientError> {
+    pub(super) fn request(&self, call: Call) -> Result<Reply, ClientError> {
         let send = Send {
             call,
             bearer: crate::sync::Bearer::Session,

@@ -8,6 +8,7 @@
 //! - [`merge`]: three-way JSON merge and conflict policies.
 //! - [`ops`]: the multi-step operations every client drives over its transport: register,
 //!   login, recovery, sync, password change, key rotation.
+//! - [`live`]: what a driver does with live hints (coalesced, untrusted), reconnection.
 //! - [`session`]: a device's saved session (engine, token), sealed as one blob.
 //! - [`store`]: the same session as small sealed entries (the device store).
 //! - [`error`]: typed refusals; local data is unchanged whenever one is returned.
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 mod forms;
+pub mod live;
 pub mod merge;
 pub mod ops;
 mod replica;

@@ -47,6 +47,19 @@ pub enum Call {
         /// gone).
         full: bool,
     },
+    /// `GET /v1/vaults/{vault}/changes?since=…&limit=1&wait=…`: a long-poll, answered at
+    /// the first change past `since` (or empty after `wait` seconds). A hint only: its
+    /// page is not applied, a pull follows.
+    Wait {
+        /// The vault.
+        vault: VaultId,
+        /// The engine's cursor.
+        since: u64,
+        /// Seconds to wait, at most [`wire::MAX_WAIT_SECONDS`].
+        wait: u64,
+    },
+    /// `POST /v1/events/ticket`: a ticket for one live socket.
+    LiveTicket,
 }
 
 /// Which token a request is sent with.
@@ -111,6 +124,8 @@ pub enum Reply {
     Pushed(PushResponse),
     /// A page of changes.
     Page(ChangesResponse),
+    /// A ticket for the live socket.
+    Ticket(wire::LiveTicket),
     /// The envelope.
     Envelope(EnvelopeDoc),
     /// An envelope put was stored.
@@ -155,8 +170,9 @@ impl Call {
             | Self::Prelogin(_)
             | Self::Login(_)
             | Self::Recover(_)
-            | Self::Push(..) => "POST",
-            Self::Tokens | Self::GetEnvelope(_) | Self::Changes { .. } => "GET",
+            | Self::Push(..)
+            | Self::LiveTicket => "POST",
+            Self::Tokens | Self::GetEnvelope(_) | Self::Changes { .. } | Self::Wait { .. } => "GET",
             Self::RevokeToken(_) | Self::Logout => "DELETE",
             Self::PutEnvelope(..) => "PUT",
         }
@@ -195,6 +211,10 @@ impl Call {
                 let full = if *full && *since > 0 { "&full=1" } else { "" };
                 format!("/v1/vaults/{vault}/changes?since={since}{full}")
             }
+            Self::Wait { vault, since, wait } => {
+                format!("/v1/vaults/{vault}/changes?since={since}&limit=1&wait={wait}")
+            }
+            Self::LiveTicket => "/v1/events/ticket".into(),
         }
     }
 
@@ -211,7 +231,9 @@ impl Call {
             | Self::RevokeToken(_)
             | Self::Logout
             | Self::GetEnvelope(_)
-            | Self::Changes { .. } => None,
+            | Self::Changes { .. }
+            | Self::Wait { .. }
+            | Self::LiveTicket => None,
         }
     }
 
@@ -234,7 +256,10 @@ impl Call {
             Self::Tokens => Reply::Tokens(parse(body, "a token list that does not parse")?),
             Self::RevokeToken(_) | Self::Logout => Reply::Done,
             Self::Push(..) => Reply::Pushed(parse(body, "a push answer that does not parse")?),
-            Self::Changes { .. } => Reply::Page(parse(body, "a page that does not parse")?),
+            Self::Changes { .. } | Self::Wait { .. } => {
+                Reply::Page(parse(body, "a page that does not parse")?)
+            }
+            Self::LiveTicket => Reply::Ticket(parse(body, "a live ticket that does not parse")?),
             Self::GetEnvelope(_) => {
                 Reply::Envelope(parse(body, "an envelope that does not parse")?)
             }
@@ -276,6 +301,7 @@ mod tests {
             (Call::Tokens, "GET", "/v1/tokens".to_string()),
             (Call::RevokeToken(7), "DELETE", "/v1/tokens/7".into()),
             (Call::Logout, "DELETE", "/v1/tokens/current".into()),
+            (Call::LiveTicket, "POST", "/v1/events/ticket".into()),
             (
                 Call::GetEnvelope(vault),
                 "GET",
@@ -298,6 +324,15 @@ mod tests {
                 },
                 "GET",
                 format!("/v1/vaults/{vault}/changes?since=9&full=1"),
+            ),
+            (
+                Call::Wait {
+                    vault,
+                    since: 9,
+                    wait: 25,
+                },
+                "GET",
+                format!("/v1/vaults/{vault}/changes?since=9&limit=1&wait=25"),
             ),
         ];
         for (call, method, path) in cases {
