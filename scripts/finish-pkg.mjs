@@ -72,4 +72,6 @@ const types = readFileSync(dts, "utf8").replaceAll(
 if (!types.includes("options?: SyncClientOptions)")) {
   throw new Error("finish-pkg: SyncClient options not found in vaultsync.d.ts");
 }
-writeFileSync(dts, types);
+const withLive = types.replace("live(options: LiveOptions)", "live(options?: LiveOptions)");
+if (withLive === types) throw new Error("finish-pkg: live(options) not found in vaultsync.d.ts");
+writeFileSync(dts, withLive);

@@ -163,6 +163,8 @@ impl SyncClient {
                 last_use: js_sys::Date::now(),
                 slot_written: 0.0,
                 flush_queued: false,
+                live: None,
+                hints: Default::default(),
                 web_keys: Vec::new(),
                 locked: false,
             })),

@@ -206,7 +206,7 @@ impl SyncClient {
     /// adopted first (`envelopeChanged`).
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncEvent[]>")]
     pub fn sync(&self) -> Promise {
-        op_promise(self.inner.clone(), Ok(Box::new(SyncRun::new())), true)
+        sync_promise(self.inner.clone())
     }
 
     /// Changes the password (same iterations as now unless given): re-wraps the vault's
@@ -330,7 +330,24 @@ fn op_promise(
 
 /// A request outside the operations (tokens), with this device's token, as a promise of
 /// its answer: the token list, or `undefined`.
-fn request_promise(inner: &Rc<RefCell<Inner>>, call: Result<Call, JsValue>) -> Promise {
+/// A sync as a promise of its events; it covers every live hint received so far
+/// (`Hints::started`), and a failed one leaves them wanted.
+pub(crate) fn sync_promise(inner: Rc<RefCell<Inner>>) -> Promise {
+    let now = js_sys::Date::now() as u64;
+    if let Ok(mut i) = write(&inner) {
+        i.hints.started(now);
+    }
+    let run = op_promise(inner.clone(), Ok(Box::new(SyncRun::new())), true);
+    crate::promise(Box::pin(async move {
+        let done = wasm_bindgen_futures::JsFuture::from(run).await;
+        if let Ok(mut i) = inner.try_borrow_mut() {
+            i.hints.finished(done.is_ok());
+        }
+        done
+    }))
+}
+
+pub(crate) fn request_promise(inner: &Rc<RefCell<Inner>>, call: Result<Call, JsValue>) -> Promise {
     let endpoint = read(inner).map(|i| (i.server.clone(), i.token.clone()));
     crate::promise(Box::pin(async move {
         let (server, token) = endpoint?;
@@ -341,6 +358,16 @@ fn request_promise(inner: &Rc<RefCell<Inner>>, call: Result<Call, JsValue>) -> P
         match perform(&server, &send, Some(&token)).await? {
             Reply::Refused(refusal) => Err(op_error(OpError::Refused(refusal))),
             Reply::Tokens(list) => to_js(&list.tokens),
+            Reply::Ticket(live) => Ok(live.ticket.expose().into()),
+            // A long-poll's answer: the hinted cursor, 0 when nothing changed.
+            Reply::Page(page) => {
+                let hinted = if page.changes.is_empty() {
+                    0
+                } else {
+                    page.cursor
+                };
+                Ok(JsValue::from(hinted as f64))
+            }
             _ => Ok(JsValue::UNDEFINED),
         }
     }))

@@ -217,6 +217,7 @@ fn deadline(inner: &Inner) -> u64 {
 }
 
 async fn lock(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
+    crate::live::stop(inner);
     let js = {
         let Ok(mut i) = inner.try_borrow_mut() else {
             return Err(js_error(Code::Busy, "the client is busy; lock again"));

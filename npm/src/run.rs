@@ -51,6 +51,10 @@ pub(super) struct Inner {
     pub(super) flush_queued: bool,
     /// Keys forgotten (`lock()`): every call but `free()` fails with `LOCKED`.
     pub(super) locked: bool,
+    /// The live channel, while `live()` runs.
+    pub(super) live: Option<crate::live::Live>,
+    /// Hints of the live channel, and whether a pull is in flight.
+    pub(super) hints: vaultsync::sync::live::Hints,
 }
 
 impl Inner {
@@ -283,7 +287,7 @@ fn busy() -> JsValue {
     )
 }
 
-fn locked() -> JsValue {
+pub(crate) fn locked() -> JsValue {
     js_error(
         Code::Locked,
         "the client is locked: its keys are gone; open it again with the password",

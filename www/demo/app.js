@@ -104,6 +104,29 @@ function opened(client, message) {
   $("recover-form").hidden = true;
   render();
   status(`${message} This page holds a device token; the server never sees a key.`);
+  follow();
+}
+
+/** Live updates (client.live): other devices' changes appear without pressing Sync. */
+function follow() {
+  const client = state.client;
+  if (!client) return;
+  client.stopLive();
+  $("live-state").textContent = "";
+  if (!$("live").checked) return;
+  client.live({
+    onChange: (events) => {
+      if (state.client !== client) return;
+      state.syncs += 1;
+      render();
+      const notes = events.flatMap(describe);
+      status(
+        `Live: ${events.length} change(s) from another device at ${new Date().toLocaleTimeString()}.` +
+          (notes.length ? ` Note: ${notes.join("; ")}.` : ""),
+      );
+    },
+    onConnection: (up) => ($("live-state").textContent = up ? "(connected)" : "(reconnecting…)"),
+  });
 }
 
 function describe(event) {
@@ -232,6 +255,7 @@ $("cancel").onclick = () => {
   $("note-id").value = "";
 };
 $("sync").onclick = guard(sync);
+$("live").onchange = follow;
 $("change-password").onclick = guard(async () => {
   const password = $("new-password").value;
   if (!password) throw new Error("enter the new password");
@@ -247,6 +271,7 @@ $("rotate").onclick = guard(async () => {
   status("Keys rotated: every note is sealed under the new key; the old key is retired.");
 });
 $("logout").onclick = guard(async () => {
+  state.client.stopLive();
   await state.client.logout();
   state.client.free();
   state.client = null;

@@ -2,7 +2,8 @@
 // The service worker of the bookmarks extension: the browser's bookmarks synced, encrypted,
 // through a vaultsync server. Bookmark events become record edits (bookmarks.js); a sync
 // (soon after an edit, on a chrome.alarms timer, or from the popup) pushes them and writes
-// other devices' changes into the tree. The vault lives in vault.js. Service workers allow
+// other devices' changes into the tree; while the vault is unlocked, the live channel
+// brings other devices' changes within a second (client.live). The vault lives in vault.js. Service workers allow
 // no dynamic import() and no top-level await: everything is imported statically and
 // awaited inside handlers.
 import * as vault from "./vault.js";
@@ -15,6 +16,14 @@ const SYNC_PERIOD_MINUTES = 1;
 let syncing = null;
 let again = false;
 
+/** What came in is written into the bookmark tree one batch at a time, in order. */
+let applying = Promise.resolve();
+/** @param {any} client @param {any[]} changes */
+function apply(client, changes) {
+  applying = applying.catch(() => {}).then(() => applyRemote(client, changes));
+  return applying;
+}
+
 /** Syncs and writes what came in into the bookmark tree. */
 async function syncNow() {
   if (syncing) {
@@ -26,7 +35,7 @@ async function syncNow() {
       do {
         again = false;
         const client = await vault.required();
-        await applyRemote(client, await client.sync());
+        await apply(client, await client.sync());
       } while (again);
     } finally {
       syncing = null;
@@ -65,6 +74,17 @@ chrome.bookmarks.onChanged.addListener((id) => onBookmarkEvent((c) => localChang
 chrome.bookmarks.onMoved.addListener((id) => onBookmarkEvent((c) => localChanged(c, id)));
 chrome.bookmarks.onRemoved.addListener((_id, info) => onBookmarkEvent((c) => localRemoved(c, info.node)));
 
+// Live: the alarm stays as the fallback (pollMs 0: no timer of the package's own, which
+// a stopped worker would lose anyway); it also wakes a stopped worker, which reopens the
+// vault and with it the live channel.
+vault.onUnlocked((client) =>
+  client.live({
+    pollMs: 0,
+    onChange: (changes) => void apply(client, changes).catch(() => {}),
+    onConnection: vault.setLive,
+  }),
+);
+
 chrome.runtime.onInstalled.addListener(() => chrome.alarms.create("sync", { periodInMinutes: SYNC_PERIOD_MINUTES }));
 chrome.runtime.onStartup.addListener(() => chrome.alarms.create("sync", { periodInMinutes: SYNC_PERIOD_MINUTES }));
 chrome.alarms.onAlarm.addListener(async (alarm) => {
@@ -76,7 +96,7 @@ const handlers = {
   /** Create an account (`register: true`) or log in on this profile, then merge the trees. */
   async connect(message) {
     const { client, recoveryCode } = await vault.connect(message);
-    if (!message.register) await applyRemote(client, await client.sync());
+    if (!message.register) await apply(client, await client.sync());
     await reconcile(client);
     await syncNow();
     return { recoveryCode, status: await vault.status() };

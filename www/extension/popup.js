@@ -22,7 +22,7 @@ function render(status) {
     ? "Not connected."
     : status.locked
       ? `${status.account.username} at ${status.account.server}: locked.`
-      : `${status.account.username}: ${status.syncing ? "syncing…" : `last sync ${when}`}, ${status.pending} change(s) waiting.`;
+      : `${status.account.username}: ${status.syncing ? "syncing…" : `last sync ${when}`}, ${status.pending} change(s) waiting; ${status.live ? "live" : "syncs every minute (live channel down)"}.`;
   $("error").textContent = status.lastError ? `Last error: ${status.lastError.code}: ${status.lastError.message}` : "";
 }
 

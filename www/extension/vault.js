@@ -15,6 +15,30 @@ let client = null;
 let reopening = null;
 /** @type {any} The last status the client reported (for the popup). */
 let lastStatus = null;
+/** @type {((client: SyncClient) => void) | null} Called with each client unlocked or reopened. */
+let unlocked = null;
+/** Whether the live channel is up (the popup shows it). */
+let liveUp = false;
+
+/**
+ * Follows each unlocked client live (the background's hook): other devices' changes arrive
+ * without waiting for the alarm, and the socket's heartbeats keep this worker alive while
+ * the vault is unlocked (Chrome 116+). `lock()` closes it.
+ * @param {(client: SyncClient) => void} hook
+ */
+export function onUnlocked(hook) {
+  unlocked = hook;
+}
+
+/** @param {boolean} up */
+export const setLive = (up) => (liveUp = up);
+
+/** @param {SyncClient} c */
+function opened(c) {
+  client = c;
+  unlocked?.(c);
+  return c;
+}
 
 /** @param {string} code @param {string} message */
 export const fail = (code, message) => Object.assign(new Error(message), { code });
@@ -44,8 +68,7 @@ async function reopen() {
   const secret = /** @type {string | undefined} */ ((await chrome.storage.session.get("secret")).secret);
   if (!acct || !secret) return null;
   try {
-    client = await SyncClient.openSession(acct.server, acct.username, secret, options());
-    return client;
+    return opened(await SyncClient.openSession(acct.server, acct.username, secret, options()));
   } catch (e) {
     if (/** @type {any} */ (e).code !== "SESSION_INVALID") throw e;
     await chrome.storage.session.remove("secret");
@@ -83,6 +106,7 @@ export async function connect({ server, username, password, register }) {
   }
   await chrome.storage.local.set({ account: { server, username } });
   await keepSession(client);
+  opened(client);
   return { client, recoveryCode };
 }
 
@@ -94,7 +118,7 @@ export async function unlock(password) {
   client?.free();
   client = await SyncClient.open(acct.server, acct.username, password, options());
   await keepSession(client);
-  return client;
+  return opened(client);
 }
 
 /** Locks: keys forgotten, session secret gone; the next use needs the password. */
@@ -112,6 +136,7 @@ export async function status() {
   return {
     account: acct ?? null,
     locked: !c,
+    live: Boolean(c) && liveUp,
     ...(c ? c.status() : {}),
     lastError: c ? c.status().lastError : lastStatus?.lastError ?? null,
   };

@@ -51,6 +51,11 @@ export async function startServer(flags = [], { database, bin } = {}) {
   return {
     url,
     dir,
+    /** SIGKILL: a replica that dies without finishing anything. */
+    kill: async () => {
+      child.kill("SIGKILL");
+      await new Promise((ok) => (child.exitCode !== null || child.signalCode !== null ? ok(undefined) : child.once("exit", ok)));
+    },
     stop: async () => {
       child.kill("SIGTERM");
       await new Promise((ok) => (child.exitCode !== null ? ok(undefined) : child.once("exit", ok)));

@@ -74,12 +74,14 @@ test("demo: browsers register, log in, sync notes both ways, merge a conflict, r
   assert.deepEqual(await titles(b), ["Groceries"]);
   assert.match(await b.locator("#notes .text").first().textContent(), /oat milk/);
 
-  // B edits, A syncs and sees it; A deletes, B syncs and it is gone.
+  // B edits; A sees it without pressing Sync (live updates).
   await b.click("#notes .edit");
   await b.fill("#note-text", "SECRET-MARKER oat milk, bread");
   await act(b, "#save", /Synced/);
+  await a.waitForFunction(() => /bread/.test(document.querySelector("#notes .text")?.textContent ?? ""), null, { timeout: 10_000 });
+  assert.match(await a.locator("#status").textContent(), /^Live: 1 change\(s\) from another device/);
+  assert.equal(await a.locator("#live-state").textContent(), "(connected)");
   await act(a, "#sync", /Synced/);
-  assert.match(await a.locator("#notes .text").first().textContent(), /bread/);
   // Both devices at the same vault head show the same state code: a seq and four words.
   const stateCode = await a.locator("#state-code").textContent();
   assert.match(stateCode, /^\d+( [a-z]+){4}$/);
@@ -87,6 +89,9 @@ test("demo: browsers register, log in, sync notes both ways, merge a conflict, r
   assert.equal(await a.locator("#reseed").isHidden(), true);
   assert.match(await a.locator("#sync-status").textContent(), /^Last sync: .+; 0 pending\.$/);
 
+  // Both devices go offline (live updates off) for the rest: the steps below sync by hand.
+  await a.uncheck("#live");
+  await b.uncheck("#live");
   // A concurrent edit of one field on both sides: B keeps its own value and shows A's
   // beside it, so nothing is lost; A then gets B's merged note.
   await a.click("#notes .edit");

@@ -2,7 +2,9 @@
 // loaded, against the real server: bookmarks added, edited, moved and deleted in one profile
 // reach the other; a conflicting edit merges; a stopped service worker resumes without the
 // password (also when stopped in the middle of a sync); lock asks for the password again;
-// nothing readable is left in chrome.storage.local or IndexedDB.
+// nothing readable is left in chrome.storage.local or IndexedDB; the worker follows the vault
+// live (a bookmark added in one profile appears in the other with no sync asked), also
+// after a restart, and lock closes the live channel.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -32,6 +34,15 @@ async function extensionDir() {
 }
 
 /** A Chromium profile with the extension and its popup page open (to send messages from). */
+/** Waits (up to 10 s) until `check()` holds. */
+async function until(check, what) {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 async function profile() {
   const ext = await launch({ extensionDir: await extensionDir() });
   let [worker] = ext.context.serviceWorkers();
@@ -105,13 +116,13 @@ test("two profiles sync their bookmarks: add, edit, move, delete, a merged confl
   await b.ok({ type: "connect", ...account });
   assert.deepEqual(await b.bookmarks(), [{ title: "Before", url: "https://before.example/", parent: "Bookmarks bar" }]);
 
-  // Added in A, appears in B.
+  // Added in A, appears in B with no sync asked of either: A syncs soon after the edit,
+  // B is live (its worker follows the vault over a WebSocket).
+  await until(async () => (await b.ok({ type: "status" })).live, "B's live channel");
+  const added = Date.now();
   await a.run((m) => chrome.bookmarks.create({ parentId: "1", title: `${m} page`, url: "https://a.example/" }), MARKER);
-  await a.pending(1);
-  await a.ok({ type: "sync" });
-  await b.ok({ type: "sync" });
-  const bTree = await b.bookmarks();
-  assert.ok(bTree.some((x) => x.url === "https://a.example/" && x.title === `${MARKER} page`), JSON.stringify(bTree));
+  await until(async () => (await b.bookmarks()).some((x) => x.url === "https://a.example/" && x.title === `${MARKER} page`), "the bookmark in B");
+  console.log(`a bookmark added in A appeared in B after ${Date.now() - added} ms (A's sync 2 s after the edit, then live)`);
 
   // B edits it and moves it into a new folder; A follows.
   await b.run(async () => {
@@ -219,9 +230,16 @@ test("a stopped service worker resumes without the password, even stopped mid-sy
   assert.equal(many.length, 150, "every bookmark arrived once");
   assert.ok((await b.bookmarks()).some((x) => x.url === "https://restart.example/"));
 
+  // A restarted worker follows the vault live again once it reopens it.
+  await b.stopWorker();
+  await until(async () => (await b.ok({ type: "status" })).live, "B live again after a restart");
+  await a.run(() => chrome.bookmarks.create({ parentId: "1", title: "Live again", url: "https://live-again.example/" }));
+  await until(async () => (await b.bookmarks()).some((x) => x.url === "https://live-again.example/"), "the bookmark in B");
+
   // Lock: the keys and the session secret are gone; the password is needed again.
   const locked = await a.ok({ type: "lock" });
   assert.equal(locked.locked, true);
+  assert.equal(locked.live, false, "lock closes the live channel");
   assert.deepEqual(await a.run(() => chrome.storage.session.get(null)), {});
   assert.equal((await a.send({ type: "sync" })).code, "LOCKED");
   await a.stopWorker();

@@ -49,6 +49,12 @@ async function syncing(): Promise<number> {
   const value: unknown = await other.get(id);
   const events: SyncEvent[] = await client.sync();
   for (const e of events) if (e.type === "conflict") void e.conflicts[0].path;
+  // Live updates: options are optional and typed.
+  client.live();
+  client.live({ onChange: (changes: SyncEvent[]) => void changes.length, onConnection: (up: boolean) => void up, pollMs: 0 });
+  // @ts-expect-error pollMs is a number
+  client.live({ pollMs: "often" });
+  client.stopLive();
   const saved: string = client.save();
   const resumed: SyncClient = await SyncClient.resume("http://127.0.0.1:8787", saved, "p");
   // @ts-expect-error conflictPolicy is one of three names
