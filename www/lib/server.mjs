@@ -51,6 +51,7 @@ export async function startServer(flags = [], { database, bin } = {}) {
   return {
     url,
     dir,
+    pid: child.pid,
     /** SIGKILL: a replica that dies without finishing anything. */
     kill: async () => {
       child.kill("SIGKILL");
