@@ -34,7 +34,7 @@ cargo test --workspace --all-targets
 cargo test --workspace --doc
 
 step "fuzz every parser of untrusted bytes, briefly (./scripts/fuzz.sh N for longer)"
-env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS ./scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS ./scripts/fuzz.sh "${FUZZ_SECONDS:-5}"
 
 # wasm-bindgen-test runs: refuse a run that executed nothing (TOOLCHAIN.md, "the
 # browser-test trap").

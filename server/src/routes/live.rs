@@ -59,7 +59,7 @@ struct EventsQuery {
 /// whatever happens next.
 #[utoipa::path(get, path = "/v1/events", tag = "live",
     params(("ticket" = String, Query, description = "a ticket from POST /v1/events/ticket, unused and less than 30 s old")),
-    responses((status = 101, description = "the live socket: JSON text frames (LiveRequest from the client, LiveEvent from the server)"),
+    responses((status = 101, description = "the live socket: JSON text frames (LiveRequest from the client, LiveEvent from the server); heartbeats both ways every 20 s; closed after 60 s of silence. Close codes: 4400 not a request, 4401 token revoked or expired, 4404 not the account's vault, 4408 silent too long, 4429 too many subscriptions, 1001 shutting down, 1011 storage failed (PROTOCOL.md, Live updates)"),
         (status = 400, body = ErrorBody, description = "not a WebSocket upgrade, or no ticket"),
         (status = 401, body = ErrorBody, description = "INVALID_TICKET: unknown, used or expired, or its token was revoked"),
         (status = 429, body = ErrorBody, description = "TOO_MANY_SOCKETS: for this token, or for this server")))]
