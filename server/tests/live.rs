@@ -412,3 +412,64 @@ fn sqlite_a_thousand_idle_sockets() {
         started.elapsed()
     );
 }
+
+/// The native client's watch (a long-poll) through two replicas: a change pushed on one
+/// is pulled, verified and reported on the other without a sync call; a revocation ends it.
+#[test]
+fn postgres_two_replicas_native_watch() {
+    use std::ops::ControlFlow;
+    use vaultsync::client::{Client, Options, Watched};
+    use vaultsync::crypto::Password;
+    use vaultsync::sync::Event;
+
+    let url = Postgres::shared().database("live_watch");
+    let (a, b) = (Server::start(&url), Server::start(&url));
+    let options = Options {
+        iterations: 100_000,
+        ..Options::default()
+    };
+    let pw = Password::from("watch pw");
+    let (mut writer, _) = Client::register(&a.url, "jo", &pw, &options).unwrap();
+    let mut watcher = Client::login(&b.url, "jo", &pw, &options).unwrap();
+    let (seen, arrived) = std::sync::mpsc::channel();
+    let watching = std::thread::spawn(move || {
+        let mut connected = false;
+        let ended = watcher.watch(|_, watched| {
+            match watched {
+                Watched::Connected => connected = true,
+                Watched::Synced(events) => {
+                    for event in events {
+                        if let Event::Changed { id, .. } = event {
+                            let _ = seen.send((id, Instant::now()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        });
+        (connected, ended)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    for n in 0..3 {
+        let id = writer.put(None, json!({ "n": n })).unwrap();
+        let started = Instant::now();
+        writer.sync().unwrap();
+        let (got, at) = arrived
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the watch reports it");
+        assert_eq!(got, id);
+        println!(
+            "native watch across replicas: change {n} after {:?}",
+            at - started
+        );
+    }
+    // Revoked: the long-poll ends at once and the watch returns the token's error.
+    let tokens = writer.tokens().unwrap();
+    let other = tokens.iter().find(|t| !t.current).unwrap();
+    writer.revoke_token(other.id).unwrap();
+    let (connected, ended) = watching.join().unwrap();
+    assert!(connected);
+    let error = ended.unwrap_err();
+    assert_eq!(error.code().as_str(), "INVALID_TOKEN", "{error}");
+}
