@@ -91,6 +91,9 @@ codes! {
     /// The device store refused a write (quota, closed, blocked): the edit is in memory
     /// and written again with the next change.
     StoreFailed = "STORE_FAILED",
+    /// A link request was denied, expired, already used, or answered with a payload not
+    /// sealed to this device: ask again, and compare the phrases.
+    LinkRefused = "LINK_REFUSED",
 }
 
 impl From<ErrorCode> for Code {

@@ -30,6 +30,7 @@ pub mod head;
 pub mod ids;
 pub mod kdf;
 pub mod keyring;
+pub mod link;
 pub mod rand;
 pub mod record;
 pub mod recovery;

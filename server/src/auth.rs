@@ -111,6 +111,11 @@ pub fn issue_token(label: String, expires_at: Option<i64>) -> Result<IssuedSecre
     })
 }
 
+/// SHA-256 of a secret a client proves it holds (a link request's claim secret).
+pub fn secret_hash(secret: &[u8]) -> [u8; 32] {
+    Sha256::digest(secret).into()
+}
+
 /// SHA-256 of a token's text: tokens are looked up by this hash, so the database never
 /// holds a usable token and the lookup's timing reveals nothing about a real token.
 pub fn token_hash(token: &str) -> [u8; 32] {

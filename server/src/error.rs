@@ -44,6 +44,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthenticated
         | ErrorCode::InvalidToken
         | ErrorCode::InvalidTicket
+        | ErrorCode::DeviceRevoked
         | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

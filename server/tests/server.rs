@@ -31,7 +31,7 @@ fn health_and_errors(server: &Server, backend: &str) {
 fn migrate_cycle(database: &str) {
     let (ok, out, err) = run(&["--database", database, "migrate", "apply"]);
     assert!(ok, "{err}");
-    assert!(out.contains("applied 4 migration(s)"), "{out}");
+    assert!(out.contains("applied 5 migration(s)"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "apply"]);
     assert!(
         ok && out.contains("applied 0 migration(s)"),
@@ -42,7 +42,13 @@ fn migrate_cycle(database: &str) {
     assert!(out.contains("applied    recovery verifier"), "{out}");
     assert!(out.contains("applied    vault head"), "{out}");
     assert!(out.contains("applied    live tickets"), "{out}");
+    assert!(out.contains("applied    devices"), "{out}");
     // Down reverts the newest first, one at a time.
+    let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
+    assert!(ok && out.contains("reverted migration"), "{out}");
+    let (_, out, _) = run(&["--database", database, "migrate", "status"]);
+    assert!(out.contains("applied    live tickets"), "{out}");
+    assert!(out.contains("pending    devices"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
     assert!(ok && out.contains("reverted migration"), "{out}");
     let (_, out, _) = run(&["--database", database, "migrate", "status"]);
@@ -81,16 +87,23 @@ fn openapi_matches_routes_and_protocol(server: &Server) {
     }
     documented.sort();
     let expected = [
+        "DELETE /v1/devices/{device_id}",
         "DELETE /v1/tokens/current",
         "DELETE /v1/tokens/{token_id}",
+        "GET /v1/devices",
         "GET /v1/events",
         "GET /v1/health",
+        "GET /v1/link-requests",
         "GET /v1/openapi.json",
         "GET /v1/tokens",
         "GET /v1/vaults/{vault_id}/changes",
         "GET /v1/vaults/{vault_id}/envelope",
         "POST /v1/accounts",
         "POST /v1/events/ticket",
+        "POST /v1/link-requests",
+        "POST /v1/link-requests/{request_id}/approve",
+        "POST /v1/link-requests/{request_id}/claim",
+        "POST /v1/link-requests/{request_id}/deny",
         "POST /v1/login",
         "POST /v1/prelogin",
         "POST /v1/recover",

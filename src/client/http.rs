@@ -8,6 +8,7 @@ use vaultsync_wire::BearerToken;
 use super::ClientError;
 use crate::sync::{Bearer, Reply, Send};
 
+#[derive(Clone)]
 pub(super) struct Http {
     agent: reqwest::blocking::Client,
     server: String,

@@ -28,6 +28,7 @@ use crate::crypto::{
 };
 mod error;
 mod http;
+mod link;
 mod live;
 #[cfg(feature = "store")]
 mod store;
@@ -35,6 +36,7 @@ mod tokens;
 
 pub use error::ClientError;
 use http::Http;
+pub use link::{LinkOffer, LinkWait};
 pub use live::Watched;
 
 use crate::sync::{

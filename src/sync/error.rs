@@ -102,6 +102,12 @@ pub enum SyncError {
         /// The layout version found.
         found: u64,
     },
+    /// A link request was denied, expired, already used, or answered with a payload that
+    /// is not for this device (`LINK_REFUSED`).
+    LinkRefused {
+        /// Which.
+        reason: &'static str,
+    },
 }
 
 impl SyncError {
@@ -128,6 +134,7 @@ impl SyncError {
             Self::KeyRetired => Code::UnknownKey,
             Self::StoreVersion { .. } => Code::UnsupportedFormat,
             Self::WrongVault => Code::WrongVault,
+            Self::LinkRefused { .. } => Code::LinkRefused,
         }
     }
 }
@@ -179,6 +186,7 @@ impl fmt::Display for SyncError {
                 "the server's envelope has {got} PBKDF2 iterations, fewer than the pinned {pinned}"
             ),
             Self::BadAnswer { reason } => write!(f, "the server's answer is invalid: {reason}"),
+            Self::LinkRefused { reason } => write!(f, "the link request was refused: {reason}"),
             Self::Record(e) => write!(f, "{e}"),
             Self::Random(e) => write!(f, "{e}"),
             Self::State(e) => write!(f, "{e}"),

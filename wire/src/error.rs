@@ -45,6 +45,9 @@ error_codes! {
     Unauthenticated = "UNAUTHENTICATED",
     /// 401: the token is unknown, revoked or expired.
     InvalidToken = "INVALID_TOKEN",
+    /// 401: the token's device was revoked by another device of the account: erase the
+    /// local data if asked, and log in again to come back.
+    DeviceRevoked = "DEVICE_REVOKED",
     /// 401: a live ticket that is unknown, used or expired: ask for another.
     InvalidTicket = "INVALID_TICKET",
     /// 401: unknown username or wrong auth key (the two are not told apart).

@@ -113,3 +113,51 @@ export async function crossCheck(pkg, vectors) {
   vault.free();
   return done;
 }
+
+/**
+ * Device linking (FORMAT.md, "Device linking") with WebCrypto alone: RFC 9180's vectors
+ * (`hpke`: tests/data/hpke-rfc9180-x25519.json), the link phrase and a grant made by the
+ * package's crypto (`link`: tests/data/link-v1.json), rebuilt and opened. `words`: the
+ * BIP-39 list. Throws on failure.
+ */
+export async function linkCheck(hpke, link, words) {
+  const u = spec.unhex;
+  for (const v of hpke.vectors) {
+    const skE = await spec.hpkeDeriveSecret(u(v.ikmE));
+    if (spec.hex(skE) !== v.skEm) throw new Error("HPKE DeriveKeyPair differs");
+    if (spec.hex(await spec.x25519Public(u(v.skRm))) !== v.pkRm) throw new Error("X25519 public key differs");
+    const sched = await spec.hpkeSchedule(u(v.shared_secret), u(v.info), v.aead_id, v.key.length / 2);
+    if (spec.hex(sched.key) !== v.key || spec.hex(sched.baseNonce) !== v.base_nonce) throw new Error("HPKE key schedule differs");
+    if (v.aead_id !== 2) continue;
+    const e = v.encryptions[0];
+    const sealed = await spec.hpkeSeal(u(v.pkRm), u(v.info), u(e.aad), u(e.pt), skE);
+    if (spec.hex(sealed.enc) !== v.enc || spec.hex(sealed.shared) !== v.shared_secret || spec.hex(sealed.ct) !== e.ct)
+      throw new Error("HPKE seal differs from RFC 9180");
+    if (spec.hex(await spec.hpkeOpen(u(v.skRm), u(v.enc), u(v.info), u(e.aad), u(e.ct))) !== e.pt)
+      throw new Error("HPKE open differs from RFC 9180");
+  }
+  const p = link.phrase;
+  if ((await spec.linkPhrase(u(p.public_key_hex), u(p.request_id_hex), words)) !== p.phrase)
+    throw new Error("the link phrase differs");
+  const g = link.payload;
+  const info = new Uint8Array([...te.encode("vaultsync/v1/link"), ...u(g.vault_id_hex), ...u(g.request_id_hex)]);
+  const aad = new Uint8Array([
+    ...te.encode("vaultsync/v1/link-aad"), ...u(g.request_id_hex), ...u(g.recipient_public_hex), ...te.encode(g.label),
+  ]);
+  const grant = await spec.hpkeOpen(u(g.recipient_secret_hex), u(g.enc_hex), info, aad, u(g.payload_hex));
+  const view = new DataView(grant.buffer, grant.byteOffset);
+  const fields = {
+    format: grant[0],
+    root: spec.hex(grant.slice(1, 33)),
+    version: view.getUint32(33) * 2 ** 32 + view.getUint32(37),
+    generation: view.getUint32(41) * 2 ** 32 + view.getUint32(45),
+    iterations: view.getUint32(49),
+    head: spec.hex(grant.slice(55, 55 + view.getUint16(53))),
+  };
+  const want = { format: 0x4c, root: g.root_key_hex, version: g.envelope_version, generation: g.generation, iterations: g.iterations, head: g.head_hex };
+  if (JSON.stringify(fields) !== JSON.stringify(want) || grant.length !== 55 + g.head_hex.length / 2)
+    throw new Error(`the grant's fields differ: ${JSON.stringify(fields)}`);
+  const again = await spec.hpkeSeal(u(g.recipient_public_hex), info, aad, grant, await spec.hpkeDeriveSecret(te.encode(g.ephemeral_ikm)));
+  if (spec.hex(again.enc) !== g.enc_hex || spec.hex(again.ct) !== g.payload_hex) throw new Error("the rebuilt link payload differs");
+  return ["hpke-rfc9180", "link-phrase", "link-grant"];
+}

@@ -276,3 +276,86 @@ export async function stateCode(headBytes, wordList) {
   const words = [0, 1, 2, 3].map((i) => wordList[Number((bits >> BigInt(37 - 11 * i)) & 0x7ffn)]);
   return `${parseHead(headBytes).seq} ${words.join(" ")}`;
 }
+
+// FORMAT.md, "Device linking": HPKE (RFC 9180) base mode, DHKEM(X25519, HKDF-SHA256),
+// HKDF-SHA256, AES-GCM, composed by hand from WebCrypto's X25519, HMAC and AES-GCM
+// (WebCrypto has no HPKE), and the link phrase.
+const u16be = (n) => new Uint8Array([n >>> 8, n & 255]);
+/** PKCS#8 header of an X25519 private key (RFC 8410): the 32 key bytes follow. */
+const X25519_PKCS8 = unhex("302e020100300506032b656e04220420");
+const BASEPOINT = concat(new Uint8Array([9]), new Uint8Array(31));
+
+/** X25519(sk, pk), through WebCrypto. */
+export async function x25519(sk, pk) {
+  const priv = await subtle.importKey("pkcs8", concat(X25519_PKCS8, sk), { name: "X25519" }, false, ["deriveBits"]);
+  const pub = await subtle.importKey("raw", pk, { name: "X25519" }, false, []);
+  return new Uint8Array(await subtle.deriveBits({ name: "X25519", public: pub }, priv, 256));
+}
+/** The public key of an X25519 private key: X25519(sk, 9). */
+export const x25519Public = (sk) => x25519(sk, BASEPOINT);
+
+async function hkdfExtract(salt, ikm) {
+  return hmac(salt.length ? salt : new Uint8Array(32), ikm);
+}
+async function hkdfExpand(prk, info, length) {
+  let out = new Uint8Array(0);
+  let t = new Uint8Array(0);
+  for (let i = 1; out.length < length; i++) {
+    t = await hmac(prk, concat(t, info, new Uint8Array([i])));
+    out = concat(out, t);
+  }
+  return out.slice(0, length);
+}
+const KEM_SUITE = concat(te.encode("KEM"), u16be(0x20));
+const hpkeSuite = (aeadId) => concat(te.encode("HPKE"), u16be(0x20), u16be(1), u16be(aeadId));
+const labeledExtract = (suite, salt, label, ikm) =>
+  hkdfExtract(salt, concat(te.encode("HPKE-v1"), suite, te.encode(label), ikm));
+const labeledExpand = (suite, prk, label, info, length) =>
+  hkdfExpand(prk, concat(u16be(length), te.encode("HPKE-v1"), suite, te.encode(label), info), length);
+
+/** RFC 9180 DeriveKeyPair for X25519: the private key. */
+export async function hpkeDeriveSecret(ikm) {
+  return labeledExpand(KEM_SUITE, await labeledExtract(KEM_SUITE, new Uint8Array(0), "dkp_prk", ikm), "sk", new Uint8Array(0), 32);
+}
+async function sharedSecret(dh, kemContext) {
+  if (dh.every((b) => b === 0)) throw new Error("low-order point");
+  const prk = await labeledExtract(KEM_SUITE, new Uint8Array(0), "eae_prk", dh);
+  return labeledExpand(KEM_SUITE, prk, "shared_secret", kemContext, 32);
+}
+/** The key schedule of base mode: { key, baseNonce } for an AEAD with `keyLength`-byte keys. */
+export async function hpkeSchedule(shared, info, aeadId = 2, keyLength = 32) {
+  const suite = hpkeSuite(aeadId);
+  const none = new Uint8Array(0);
+  const context = concat(
+    new Uint8Array([0]),
+    await labeledExtract(suite, none, "psk_id_hash", none),
+    await labeledExtract(suite, none, "info_hash", info),
+  );
+  const secret = await labeledExtract(suite, shared, "secret", none);
+  return {
+    key: await labeledExpand(suite, secret, "key", context, keyLength),
+    baseNonce: await labeledExpand(suite, secret, "base_nonce", context, 12),
+  };
+}
+/** SealBase with the ephemeral private key given: { enc, ct, shared }. */
+export async function hpkeSeal(pkR, info, aad, pt, skE) {
+  const enc = await x25519Public(skE);
+  const shared = await sharedSecret(await x25519(skE, pkR), concat(enc, pkR));
+  const { key, baseNonce } = await hpkeSchedule(shared, info);
+  return { enc, ct: await gcmSeal(key, baseNonce, pt, aad), shared };
+}
+/** OpenBase: the plaintext (throws if anything differs). */
+export async function hpkeOpen(skR, enc, info, aad, ct) {
+  const pkR = await x25519Public(skR);
+  const shared = await sharedSecret(await x25519(skR, enc), concat(enc, pkR));
+  const { key, baseNonce } = await hpkeSchedule(shared, info);
+  return gcmOpen(key, baseNonce, ct, aad);
+}
+/** The link phrase: six words of `wordList` from HKDF-SHA256(salt "vaultsync/v1/link-phrase", ikm public key, info request id). */
+export async function linkPhrase(publicKey, requestId, wordList) {
+  const prk = await hkdfExtract(te.encode("vaultsync/v1/link-phrase"), publicKey);
+  const bits = await hkdfExpand(prk, requestId, 9);
+  let value = 0n;
+  for (const b of bits) value = (value << 8n) | BigInt(b);
+  return [0, 1, 2, 3, 4, 5].map((i) => wordList[Number((value >> BigInt(61 - 11 * i)) & 0x7ffn)]).join(" ");
+}

@@ -30,12 +30,12 @@ after(async () => {
   for (const t of temps) await rm(t, { recursive: true, force: true });
 });
 
-test("page (ESM): package works and the WebCrypto cross-check passes in Chromium", async () => {
+test("page (ESM): package works and the WebCrypto cross-check (device linking's HPKE included) passes in Chromium", async () => {
   const result = await pageResult(browser.context, `${server.url}/www/tests/pages/package.html`);
   assert.equal(result.error, undefined);
   assert.deepEqual(result, {
     ok: true,
-    checks: ["vectors", "package->webcrypto", "webcrypto->package"],
+    checks: ["vectors", "package->webcrypto", "webcrypto->package", "hpke-rfc9180", "link-phrase", "link-grant"],
     value: { n: 1 },
     code: "WRONG_PASSWORD",
   });

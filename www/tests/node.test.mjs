@@ -5,12 +5,22 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import init, * as vs from "vaultsync";
-import { crossCheck } from "../lib/crosscheck.mjs";
+import { crossCheck, linkCheck } from "../lib/crosscheck.mjs";
 
 await init();
 const vectors = JSON.parse(
   readFileSync(new URL("../../tests/data/vectors-v1.json", import.meta.url), "utf8"),
 );
+
+test("FORMAT.md cross-check, device linking: WebCrypto's X25519, HMAC and AES-GCM reproduce RFC 9180 and the package's grant", async () => {
+  const read = (path) => JSON.parse(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"));
+  const words = readFileSync(new URL("../../crypto/src/words/bip39-english.txt", import.meta.url), "utf8").trim().split("\n");
+  assert.deepEqual(await linkCheck(read("tests/data/hpke-rfc9180-x25519.json"), read("tests/data/link-v1.json"), words), [
+    "hpke-rfc9180",
+    "link-phrase",
+    "link-grant",
+  ]);
+});
 
 test("FORMAT.md cross-check: WebCrypto alone reads the package and vice versa", async () => {
   assert.deepEqual(await crossCheck(vs, vectors), [

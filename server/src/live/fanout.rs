@@ -21,7 +21,7 @@ use crate::db::Db;
 use crate::store::StoreResult;
 use crate::store::live::CHANNEL;
 
-/// How often expired tickets are deleted.
+/// How often expired tickets (and link requests ended a day ago) are deleted.
 const TICKET_PURGE: Duration = Duration::from_secs(60);
 
 /// Runs the fan-out of one process for its whole life.
@@ -45,6 +45,9 @@ pub async fn run(db: Db, hub: Hub) {
             purged = tokio::time::Instant::now();
             if let Err(error) = db.purge_tickets(now_ms()).await {
                 tracing::warn!(%error, "ticket purge failed; will retry");
+            }
+            if let Err(error) = db.purge_links(now_ms()).await {
+                tracing::warn!(%error, "link request purge failed; will retry");
             }
         }
     }

@@ -261,7 +261,7 @@ pub(super) async fn revoke_token(
 
 /// A token was revoked: its live sockets close, here at once and on other replicas
 /// through the fan-out (or at their next re-check if the notification is lost).
-async fn revoked(state: &AppState, token_id: i64) {
+pub(super) async fn revoked(state: &AppState, token_id: i64) {
     state.hub.revoke(token_id);
     if let Err(error) = state.db.notify(&format!("r:{token_id}")).await {
         tracing::warn!(%error, "could not tell other replicas of a revocation; their re-check will");

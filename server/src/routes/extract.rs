@@ -24,6 +24,8 @@ pub struct Authed {
     pub account_id: i64,
     /// The token used.
     pub token_id: i64,
+    /// Its device.
+    pub device_id: Option<i64>,
 }
 
 impl FromRequestParts<AppState> for Authed {
@@ -59,6 +61,12 @@ impl FromRequestParts<AppState> for Authed {
             .ok_or_else(invalid)?;
         let now = now_ms();
         if row.expires_at.is_some_and(|at| at <= now) {
+            if row.device_revoked_at.is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::DeviceRevoked,
+                    "this device was revoked by another device of the account",
+                ));
+            }
             return Err(invalid());
         }
         if row
@@ -70,6 +78,7 @@ impl FromRequestParts<AppState> for Authed {
         Ok(Self {
             account_id: row.account_id,
             token_id: row.id,
+            device_id: row.device_id,
         })
     }
 }

@@ -8,9 +8,11 @@
 //! - [`strict`]: reading structs from JSON objects only;
 //! - [`accounts`]: register, prelogin, login, recovery login and tokens;
 //! - [`vault`]: the envelope, push and changes (with its long-poll `wait`);
-//! - [`live`]: the live ticket and socket.
+//! - [`live`]: the live ticket and socket;
+//! - [`devices`]: the device registry and link requests.
 
 mod accounts;
+mod devices;
 pub mod extract;
 mod live;
 mod strict;
@@ -87,6 +89,18 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/vaults/{vault_id}/push", post(vault::push))
         .route("/v1/vaults/{vault_id}/changes", get(vault::changes))
         .route("/v1/events/ticket", post(live::ticket))
+        .route(
+            "/v1/link-requests",
+            post(devices::request).get(devices::pending),
+        )
+        .route(
+            "/v1/link-requests/{request_id}/approve",
+            post(devices::approve),
+        )
+        .route("/v1/link-requests/{request_id}/deny", post(devices::deny))
+        .route("/v1/link-requests/{request_id}/claim", post(devices::claim))
+        .route("/v1/devices", get(devices::list))
+        .route("/v1/devices/{device_id}", delete(devices::revoke))
         .route("/v1/events", get(live::events))
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -183,7 +197,8 @@ fn with_statics(mut router: Router, statics: &[StaticDir]) -> Router {
         health, openapi, accounts::register, accounts::prelogin, accounts::login,
         accounts::recover, accounts::list_tokens, accounts::logout, accounts::revoke_token,
         vault::get_envelope, vault::put_envelope, vault::push, vault::changes,
-        live::ticket, live::events
+        live::ticket, live::events, devices::request, devices::pending, devices::approve,
+        devices::deny, devices::claim, devices::list, devices::revoke
     ),
     components(schemas(
         ErrorBody,

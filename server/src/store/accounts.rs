@@ -8,24 +8,40 @@ use super::{
 };
 use crate::db::{Db, on_read, on_write};
 
-/// Inserts a token row through `$executor` (a pool or a transaction of either backend).
+/// Inserts a device and its first token through the transaction `$tx` (either backend):
+/// every token belongs to a device. `$public_key`: the device's X25519 key, if it has one.
 macro_rules! insert_token {
-    ($executor:expr, $account_id:expr, $token:expr, $now:expr) => {
-        sqlx::query_as::<_, TokenRow>(
-            "INSERT INTO api_keys (key_hash, account_id, key_indicator, label, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             RETURNING id, key_indicator, label, created_at, expires_at, last_used_at",
-        )
-        .bind(&$token.hash[..])
-        .bind($account_id)
-        .bind(&$token.indicator)
-        .bind(&$token.label)
-        .bind($now)
-        .bind($token.expires_at)
-        .fetch_one($executor)
+    ($tx:expr, $account_id:expr, $token:expr, $public_key:expr, $now:expr) => {
+        async {
+            let device_id: i64 = sqlx::query_scalar(
+                "INSERT INTO devices (account_id, label, public_key, created_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind($account_id)
+            .bind(&$token.label)
+            .bind($public_key)
+            .bind($now)
+            .fetch_one(&mut *$tx)
+            .await?;
+            sqlx::query_as::<_, TokenRow>(
+                "INSERT INTO api_keys (key_hash, account_id, key_indicator, label, created_at, \
+                 expires_at, device_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 RETURNING id, key_indicator, label, created_at, expires_at, last_used_at",
+            )
+            .bind(&$token.hash[..])
+            .bind($account_id)
+            .bind(&$token.indicator)
+            .bind(&$token.label)
+            .bind($now)
+            .bind($token.expires_at)
+            .bind(device_id)
+            .fetch_one(&mut *$tx)
+            .await
+        }
         .await
     };
 }
+pub(super) use insert_token;
 
 impl Db {
     /// Creates an account, its vault (envelope version 1) and its first token, atomically.
@@ -55,7 +71,7 @@ impl Db {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let token = insert_token!(&mut *tx, account_id, &new.token, now)?;
+            let token = insert_token!(tx, account_id, &new.token, None::<Vec<u8>>, now)?;
             tx.commit().await?;
             Ok(token)
         }.await);
@@ -107,17 +123,21 @@ impl Db {
         token: &NewToken,
         now: i64,
     ) -> StoreResult<TokenRow> {
-        on_write!(self, p => {
-            insert_token!(p, account_id, token, now)
-        })
+        on_write!(self, p => async {
+            let mut tx = p.begin().await?;
+            let row = insert_token!(tx, account_id, token, None::<Vec<u8>>, now)?;
+            tx.commit().await?;
+            Ok(row)
+        }.await)
     }
 
     /// The token with this hash, live or not (the caller checks expiry).
     pub async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenAuth>> {
         on_read!(self, p => {
             sqlx::query_as(
-                "SELECT id, account_id, expires_at, last_used_at FROM api_keys \
-                 WHERE key_hash = $1",
+                "SELECT k.id, k.account_id, k.expires_at, k.last_used_at, k.device_id, \
+                 d.revoked_at AS device_revoked_at \
+                 FROM api_keys k LEFT JOIN devices d ON d.id = k.device_id WHERE k.key_hash = $1",
             )
             .bind(&hash[..])
             .fetch_optional(p)

@@ -5,6 +5,7 @@
 //! - this module: the row and request types, column conversions, server secrets;
 //! - [`accounts`]: accounts and tokens;
 //! - [`vault`]: the envelope, push, changes and the tombstone purge;
+//! - [`devices`]: the device registry and link requests;
 //! - [`live`]: live tickets, and what the live fan-out re-reads.
 //!
 //! Times are Unix milliseconds. Record versions and cursors are stored as `BIGINT` and
@@ -17,6 +18,8 @@ use vaultsync_wire::{
 use crate::db::{Db, on_write};
 
 mod accounts;
+mod devices;
+pub use devices::{Claim, NewLink};
 pub mod live;
 mod vault;
 
@@ -28,6 +31,7 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 pub type StoreResult<T> = Result<T, sqlx::Error>;
 
 /// A token to store: only its hash and what listing shows.
+#[derive(Clone)]
 pub struct NewToken {
     /// SHA-256 of the whole token text.
     pub hash: [u8; 32],
@@ -67,6 +71,10 @@ pub struct TokenAuth {
     pub expires_at: Option<i64>,
     /// Last use.
     pub last_used_at: Option<i64>,
+    /// Its device.
+    pub device_id: Option<i64>,
+    /// When its device was revoked (its tokens expired then).
+    pub device_revoked_at: Option<i64>,
 }
 
 /// What login and prelogin need about an account.

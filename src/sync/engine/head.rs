@@ -155,6 +155,12 @@ pub(crate) fn parse_head(doc: &HeadDoc, engine: &Engine) -> Result<SealedHead, S
 
 impl Engine {
     /// The head seq a push is made on: the pinned head's (0 before the first).
+    /// The last vault head this device verified or wrote, as the server stores it (what
+    /// a link grant hands a new device as its trust anchor).
+    pub fn pinned_head_bytes(&self) -> Option<Vec<u8>> {
+        self.head.pinned.as_ref().map(|head| head.to_bytes())
+    }
+
     pub(crate) fn head_seq(&self) -> u64 {
         self.head.pinned.as_ref().map_or(0, |h| h.head().seq)
     }

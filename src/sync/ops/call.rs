@@ -60,6 +60,20 @@ pub enum Call {
     },
     /// `POST /v1/events/ticket`: a ticket for one live socket.
     LiveTicket,
+    /// `POST /v1/link-requests`: a new device asks to join (no token).
+    RequestLink(wire::LinkRequest),
+    /// `GET /v1/link-requests`: the account's pending requests.
+    PendingLinks,
+    /// `POST /v1/link-requests/{id}/approve`.
+    ApproveLink(wire::Blob, wire::LinkApproval),
+    /// `POST /v1/link-requests/{id}/deny`.
+    DenyLink(wire::Blob),
+    /// `POST /v1/link-requests/{id}/claim` (no token).
+    ClaimLink(wire::Blob, wire::LinkClaim),
+    /// `GET /v1/devices`.
+    Devices,
+    /// `DELETE /v1/devices/{id}`.
+    RevokeDevice(u64),
 }
 
 /// Which token a request is sent with.
@@ -126,6 +140,14 @@ pub enum Reply {
     Page(ChangesResponse),
     /// A ticket for the live socket.
     Ticket(wire::LiveTicket),
+    /// A link request was taken.
+    LinkPending(wire::LinkPending),
+    /// The account's pending link requests.
+    Links(wire::LinkList),
+    /// The answer to a link claim.
+    Claimed(wire::LinkAnswer),
+    /// The account's devices.
+    Devices(wire::DeviceList),
     /// The envelope.
     Envelope(EnvelopeDoc),
     /// An envelope put was stored.
@@ -171,9 +193,18 @@ impl Call {
             | Self::Login(_)
             | Self::Recover(_)
             | Self::Push(..)
-            | Self::LiveTicket => "POST",
-            Self::Tokens | Self::GetEnvelope(_) | Self::Changes { .. } | Self::Wait { .. } => "GET",
-            Self::RevokeToken(_) | Self::Logout => "DELETE",
+            | Self::LiveTicket
+            | Self::RequestLink(_)
+            | Self::ApproveLink(..)
+            | Self::DenyLink(_)
+            | Self::ClaimLink(..) => "POST",
+            Self::Tokens
+            | Self::GetEnvelope(_)
+            | Self::Changes { .. }
+            | Self::Wait { .. }
+            | Self::PendingLinks
+            | Self::Devices => "GET",
+            Self::RevokeToken(_) | Self::Logout | Self::RevokeDevice(_) => "DELETE",
             Self::PutEnvelope(..) => "PUT",
         }
     }
@@ -215,6 +246,12 @@ impl Call {
                 format!("/v1/vaults/{vault}/changes?since={since}&limit=1&wait={wait}")
             }
             Self::LiveTicket => "/v1/events/ticket".into(),
+            Self::RequestLink(_) | Self::PendingLinks => "/v1/link-requests".into(),
+            Self::ApproveLink(id, _) => format!("/v1/link-requests/{}/approve", id.to_base64url()),
+            Self::DenyLink(id) => format!("/v1/link-requests/{}/deny", id.to_base64url()),
+            Self::ClaimLink(id, _) => format!("/v1/link-requests/{}/claim", id.to_base64url()),
+            Self::Devices => "/v1/devices".into(),
+            Self::RevokeDevice(id) => format!("/v1/devices/{id}"),
         }
     }
 
@@ -227,6 +264,10 @@ impl Call {
             Self::Recover(r) => Some(json::to_string(r)),
             Self::PutEnvelope(_, r) => Some(json::to_string(r)),
             Self::Push(_, r) => Some(json::to_string(r)),
+            Self::RequestLink(r) => Some(json::to_string(r)),
+            Self::ApproveLink(_, r) => Some(json::to_string(r)),
+            Self::ClaimLink(_, r) => Some(json::to_string(r)),
+            Self::PendingLinks | Self::DenyLink(_) | Self::Devices | Self::RevokeDevice(_) => None,
             Self::Tokens
             | Self::RevokeToken(_)
             | Self::Logout
@@ -260,6 +301,15 @@ impl Call {
                 Reply::Page(parse(body, "a page that does not parse")?)
             }
             Self::LiveTicket => Reply::Ticket(parse(body, "a live ticket that does not parse")?),
+            Self::RequestLink(_) => {
+                Reply::LinkPending(parse(body, "a link answer that does not parse")?)
+            }
+            Self::PendingLinks => Reply::Links(parse(body, "a link list that does not parse")?),
+            Self::ClaimLink(..) => {
+                Reply::Claimed(parse(body, "a claim answer that does not parse")?)
+            }
+            Self::Devices => Reply::Devices(parse(body, "a device list that does not parse")?),
+            Self::ApproveLink(..) | Self::DenyLink(_) | Self::RevokeDevice(_) => Reply::Done,
             Self::GetEnvelope(_) => {
                 Reply::Envelope(parse(body, "an envelope that does not parse")?)
             }

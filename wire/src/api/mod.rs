@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 mod account;
+mod devices;
 mod live;
 mod vault;
 
 pub use account::*;
+pub use devices::*;
 pub use live::*;
 pub use vault::*;
 
