@@ -405,3 +405,67 @@ fn watch_prints_each_change_as_it_arrives_and_ends_when_revoked() {
     );
     println!("watch ended {:?} after the revocation", revoked.elapsed());
 }
+
+#[test]
+fn a_machine_links_without_the_password_and_is_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path());
+    let (a, b) = (dir.path().join("a/session"), dir.path().join("b/session"));
+    let pw = "correct horse";
+    ok(cli(&a, pw, &["register", &server.1, "alice"]));
+    let id = ok(cli(&a, pw, &["put", r#"{"from":"a"}"#]));
+    ok(cli(&a, pw, &["sync"]));
+
+    // B asks with no password at all, and prints its phrase.
+    let mut linking = Command::new(CLI)
+        .arg("--session")
+        .arg(&b)
+        .args(["link", &server.1, "alice", "--label", "cli phone"])
+        .env_remove("VAULTSYNC_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut phrase = String::new();
+    BufReader::new(linking.stdout.take().unwrap())
+        .read_line(&mut phrase)
+        .unwrap();
+    let phrase = phrase.trim().to_string();
+    assert_eq!(phrase.split(' ').count(), 6, "{phrase}");
+
+    let links = ok(cli(&a, pw, &["links"]));
+    let offer: serde_json::Value = serde_json::from_str(links.lines().next().unwrap()).unwrap();
+    assert_eq!(offer["phrase"], phrase.as_str());
+    assert_eq!(offer["label"], "cli phone");
+    let request = offer["request_id"].as_str().unwrap();
+    // A wrong phrase is refused: nothing is approved.
+    let (okay, _, err) = cli(
+        &a,
+        pw,
+        &[
+            "approve",
+            request,
+            "abandon ability able about above absent",
+        ],
+    );
+    assert!(!okay && err.contains("phrase differs"), "{err}");
+    ok(cli(&a, pw, &["approve", request, &phrase.to_uppercase()]));
+    let status = linking.wait().unwrap();
+    assert!(status.success(), "link failed");
+    // B reads the vault (its store opens with the account's password, as on any device).
+    let listed = ok(cli(&b, pw, &["list"]));
+    assert!(
+        listed.contains(id.trim()) && listed.contains(r#""from":"a""#),
+        "{listed}"
+    );
+
+    let devices = ok(cli(&a, pw, &["devices"]));
+    assert_eq!(devices.lines().count(), 2, "{devices}");
+    let phone = devices.lines().find(|l| l.contains("cli phone")).unwrap();
+    let phone: serde_json::Value = serde_json::from_str(phone).unwrap();
+    ok(cli(&a, pw, &["revoke-device", &phone["id"].to_string()]));
+    let (okay, _, err) = cli(&b, pw, &["sync"]);
+    assert!(!okay && err.contains("DEVICE_REVOKED"), "{err}");
+    assert_eq!(ok(cli(&a, pw, &["devices"])).lines().count(), 1);
+}
