@@ -1,8 +1,6 @@
 //! Devices and linking in the native client: list and revoke the account's devices; add
-//! a new device without the password (PROTOCOL.md, "Devices and linking"): the new device
-//! asks ([`Client::request_link`]) and shows a phrase, an unlocked device shows the same
-//! phrase for the request and approves it ([`Client::approve_link`]), and the new device
-//! opens what it was sent ([`LinkWait::wait`]).
+//! a new device without the password (PROTOCOL.md, "Devices and linking"). The rules are
+//! in `sync::ops::link`; this module carries its requests.
 
 use std::time::{Duration, Instant};
 
@@ -10,45 +8,31 @@ use vaultsync_wire as wire;
 
 use super::http::Http;
 use super::{Client, ClientError, Options};
-use crate::crypto::link::{DeviceKeyPair, LinkGrant, REQUEST_ID_LEN, link_phrase};
-use crate::crypto::{Envelope, OsEntropy, UnlockError};
-use crate::sync::{Bearer, Call, Engine, OpError, Reply, Send, Session, SyncError};
+use crate::crypto::OsEntropy;
+use crate::crypto::link::REQUEST_ID_LEN;
+use crate::sync::ops::link::{self, LinkAsk};
+use crate::sync::{Bearer, Call, OpError, Reply, Send, Session, SyncError};
 
-/// A pending request as an unlocked device shows it: compare `phrase` with the one the
-/// new device shows before approving.
-#[derive(Clone, Debug)]
-pub struct LinkOffer {
-    /// The request id.
-    pub request_id: [u8; REQUEST_ID_LEN],
-    /// The new device's public key.
-    pub public_key: [u8; 32],
-    /// The label it gave.
-    pub label: String,
-    /// The link phrase of this key and request.
-    pub phrase: String,
-    /// When it expires (Unix milliseconds).
-    pub expires_at: i64,
-}
+pub use crate::sync::ops::link::LinkOffer;
 
 /// A new device's request, waiting for an approval.
 pub struct LinkWait {
     http: Http,
-    username: String,
-    label: String,
-    request_id: [u8; REQUEST_ID_LEN],
-    secret: wire::SecretBlob,
-    keys: DeviceKeyPair,
-    phrase: String,
+    ask: LinkAsk,
     expires: Instant,
     options: Options,
 }
 
-fn bad_answer(reason: &'static str) -> ClientError {
-    OpError::Sync(SyncError::BadAnswer { reason }).into()
+fn bad_answer() -> ClientError {
+    OpError::Sync(SyncError::BadAnswer {
+        reason: "an answer to another request",
+    })
+    .into()
 }
 
-fn refused(reply: Reply) -> Result<Reply, ClientError> {
-    match reply {
+/// Sends `call` with `bearer`; a refusal is an error.
+fn send(http: &Http, call: Call, bearer: Bearer) -> Result<Reply, ClientError> {
+    match http.perform(&Send { call, bearer }, None)? {
         Reply::Refused(refusal) => Err(OpError::Refused(refusal).into()),
         reply => Ok(reply),
     }
@@ -64,33 +48,11 @@ impl Client {
         options: &Options,
     ) -> Result<LinkWait, ClientError> {
         let http = Http::new(server, options.timeout)?;
-        let mut entropy = OsEntropy;
-        let keys = DeviceKeyPair::generate(&mut entropy).map_err(UnlockError::Random)?;
-        let mut request_id = [0u8; REQUEST_ID_LEN];
-        let mut secret = vec![0u8; 32];
-        use crate::crypto::Entropy;
-        entropy.fill(&mut request_id).map_err(UnlockError::Random)?;
-        entropy.fill(&mut secret).map_err(UnlockError::Random)?;
-        let request = wire::LinkRequest {
-            username: username.to_string(),
-            request_id: wire::Blob(request_id.to_vec()),
-            public_key: wire::Blob(keys.public().to_vec()),
-            label: label.to_string(),
-            secret: wire::SecretBlob::new(secret.clone()),
-        };
-        let send = Send {
-            call: Call::RequestLink(request),
-            bearer: Bearer::None,
-        };
-        refused(http.perform(&send, None)?)?;
+        let (ask, request) = LinkAsk::new(username, label, &mut OsEntropy)?;
+        send(&http, Call::RequestLink(request), Bearer::None)?;
         Ok(LinkWait {
             http,
-            username: username.to_string(),
-            label: label.to_string(),
-            request_id,
-            secret: wire::SecretBlob::new(secret),
-            phrase: link_phrase(keys.public(), &request_id).join(" "),
-            keys,
+            ask,
             expires: Instant::now() + Duration::from_millis(wire::LINK_LIFE_MS as u64),
             options: options.clone(),
         })
@@ -98,54 +60,16 @@ impl Client {
 
     /// The account's pending link requests, each with its phrase.
     pub fn pending_links(&self) -> Result<Vec<LinkOffer>, ClientError> {
-        let Reply::Links(list) = self.request(Call::PendingLinks)? else {
-            return Err(bad_answer("an answer to another request"));
-        };
-        list.requests
-            .into_iter()
-            .map(|r| {
-                let request_id: [u8; REQUEST_ID_LEN] = r
-                    .request_id
-                    .0
-                    .try_into()
-                    .map_err(|_| bad_answer("a request id that is not 16 bytes"))?;
-                let public_key: [u8; 32] = r
-                    .public_key
-                    .0
-                    .try_into()
-                    .map_err(|_| bad_answer("a public key that is not 32 bytes"))?;
-                Ok(LinkOffer {
-                    phrase: link_phrase(&public_key, &request_id).join(" "),
-                    request_id,
-                    public_key,
-                    label: r.label,
-                    expires_at: r.expires_at,
-                })
-            })
-            .collect()
+        match self.request(Call::PendingLinks)? {
+            Reply::Links(list) => Ok(link::offers(list)?),
+            _ => Err(bad_answer()),
+        }
     }
 
     /// Approves a request whose phrase the user compared: seals this vault's root key,
     /// the envelope's pins and the last verified head to the new device's key.
     pub fn approve_link(&self, offer: &LinkOffer) -> Result<(), ClientError> {
-        let head = self.engine().pinned_head_bytes();
-        let grant = self
-            .vault
-            .link_grant(self.engine().envelope_version(), head);
-        let (enc, payload) = grant
-            .seal(
-                &self.vault_id(),
-                &offer.request_id,
-                &offer.public_key,
-                &offer.label,
-                &mut OsEntropy,
-            )
-            .map_err(|_| bad_answer("a public key that is not a usable X25519 key"))?;
-        let approval = wire::LinkApproval {
-            enc: wire::Blob(enc.to_vec()),
-            payload: wire::Blob(payload),
-        };
-        let id = wire::Blob(offer.request_id.to_vec());
+        let (id, approval) = link::approval(&self.vault, self.engine(), offer, &mut OsEntropy)?;
         self.request(Call::ApproveLink(id, approval)).map(drop)
     }
 
@@ -159,7 +83,7 @@ impl Client {
     pub fn devices(&self) -> Result<Vec<wire::DeviceInfo>, ClientError> {
         match self.request(Call::Devices)? {
             Reply::Devices(list) => Ok(list.devices),
-            _ => Err(bad_answer("an answer to another request")),
+            _ => Err(bad_answer()),
         }
     }
 
@@ -171,44 +95,49 @@ impl Client {
 
 impl LinkWait {
     /// The link phrase to show: the approving device must show the same.
-    pub fn phrase(&self) -> &str {
-        &self.phrase
+    pub fn phrase(&self) -> String {
+        self.ask.phrase()
     }
 
     /// Asks once whether the request was answered: `Ok(None)` while it is pending.
     pub fn poll(&self) -> Result<Option<Client>, ClientError> {
-        let claim = wire::LinkClaim {
-            secret: self.secret.clone(),
+        let (id, claim) = self.ask.claim();
+        let Reply::Claimed(answer) = send(&self.http, Call::ClaimLink(id, claim), Bearer::None)?
+        else {
+            return Err(bad_answer());
         };
-        let send = Send {
-            call: Call::ClaimLink(wire::Blob(self.request_id.to_vec()), claim),
-            bearer: Bearer::None,
-        };
-        let Reply::Claimed(answer) = refused(self.http.perform(&send, None)?)? else {
-            return Err(bad_answer("an answer to another request"));
-        };
-        match answer.state.as_str() {
-            "pending" if Instant::now() < self.expires => Ok(None),
-            "approved" => {
-                let token = answer.session.as_ref().map(|s| s.token.secret.clone());
-                self.opened(answer).map(Some).inspect_err(|_| {
-                    // Not for this device: give the token it was issued back, at once.
-                    if let Some(token) = token {
-                        let logout = Send {
-                            call: Call::Logout,
-                            bearer: Bearer::Issued(token),
-                        };
-                        let _ = self.http.perform(&logout, None);
-                    }
-                })
+        let token = answer.session.as_ref().map(|s| s.token.secret.clone());
+        let opened = self.ask.answer(answer).and_then(|opened| match opened {
+            None if Instant::now() >= self.expires => {
+                Err(OpError::Sync(SyncError::LinkRefused { reason: "expired" }))
             }
-            "denied" => Err(OpError::Sync(SyncError::LinkRefused { reason: "denied" }).into()),
-            "spent" => Err(OpError::Sync(SyncError::LinkRefused {
-                reason: "already used",
-            })
-            .into()),
-            _ => Err(OpError::Sync(SyncError::LinkRefused { reason: "expired" }).into()),
+            opened => Ok(opened),
+        });
+        let client = opened.map_err(ClientError::from).and_then(|opened| {
+            let Some(opened) = opened else {
+                return Ok(None);
+            };
+            let token = opened.session.token.secret.clone();
+            let call = Call::GetEnvelope(opened.session.vault_id);
+            let Reply::Envelope(doc) = send(&self.http, call, Bearer::Issued(token.clone()))?
+            else {
+                return Err(bad_answer());
+            };
+            let (vault, engine) = opened.unlock(&doc, self.options.policy)?;
+            let session = Session {
+                username: self.ask.username().to_string(),
+                token,
+                engine,
+            };
+            Ok(Some(Client::new(self.http.clone(), vault, session)))
+        });
+        if client.is_err() {
+            // A token issued with an answer this device cannot use goes back at once.
+            if let Some(token) = token {
+                let _ = send(&self.http, Call::Logout, Bearer::Issued(token));
+            }
         }
+        client
     }
 
     /// Waits (polling every second) until the request is approved, denied or expired; on
@@ -220,73 +149,10 @@ impl LinkWait {
                 return Ok(client);
             }
             if Instant::now() >= deadline {
-                return Err(OpError::Sync(SyncError::LinkRefused {
-                    reason: "not approved in time",
-                })
-                .into());
+                let reason = "not approved in time";
+                return Err(OpError::Sync(SyncError::LinkRefused { reason }).into());
             }
             std::thread::sleep(Duration::from_secs(1));
         }
-    }
-
-    /// Opens an approval: the grant, then the envelope fetched with the new token, checked
-    /// against the grant's pins and unlocked with its root key.
-    fn opened(&self, answer: wire::LinkAnswer) -> Result<Client, ClientError> {
-        let (Some(enc), Some(payload), Some(session)) =
-            (answer.enc, answer.payload, answer.session)
-        else {
-            return Err(bad_answer("an approval without its payload"));
-        };
-        let enc: [u8; 32] = enc
-            .0
-            .try_into()
-            .map_err(|_| bad_answer("an enc that is not 32 bytes"))?;
-        let vault_id = crate::crypto::VaultId::from_bytes(*session.vault_id.as_bytes());
-        let grant = LinkGrant::open(
-            &self.keys,
-            &vault_id,
-            &self.request_id,
-            &self.label,
-            &enc,
-            &payload.0,
-        )
-        .map_err(|_| {
-            OpError::Sync(SyncError::LinkRefused {
-                reason: "a payload that does not open: not sealed to this device for this request",
-            })
-        })?;
-        let token = session.token.secret;
-        let send = Send {
-            call: Call::GetEnvelope(session.vault_id),
-            bearer: Bearer::Issued(token.clone()),
-        };
-        let Reply::Envelope(doc) = refused(self.http.perform(&send, None)?)? else {
-            return Err(bad_answer("an answer to another request"));
-        };
-        let envelope = Envelope::parse(doc.envelope.as_bytes())?;
-        if envelope.vault_id() != vault_id {
-            return Err(UnlockError::Tampered.into());
-        }
-        if doc.version < grant.envelope_version || envelope.generation() < grant.generation {
-            return Err(OpError::Sync(SyncError::EnvelopeRollback {
-                seen: grant.envelope_version,
-                got: doc.version,
-            })
-            .into());
-        }
-        let got = envelope.kdf_params().iterations();
-        if got < grant.iterations {
-            let pinned = grant.iterations;
-            return Err(OpError::Sync(SyncError::KdfDowngrade { pinned, got }).into());
-        }
-        let vault = envelope.unlock_with_grant(&grant)?;
-        let mut engine = Engine::new(vault_id, self.options.policy);
-        engine.pin_envelope(doc.version, grant.iterations);
-        let session = Session {
-            username: self.username.clone(),
-            token,
-            engine,
-        };
-        Ok(Client::new(self.http.clone(), vault, session))
     }
 }
