@@ -248,3 +248,44 @@ fn postgres_two_replicas_link_and_revoke() {
     let (a, b) = (Server::start(&url), Server::start(&url));
     link_and_revoke(&[&a, &b], "lee");
 }
+
+/// The grant carries the approving device's last verified head: a server that shows the
+/// new device an older state (restored from a backup, or hiding the last push) is caught
+/// at its first sync, where a password login would trust the first head it sees.
+#[test]
+fn sqlite_the_grant_head_is_the_new_devices_trust_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("v.db");
+    let server = Server::start(&format!("sqlite://{}", file.display()));
+    let pw = Password::from("anchor pw");
+    let (mut laptop, _) = Client::register(&server.url, "max", &pw, &options()).unwrap();
+    laptop.put(None, json!({ "n": 1 })).unwrap();
+    laptop.sync().unwrap();
+    let db = rusqlite::Connection::open(&file).unwrap();
+    let (old_head, old_seq): (Vec<u8>, i64) = db
+        .query_row("SELECT head, head_seq FROM vaults", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    laptop.put(None, json!({ "n": 2 })).unwrap();
+    laptop.sync().unwrap();
+
+    let asking = Client::request_link(&server.url, "max", "phone", &options()).unwrap();
+    let offer = laptop.pending_links().unwrap().remove(0);
+    laptop.approve_link(&offer).unwrap();
+    let mut phone = asking.wait(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        phone.state_code(),
+        laptop.state_code(),
+        "the anchor's state code, before any sync"
+    );
+    // The server goes back to the head before the last push.
+    db.execute(
+        "UPDATE vaults SET head = ?1, head_seq = ?2",
+        rusqlite::params![old_head, old_seq],
+    )
+    .unwrap();
+    let err = phone.sync().unwrap_err();
+    assert_eq!(code(&err), "ROLLBACK", "{err}");
+    assert!(phone.engine().records().next().is_none(), "nothing applied");
+}

@@ -155,6 +155,18 @@ pub(crate) fn parse_head(doc: &HeadDoc, engine: &Engine) -> Result<SealedHead, S
 
 impl Engine {
     /// The head seq a push is made on: the pinned head's (0 before the first).
+    /// Pins a head another device verified (a link grant's) as this fresh replica's trust
+    /// anchor: its first pull must show that head or a later one on its chain (`ROLLBACK`,
+    /// `FORK` otherwise), where a login would trust the first head it sees.
+    pub fn adopt_anchor(&mut self, head: &[u8]) -> Result<(), SyncError> {
+        let head = SealedHead::parse(head).map_err(|_| SyncError::HeadTampered)?;
+        if head.head().vault_id != self.vault_id || self.head.pinned.is_some() {
+            return Err(SyncError::HeadTampered);
+        }
+        self.head.pinned = Some(head);
+        Ok(())
+    }
+
     /// The last vault head this device verified or wrote, as the server stores it (what
     /// a link grant hands a new device as its trust anchor).
     pub fn pinned_head_bytes(&self) -> Option<Vec<u8>> {

@@ -135,7 +135,8 @@ impl LinkAsk {
 impl Opened {
     /// Unlocks the envelope the server gave the new token, after checking the grant's
     /// pins: not older (`ROLLBACK`), not weaker (`KDF_DOWNGRADE`), this vault's
-    /// (`TAMPERED`). Returns the vault and a fresh engine pinned to it.
+    /// (`TAMPERED`). Returns the vault and a fresh engine pinned to it, with the grant's
+    /// head as its trust anchor (its first pull refuses an older vault state).
     pub fn unlock(
         &self,
         doc: &wire::EnvelopeDoc,
@@ -161,6 +162,10 @@ impl Opened {
         let vault = envelope.unlock_with_grant(grant).map_err(OpError::Unlock)?;
         let mut engine = Engine::new(vault_id, policy);
         engine.pin_envelope(doc.version, grant.iterations);
+        if let Some(head) = &grant.head {
+            // The approving device's last verified head: the new device's trust anchor.
+            engine.adopt_anchor(head).map_err(OpError::Sync)?;
+        }
         Ok((vault, engine))
     }
 }
