@@ -3,6 +3,7 @@
 //! audit rows hold a SHA-256 of the new device's public key, never key material.
 
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use vaultsync_wire::{LINK_LIFE_MS, VaultId};
 
 use super::accounts::insert_token;
@@ -247,7 +248,9 @@ impl Db {
                 tx.rollback().await?;
                 return Ok(Claim::Pending);
             };
-            if !crate::auth::verifier_matches(&stored_hash, secret_hash) {
+            // Constant time: the hashes of a secret the new device proves it holds.
+            let matches: bool = stored_hash.as_slice().ct_eq(&secret_hash[..]).into();
+            if !matches {
                 tx.rollback().await?;
                 return Ok(Claim::Pending);
             }
