@@ -24,6 +24,13 @@ fn options() -> Options {
     }
 }
 
+/// One column of every row `sql` selects.
+fn column<T: rusqlite::types::FromSql>(db: &rusqlite::Connection, sql: &str) -> Vec<T> {
+    let mut statement = db.prepare(sql).unwrap();
+    let rows = statement.query_map([], |r| r.get(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
 fn code(error: &ClientError) -> &'static str {
     error.code().as_str()
 }
@@ -178,13 +185,7 @@ fn sqlite_a_device_links_without_the_password_and_is_revoked() {
     );
 
     // The audit trail: every step, never key material.
-    let events: Vec<String> = db
-        .prepare("SELECT event FROM key_exchanges ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let events: Vec<String> = column(&db, "SELECT event FROM key_exchanges ORDER BY id");
     assert_eq!(
         events,
         [
@@ -200,25 +201,13 @@ fn sqlite_a_device_links_without_the_password_and_is_revoked() {
             "spent"
         ]
     );
-    let digests: Vec<Vec<u8>> = db
-        .prepare("SELECT key_digest FROM key_exchanges")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let digests: Vec<Vec<u8>> = column(&db, "SELECT key_digest FROM key_exchanges");
     assert!(
         digests
             .iter()
             .all(|d| d.len() == 32 && d != attacker.public())
     );
-    let columns: Vec<String> = db
-        .prepare("SELECT name FROM pragma_table_info('key_exchanges')")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let columns: Vec<String> = column(&db, "SELECT name FROM pragma_table_info('key_exchanges')");
     assert_eq!(
         columns,
         [

@@ -28,11 +28,11 @@ fn exact<'a>(blob: &'a Blob, len: usize, field: &str) -> Result<&'a [u8], ApiErr
     Ok(blob.as_bytes())
 }
 
-fn request_id(text: &str) -> Result<Vec<u8>, ApiError> {
+/// A request id from a path: 16 bytes of base64url.
+fn request_id(text: &str) -> Option<Vec<u8>> {
     Blob::from_base64url(text)
         .filter(|b| b.len() == 16)
         .map(|b| b.0)
-        .ok_or_else(ApiError::not_found)
 }
 
 /// `POST /v1/link-requests`: a new device asks to join an account. The same answer for
@@ -102,7 +102,7 @@ pub(super) async fn approve(
     Path(id): Path<String>,
     Body(approval): Body<LinkApproval>,
 ) -> Result<StatusCode, ApiError> {
-    let id = request_id(&id)?;
+    let id = request_id(&id).ok_or_else(ApiError::not_found)?;
     let enc = exact(&approval.enc, 32, "enc")?;
     if approval.payload.is_empty() || approval.payload.len() > MAX_PAYLOAD {
         return Err(ApiError::invalid(format!(
@@ -123,7 +123,7 @@ pub(super) async fn deny(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = request_id(&id)?;
+    let id = request_id(&id).ok_or_else(ApiError::not_found)?;
     decided(&state, authed, &id, None).await
 }
 
@@ -157,8 +157,7 @@ pub(super) async fn claim(
     Body(claim): Body<LinkClaim>,
 ) -> Result<Json<LinkAnswer>, ApiError> {
     state.rate.check_address(addr.0)?;
-    let id = Blob::from_base64url(&id)
-        .filter(|b| b.len() == 16)
+    let id = request_id(&id)
         .ok_or_else(|| ApiError::invalid("the request id is 16 bytes of base64url"))?;
     let issued = auth::issue_token("device".into(), None)?;
     let hash = auth::secret_hash(claim.secret.expose());
@@ -171,7 +170,7 @@ pub(super) async fn claim(
     Ok(Json(
         match state
             .db
-            .claim_link(id.as_bytes(), &hash, &issued.stored, now_ms())
+            .claim_link(&id, &hash, &issued.stored, now_ms())
             .await?
         {
             Claim::Pending => answer("pending"),

@@ -281,22 +281,7 @@ impl Postgres {
 
     /// A new, empty database in this cluster; returns its URL.
     pub fn database(&self, name: &str) -> String {
-        let out = self
-            .tool("psql")
-            .args([
-                "-q",
-                "-d",
-                "postgres",
-                "-c",
-                &format!("CREATE DATABASE {name}"),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.sql("postgres", &format!("CREATE DATABASE {name}"));
         let (server, _) = self.url.rsplit_once('/').unwrap();
         format!("{server}/{name}")
     }
