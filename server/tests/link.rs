@@ -46,7 +46,7 @@ fn link_and_revoke(servers: &[&Server], username: &str) -> Client {
     laptop.sync().unwrap();
 
     // The new device asks; the laptop sees the request with the same phrase.
-    let asking = Client::request_link(&last.url, username, "phone", &options()).unwrap();
+    let mut asking = Client::request_link(&last.url, username, "phone", &options()).unwrap();
     assert_eq!(asking.phrase().split(' ').count(), 6);
     assert!(asking.poll().unwrap().is_none(), "pending");
     let offers = laptop.pending_links().unwrap();
@@ -96,7 +96,7 @@ fn link_and_revoke(servers: &[&Server], username: &str) -> Client {
     );
 
     // A denied request: refused on the new device, nothing issued.
-    let denied = Client::request_link(&last.url, username, "tablet", &options()).unwrap();
+    let mut denied = Client::request_link(&last.url, username, "tablet", &options()).unwrap();
     let offer = laptop.pending_links().unwrap().remove(0);
     laptop.deny_link(&offer.request_id).unwrap();
     assert_eq!(code(&denied.poll().err().unwrap()), "LINK_REFUSED");
@@ -108,7 +108,7 @@ fn link_and_revoke(servers: &[&Server], username: &str) -> Client {
     );
 
     // A username without an account: the same answer, and it stays pending.
-    let nobody = Client::request_link(&last.url, "nobody-here", "x", &options()).unwrap();
+    let mut nobody = Client::request_link(&last.url, "nobody-here", "x", &options()).unwrap();
     assert!(nobody.poll().unwrap().is_none());
 
     // Revoked: the phone is told so at once, on any replica; the list shrinks.
@@ -132,7 +132,7 @@ fn sqlite_a_device_links_without_the_password_and_is_revoked() {
     let db = rusqlite::Connection::open(&file).unwrap();
 
     // Expired before approval: refused.
-    let late = Client::request_link(&server.url, "kim", "late", &options()).unwrap();
+    let mut late = Client::request_link(&server.url, "kim", "late", &options()).unwrap();
     db.execute(
         "UPDATE link_requests SET expires_at = 1 WHERE label = 'late'",
         [],
@@ -146,7 +146,7 @@ fn sqlite_a_device_links_without_the_password_and_is_revoked() {
 
     // The server substitutes its own key: the phrases differ.
     let attacker = DeviceKeyPair::derive(b"the server's own key");
-    let honest = Client::request_link(&server.url, "kim", "honest", &options()).unwrap();
+    let mut honest = Client::request_link(&server.url, "kim", "honest", &options()).unwrap();
     db.execute(
         "UPDATE link_requests SET public_key = ?1 WHERE label = 'honest'",
         [attacker.public().to_vec()],

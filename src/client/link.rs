@@ -11,16 +11,16 @@ use super::{Client, ClientError, Options};
 use crate::crypto::OsEntropy;
 use crate::crypto::link::REQUEST_ID_LEN;
 use crate::sync::ops::link::{self, LinkAsk};
-use crate::sync::{Bearer, Call, OpError, Reply, Send, Session, SyncError};
+use crate::sync::{AccountRun, Call, Input, OpError, Reply, SyncError};
 
 pub use crate::sync::ops::link::LinkOffer;
 
 /// A new device's request, waiting for an approval.
 pub struct LinkWait {
     http: Http,
-    ask: LinkAsk,
+    run: AccountRun,
+    phrase: String,
     expires: Instant,
-    options: Options,
 }
 
 fn bad_answer() -> ClientError {
@@ -28,14 +28,6 @@ fn bad_answer() -> ClientError {
         reason: "an answer to another request",
     })
     .into()
-}
-
-/// Sends `call` with `bearer`; a refusal is an error.
-fn send(http: &Http, call: Call, bearer: Bearer) -> Result<Reply, ClientError> {
-    match http.perform(&Send { call, bearer }, None)? {
-        Reply::Refused(refusal) => Err(OpError::Refused(refusal).into()),
-        reply => Ok(reply),
-    }
 }
 
 impl Client {
@@ -49,12 +41,15 @@ impl Client {
     ) -> Result<LinkWait, ClientError> {
         let http = Http::new(server, options.timeout)?;
         let (ask, request) = LinkAsk::new(username, label, &mut OsEntropy)?;
-        send(&http, Call::RequestLink(request), Bearer::None)?;
+        let phrase = ask.phrase();
+        let mut run = AccountRun::link(ask, request, options.account());
+        // Sends the request; stops at the first wait.
+        super::advance(&http, &mut run, true)?;
         Ok(LinkWait {
             http,
-            ask,
+            run,
+            phrase,
             expires: Instant::now() + Duration::from_millis(wire::LINK_LIFE_MS as u64),
-            options: options.clone(),
         })
     }
 
@@ -95,54 +90,28 @@ impl Client {
 
 impl LinkWait {
     /// The link phrase to show: the approving device must show the same.
-    pub fn phrase(&self) -> String {
-        self.ask.phrase()
+    pub fn phrase(&self) -> &str {
+        &self.phrase
     }
 
-    /// Asks once whether the request was answered: `Ok(None)` while it is pending.
-    pub fn poll(&self) -> Result<Option<Client>, ClientError> {
-        let (id, claim) = self.ask.claim();
-        let Reply::Claimed(answer) = send(&self.http, Call::ClaimLink(id, claim), Bearer::None)?
-        else {
-            return Err(bad_answer());
-        };
-        let token = answer.session.as_ref().map(|s| s.token.secret.clone());
-        let opened = self.ask.answer(answer).and_then(|opened| match opened {
-            None if Instant::now() >= self.expires => {
-                Err(OpError::Sync(SyncError::LinkRefused { reason: "expired" }))
+    /// Asks once whether the request was answered: `Ok(None)` while it is pending. The
+    /// flow is [`AccountRun::link`]'s, shared with the npm package.
+    pub fn poll(&mut self) -> Result<Option<Client>, ClientError> {
+        self.run.answer(Input::Waited, &mut OsEntropy)?;
+        if !super::advance(&self.http, &mut self.run, true)? {
+            if Instant::now() >= self.expires {
+                let reason = "expired";
+                return Err(OpError::Sync(SyncError::LinkRefused { reason }).into());
             }
-            opened => Ok(opened),
-        });
-        let client = opened.map_err(ClientError::from).and_then(|opened| {
-            let Some(opened) = opened else {
-                return Ok(None);
-            };
-            let token = opened.session.token.secret.clone();
-            let call = Call::GetEnvelope(opened.session.vault_id);
-            let Reply::Envelope(doc) = send(&self.http, call, Bearer::Issued(token.clone()))?
-            else {
-                return Err(bad_answer());
-            };
-            let (vault, engine) = opened.unlock(&doc, self.options.policy)?;
-            let session = Session {
-                username: self.ask.username().to_string(),
-                token,
-                engine,
-            };
-            Ok(Some(Client::new(self.http.clone(), vault, session)))
-        });
-        if client.is_err() {
-            // A token issued with an answer this device cannot use goes back at once.
-            if let Some(token) = token {
-                let _ = send(&self.http, Call::Logout, Bearer::Issued(token));
-            }
+            return Ok(None);
         }
-        client
+        let run = std::mem::replace(&mut self.run, AccountRun::over());
+        Ok(Some(Client::finish(self.http.clone(), run)?.0))
     }
 
     /// Waits (polling every second) until the request is approved, denied or expired; on
     /// approval, the new device's client (call [`Client::sync`] next).
-    pub fn wait(self, timeout: Duration) -> Result<Client, ClientError> {
+    pub fn wait(mut self, timeout: Duration) -> Result<Client, ClientError> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(client) = self.poll()? {

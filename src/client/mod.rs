@@ -151,19 +151,12 @@ impl Client {
         options: &Options,
     ) -> Result<(Self, Option<RecoveryCode>), ClientError> {
         let http = Http::new(server, options.timeout)?;
-        let outcome = (|| {
-            while let Some(step) = run.next(&mut OsEntropy)? {
-                let input = perform(&http, step, None)?;
-                run.answer(input, &mut OsEntropy)?;
-            }
-            Ok::<(), ClientError>(())
-        })();
-        if let Err(e) = outcome {
-            if let Some(logout) = run.abandon() {
-                let _ = http.perform(&logout, None);
-            }
-            return Err(e);
-        }
+        advance(&http, &mut run, false)?;
+        Self::finish(http, run)
+    }
+
+    /// The client of an account flow that is complete.
+    fn finish(http: Http, run: AccountRun) -> Result<(Self, Option<RecoveryCode>), ClientError> {
         let Some(Account {
             username,
             token,
@@ -372,6 +365,28 @@ impl Client {
     }
 }
 
+/// Runs an account flow's steps until it is complete (`true`) or, with `pause`, until it
+/// asks to wait (`false`; answer that step with [`Input::Waited`] later). On failure,
+/// revokes the token it was issued.
+fn advance(http: &Http, run: &mut AccountRun, pause: bool) -> Result<bool, ClientError> {
+    let outcome = (|| {
+        while let Some(step) = run.next(&mut OsEntropy)? {
+            if pause && matches!(step, Step::Wait { .. }) {
+                return Ok(false);
+            }
+            let input = perform(http, step, None)?;
+            run.answer(input, &mut OsEntropy)?;
+        }
+        Ok::<bool, ClientError>(true)
+    })();
+    if outcome.is_err() {
+        if let Some(logout) = run.abandon() {
+            let _ = http.perform(&logout, None);
+        }
+    }
+    outcome
+}
+
 /// Performs one step of an operation: a request over HTTP, or PBKDF2 natively.
 fn perform(
     http: &Http,
@@ -381,5 +396,9 @@ fn perform(
     Ok(match step {
         Step::Send(send) => Input::Reply(http.perform(&send, session)?),
         Step::Derive { password, kdf } => Input::Master(derive_master(&password, &kdf)),
+        Step::Wait { ms } => {
+            std::thread::sleep(std::time::Duration::from_millis(ms.into()));
+            Input::Waited
+        }
     })
 }

@@ -110,6 +110,12 @@ pub enum Step {
         /// The parameters.
         kdf: KdfParams,
     },
+    /// Wait `ms` milliseconds before the next step (a new device polling for its link
+    /// approval); answer with [`Input::Waited`]. A driver may stop here instead (cancel).
+    Wait {
+        /// How long.
+        ms: u32,
+    },
 }
 
 /// What the driver hands back for a [`Step`].
@@ -120,6 +126,8 @@ pub enum Input {
     Reply(Reply),
     /// The PBKDF2 output of [`Step::Derive`].
     Master(MasterKey),
+    /// [`Step::Wait`] is over.
+    Waited,
 }
 
 /// The server's reply to a [`Call`].

@@ -4,10 +4,12 @@
 
 use vaultsync_wire as wire;
 
-use super::OpError;
+use super::call::{Bearer, Call, Input, Reply, Send, Step};
+use super::{Ctx, OpError, Operation, reply};
 use crate::crypto::link::{DeviceKeyPair, LinkGrant, REQUEST_ID_LEN, link_phrase};
 use crate::crypto::rand::Entropy;
 use crate::crypto::{Envelope, UnlockError, UnlockedVault, VaultId};
+use crate::sync::event::{Event, Progress};
 use crate::sync::{ConflictPolicy, Engine, SyncError};
 
 /// A new device's side of a request: its key pair, the request id and the claim secret.
@@ -33,6 +35,19 @@ pub struct LinkOffer {
     pub phrase: String,
     /// When it expires (Unix milliseconds).
     pub expires_at: i64,
+}
+
+impl wire::json::ToJson for LinkOffer {
+    /// `{requestId, label, phrase, expiresAt}`, as the npm package hands it out.
+    fn to_json(&self) -> Option<wire::json::Value> {
+        use wire::json::put;
+        let mut o = wire::json::Map::new();
+        put(&mut o, "requestId", &wire::Blob(self.request_id.to_vec()));
+        put(&mut o, "label", &self.label);
+        put(&mut o, "phrase", &self.phrase);
+        put(&mut o, "expiresAt", &self.expires_at);
+        Some(wire::json::Value::Object(o))
+    }
 }
 
 /// An approval the new device opened; [`Opened::unlock`] finishes with the envelope.
@@ -219,4 +234,59 @@ pub fn approval(
         payload: wire::Blob(payload),
     };
     Ok((wire::Blob(offer.request_id.to_vec()), approval))
+}
+
+/// Approving one pending request by its id, as an operation on an unlocked device: fetch
+/// the pending requests, find this one (`LINK_REFUSED` when it is no longer pending)
+/// and send [`approval`]. The application approves only after the user compared the
+/// phrase of [`offers`] with the one the new device shows.
+pub struct ApproveRun {
+    request_id: [u8; REQUEST_ID_LEN],
+    approval: Option<(wire::Blob, wire::LinkApproval)>,
+    done: bool,
+}
+
+impl ApproveRun {
+    /// Approves the request `request_id`.
+    pub fn new(request_id: [u8; REQUEST_ID_LEN]) -> Self {
+        Self {
+            request_id,
+            approval: None,
+            done: false,
+        }
+    }
+}
+
+impl Operation for ApproveRun {
+    fn next(&mut self, _: &mut Ctx<'_>) -> Result<Option<Step>, OpError> {
+        let call = match (&self.approval, self.done) {
+            (_, true) => return Ok(None),
+            (None, _) => Call::PendingLinks,
+            (Some((id, approval)), _) => Call::ApproveLink(id.clone(), approval.clone()),
+        };
+        Ok(Some(Step::Send(Send {
+            call,
+            bearer: Bearer::Session,
+        })))
+    }
+
+    fn answer(&mut self, ctx: &mut Ctx<'_>, input: Input) -> Result<Option<Progress>, OpError> {
+        match (reply(input)?, self.approval.is_some()) {
+            (Reply::Links(list), false) => {
+                let offer = offers(list)?
+                    .into_iter()
+                    .find(|o| o.request_id == self.request_id)
+                    .ok_or(refused("not pending (unknown, answered or expired)"))?;
+                self.approval = Some(approval(ctx.vault, ctx.engine, &offer, ctx.entropy)?);
+            }
+            (Reply::Done, true) => self.done = true,
+            (Reply::Refused(refusal), _) => return Err(OpError::Refused(refusal)),
+            _ => return Err(bad_answer("an answer to another request")),
+        }
+        Ok(None)
+    }
+
+    fn take_events(&mut self) -> Vec<Event> {
+        Vec::new()
+    }
 }

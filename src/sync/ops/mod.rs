@@ -202,7 +202,7 @@ pub(super) fn bad_answer(reason: &'static str) -> OpError {
 pub(super) fn reply(input: Input) -> Result<Reply, OpError> {
     match input {
         Input::Reply(reply) => Ok(reply),
-        Input::Master(_) => Err(bad_answer("a derived key where a reply was expected")),
+        _ => Err(bad_answer("no reply where a reply was expected")),
     }
 }
 

@@ -87,7 +87,7 @@ impl Operation for PasswordRun {
                     self.master = Some(master);
                     Ok(None)
                 }
-                Input::Reply(_) => Err(bad_answer("a reply where a derived key was expected")),
+                _ => Err(bad_answer("no derived key where one was expected")),
             };
         }
         let proposed = self

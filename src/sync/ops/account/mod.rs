@@ -1,9 +1,11 @@
-//! Register, login and recovery, sans-IO like the other operations: the one flow every
+//! Register, login, recovery and linking (a new device approved by another), sans-IO like the other operations: the one flow every
 //! client runs (the npm package's `SyncClient`, the native client, the CLI). The driver
 //! sends the requests and runs the one slow step, PBKDF2 ([`Step::Derive`]); the flow
 //! builds the request bodies and checks every answer (the KDF parameters against the
 //! client's bounds, the fetched envelope against what the login used).
 
+mod link;
+mod open;
 mod run;
 
 pub use run::AccountRun;

@@ -5,15 +5,16 @@ use vaultsync_wire::{self as wire, BearerToken, SecretBlob};
 use super::{Account, AccountOptions, kdf_wire};
 use crate::crypto::rand::Entropy;
 use crate::crypto::{
-    Envelope, KdfParams, MasterKey, NewVault, Password, RecoveryCode, UnlockError, UnlockedVault,
+    KdfParams, MasterKey, NewVault, Password, RecoveryCode, UnlockError, UnlockedVault,
 };
 use crate::sync::engine::Engine;
 use crate::sync::ops::call::{Bearer, Call, Input, Reply, Send, Step};
+use crate::sync::ops::link::{LinkAsk, Opened};
 use crate::sync::ops::password::PasswordRun;
 use crate::sync::ops::{Ctx, OpError, Operation, bad_answer};
 
 /// How the envelope fetched after a login is opened.
-enum Opening {
+pub(super) enum Opening {
     /// With the password's master key; the envelope must be made with `kdf`.
     Password { kdf: KdfParams, master: MasterKey },
     /// With the recovery code; then the new password is set.
@@ -21,11 +22,13 @@ enum Opening {
         code: RecoveryCode,
         new_password: Password,
     },
+    /// With the root key an approving device sealed to this one (linking).
+    Link(Box<Opened>),
 }
 
 // One flow lives per login, for a moment: boxing its states would buy nothing.
 #[allow(clippy::large_enum_variant)]
-enum State {
+pub(super) enum State {
     /// Register: derive the new vault's master key.
     RegisterDerive {
         password: Option<Password>,
@@ -68,6 +71,19 @@ enum State {
         engine: Engine,
         run: PasswordRun,
     },
+    /// Linking: send the request, then claim its answer (`claims` so far) after a wait.
+    LinkSend {
+        ask: Box<LinkAsk>,
+        request: wire::LinkRequest,
+    },
+    LinkWait {
+        ask: Box<LinkAsk>,
+        claims: u32,
+    },
+    LinkClaim {
+        ask: Box<LinkAsk>,
+        claims: u32,
+    },
     Done(Box<Account>),
     /// Failed or taken.
     Over,
@@ -84,10 +100,10 @@ enum State {
 /// On failure after the server issued a token, [`AccountRun::abandon`] gives the request
 /// that revokes it, so no token is left behind that nobody holds.
 pub struct AccountRun {
-    username: String,
-    options: AccountOptions,
-    state: State,
-    issued: Option<BearerToken>,
+    pub(super) username: String,
+    pub(super) options: AccountOptions,
+    pub(super) state: State,
+    pub(super) issued: Option<BearerToken>,
 }
 
 impl AccountRun {
@@ -120,7 +136,7 @@ impl AccountRun {
         Self::start(username, options, State::Recover { code, new_password })
     }
 
-    fn start(username: &str, options: AccountOptions, state: State) -> Self {
+    pub(super) fn start(username: &str, options: AccountOptions, state: State) -> Self {
         Self {
             username: username.to_string(),
             options,
@@ -212,6 +228,9 @@ impl AccountRun {
                     }
                 }
             }
+            State::LinkSend { .. } | State::LinkWait { .. } | State::LinkClaim { .. } => {
+                self.link_next()
+            }
             State::Done(_) | State::Over => None,
         })
     }
@@ -278,6 +297,10 @@ impl AccountRun {
                     opening: Opening::Recovery { code, new_password },
                 }
             }
+            (
+                state @ (State::LinkSend { .. } | State::LinkWait { .. } | State::LinkClaim { .. }),
+                input,
+            ) => self.link_answer(state, input)?,
             (State::Fetch { session, opening }, Input::Reply(Reply::Envelope(doc))) => {
                 self.opened(session, opening, &doc, entropy)?
             }
@@ -311,54 +334,6 @@ impl AccountRun {
             _ => return Err(bad_answer("an answer to another request")),
         };
         Ok(())
-    }
-
-    /// The envelope fetched with the new token, checked and opened.
-    fn opened(
-        &self,
-        session: wire::Session,
-        opening: Opening,
-        doc: &wire::EnvelopeDoc,
-        entropy: &mut dyn Entropy,
-    ) -> Result<State, OpError> {
-        let envelope = Envelope::parse(doc.envelope.as_bytes())?;
-        if envelope.vault_id() != session.vault_id {
-            return Err(UnlockError::Tampered.into());
-        }
-        let token = session.token.secret;
-        match opening {
-            Opening::Password { kdf, master } => {
-                if envelope.kdf_params() != &kdf {
-                    return Err(OpError::KdfMismatch);
-                }
-                let vault = envelope.unlock_with_master(&master)?;
-                let mut engine = Engine::new(vault.vault_id(), self.options.policy);
-                engine.pin_envelope(doc.version, kdf.iterations());
-                Ok(State::Done(Box::new(Account {
-                    username: self.username.clone(),
-                    token,
-                    vault,
-                    engine,
-                    recovery_code: None,
-                })))
-            }
-            Opening::Recovery { code, new_password } => {
-                let vault = envelope.unlock_with_recovery_code(&code)?;
-                let pinned = envelope.kdf_params().iterations();
-                let mut engine = Engine::new(vault.vault_id(), self.options.policy);
-                engine.pin_envelope(doc.version, pinned);
-                // The new password gets the asked (or today's default) iterations, never
-                // fewer than the vault's: other devices refuse a weaker KDF.
-                let iterations = self.options.iterations.max(pinned);
-                let kdf = KdfParams::generate(iterations, entropy).map_err(UnlockError::from)?;
-                Ok(State::NewPassword {
-                    token,
-                    vault,
-                    engine,
-                    run: PasswordRun::new(new_password, kdf),
-                })
-            }
-        }
     }
 
     fn finish_recovery(&mut self) {
