@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The crate npm/ (vaultsync-npm) builds the package; its output goes to pkg/ at the root.
-wasm-pack --log-level warn build npm --out-dir ../pkg --release --target web --out-name vaultsync --no-pack "$@"
+wasm-pack --log-level warn build npm --out-dir ../pkg --profile wasm --target web --out-name vaultsync --no-pack "$@"
 # Size and speed: binaryen's wasm-opt from npm (Debian's binaryen 108 breaks the module:
 # TOOLCHAIN.md). It also drops the name section. Features are read from the
 # module's target_features section.
