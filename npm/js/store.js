@@ -95,6 +95,12 @@ export function readMany(store, keys) {
   return Promise.all(keys.map((key) => store.get(key)));
 }
 
+/** Deletes every entry of a store (`client.erase()`), in one batch. */
+export async function eraseAll(store) {
+  const entries = await store.list("");
+  await store.write([], entries.map(([key]) => key));
+}
+
 /** The store `kind` ("indexeddb", "memory", or an object with the same methods) for `name`. */
 export async function openStore(kind, name) {
   if (kind === "memory") return new MemoryStore(name);

@@ -1,7 +1,7 @@
 //! Getting a `SyncClient`: register, login and recovery (the account flow of
 //! [`vaultsync::sync::AccountRun`] driven over `fetch`), and resuming a saved session.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Object, Promise};
@@ -193,13 +193,20 @@ fn account_promise(
         Ok((options, remote, run))
     });
     match ready {
-        Ok((options, server, run)) => account_task(options, server, run, registered),
+        Ok((options, server, run)) => account_task(options, server, run, registered, None),
         Err(e) => crate::rejected(e),
     }
 }
 
-/// The asynchronous body of [`account_promise`] (not generic: compiled once).
-fn account_task(options: Options, server: Remote, run: AccountRun, registered: bool) -> Promise {
+/// The asynchronous body of [`account_promise`] and of linking (not generic: compiled
+/// once); `cancelled` stops the flow at its next step.
+pub(crate) fn account_task(
+    options: Options,
+    server: Remote,
+    run: AccountRun,
+    registered: bool,
+    cancelled: Option<Rc<Cell<bool>>>,
+) -> Promise {
     crate::promise(Box::pin(async move {
         let Account {
             username,
@@ -207,7 +214,7 @@ fn account_task(options: Options, server: Remote, run: AccountRun, registered: b
             vault,
             engine,
             recovery_code,
-        } = drive_account(&server, run).await?;
+        } = drive_account(&server, run, cancelled.as_deref()).await?;
         let session = Session {
             username,
             token,
@@ -233,7 +240,7 @@ fn account_task(options: Options, server: Remote, run: AccountRun, registered: b
 }
 
 /// The account flow's options from `SyncClient`'s.
-fn account_options(options: &Options) -> AccountOptions {
+pub(crate) fn account_options(options: &Options) -> AccountOptions {
     AccountOptions {
         iterations: crate::iterations_arg(options.iterations),
         token_label: options.token_label.clone(),

@@ -14,6 +14,7 @@ use crate::http::{from_js, op_error, perform, sync_error, to_js};
 use crate::run::{Inner, drive, read, write};
 use crate::{fresh_kdf, with_pool};
 use vaultsync::crypto::{GenerateId, Password, RecordId};
+use vaultsync::sync::ops::link;
 use vaultsync::sync::{
     Bearer, Call, OpError, Operation, PasswordRun, Reply, ReseedRun, RotateRun, Send, Session,
     SyncRun,
@@ -305,7 +306,7 @@ impl SyncClient {
 
 /// An operation (sync, password change, rotation) as a promise of its events (or of
 /// `undefined` without `events`): one asynchronous body for every operation.
-fn op_promise(
+pub(crate) fn op_promise(
     inner: Rc<RefCell<Inner>>,
     op: Result<Box<dyn Operation>, JsValue>,
     events: bool,
@@ -359,6 +360,8 @@ pub(crate) fn request_promise(inner: &Rc<RefCell<Inner>>, call: Result<Call, JsV
             Reply::Refused(refusal) => Err(op_error(OpError::Refused(refusal))),
             Reply::Tokens(list) => to_js(&list.tokens),
             Reply::Ticket(live) => Ok(live.ticket.expose().into()),
+            Reply::Devices(list) => to_js(&list.devices),
+            Reply::Links(list) => to_js(&link::offers(list).map_err(op_error)?),
             // A long-poll's answer: the hinted cursor, 0 when nothing changed.
             Reply::Page(page) => {
                 let hinted = if page.changes.is_empty() {

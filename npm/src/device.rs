@@ -26,6 +26,14 @@ extern "C" {
     fn set_timeout(callback: &JsValue, ms: f64) -> JsValue;
 }
 
+/// Resolves after `ms` milliseconds.
+pub(crate) async fn sleep(ms: u32) {
+    let timer = Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms.into());
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
+}
+
 /// The client was used: its auto-lock time starts again, and the session slot's deadline
 /// moves with it (rewritten at most once a minute).
 pub(crate) fn note_use(inner: &Rc<RefCell<Inner>>) {
@@ -74,7 +82,7 @@ pub(crate) fn arm_auto_lock(inner: &Rc<RefCell<Inner>>) {
             .and_then(|i| Some(js_sys::Date::now() >= i.last_use + i.auto_lock_ms?));
         match due {
             Some(true) => wasm_bindgen_futures::spawn_local(async move {
-                let _ = lock(&inner).await;
+                let _ = lock(&inner, false).await;
                 announce_locked(&inner);
             }),
             _ => arm_auto_lock(&inner),
@@ -171,7 +179,20 @@ impl SyncClient {
     pub fn lock(&self) -> Promise {
         let inner = self.inner.clone();
         crate::promise(Box::pin(async move {
-            lock(&inner).await?;
+            lock(&inner, false).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// Locks and erases this account's data on this device: every entry of its device
+    /// store (records, pending edits, the session slot, the envelope). For a device told
+    /// `DEVICE_REVOKED`, once the user agrees: edits it never pushed are lost. Best effort:
+    /// what the browser already wrote to disk is gone only once it compacts its storage.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn erase(&self) -> Promise {
+        let inner = self.inner.clone();
+        crate::promise(Box::pin(async move {
+            lock(&inner, true).await?;
             Ok(JsValue::UNDEFINED)
         }))
     }
@@ -216,13 +237,13 @@ fn deadline(inner: &Inner) -> u64 {
         .map_or(0, |ms| (js_sys::Date::now() + ms) as u64)
 }
 
-async fn lock(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
+async fn lock(inner: &Rc<RefCell<Inner>>, erase: bool) -> Result<(), JsValue> {
     crate::live::stop(inner);
     let js = {
         let Ok(mut i) = inner.try_borrow_mut() else {
             return Err(js_error(Code::Busy, "the client is busy; lock again"));
         };
-        if i.locked {
+        if i.locked && !erase {
             return Ok(());
         }
         i.locked = true;
@@ -234,10 +255,11 @@ async fn lock(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
         i.web_keys.clear();
         i.store.as_ref().map(|s| s.js.clone())
     };
-    if let Some(js) = js {
-        store::apply(&js, Vec::new(), &[SESSION.to_string()]).await?;
+    match js {
+        Some(js) if erase => store::erase(&js).await,
+        Some(js) => store::apply(&js, Vec::new(), &[SESSION.to_string()]).await,
+        None => Ok(()),
     }
-    Ok(())
 }
 
 enum Unlock {

@@ -18,6 +18,7 @@ mod device;
 mod error;
 mod http;
 mod large;
+mod link;
 mod live;
 mod options;
 mod records;

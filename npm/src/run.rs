@@ -2,7 +2,7 @@
 //! on the engine and vault borrowed only while it runs, requests through `fetch`, and a
 //! `BUSY` error (never a panic) for a callback that calls back into a borrowed client.
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
@@ -241,14 +241,21 @@ fn same_page(call: &Call, started: &Call) -> bool {
     }
 }
 
-/// Runs an account flow (register, login, recovery) to completion; on failure, revokes
+/// Runs an account flow (register, login, recovery, linking) to completion; on failure, revokes
 /// the token the server issued to it.
 pub(super) async fn drive_account(
     server: &Remote,
     mut run: AccountRun,
+    cancelled: Option<&Cell<bool>>,
 ) -> Result<Account, JsValue> {
     let outcome: Result<(), JsValue> = async {
         while let Some(step) = run.next(&mut OsEntropy).map_err(op_error)? {
+            if cancelled.is_some_and(Cell::get) {
+                return Err(js_error(
+                    Code::LinkRefused,
+                    "the link request was cancelled",
+                ));
+            }
             let input = perform_step(server, &step, None).await?;
             run.answer(input, &mut OsEntropy).map_err(op_error)?;
         }
@@ -274,6 +281,10 @@ async fn perform_step(
     Ok(match step {
         Step::Send(send) => Input::Reply(perform(server, send, session).await?),
         Step::Derive { password, kdf } => Input::Master(webcrypto::pbkdf2(password, kdf).await.0),
+        Step::Wait { ms } => {
+            crate::device::sleep(*ms).await;
+            Input::Waited
+        }
         _ => return Err(js_error(Code::BadAnswer, "a step this version cannot take")),
     })
 }

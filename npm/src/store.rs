@@ -34,6 +34,10 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     async fn list(this: &JsStore, prefix: &str) -> Result<JsValue, JsValue>;
 
+    /// Deletes every entry of the store.
+    #[wasm_bindgen(js_name = eraseAll, catch)]
+    async fn erase_all(store: &JsStore) -> Result<JsValue, JsValue>;
+
     #[wasm_bindgen(method, catch, js_name = write)]
     async fn write_entries(this: &JsStore, puts: Array, deletes: Array)
     -> Result<JsValue, JsValue>;
@@ -124,6 +128,11 @@ fn bad_list() -> JsValue {
 }
 
 /// Writes `puts` and deletes `deletes` in one transaction.
+/// Deletes every entry of `store` (`erase()`).
+pub(crate) async fn erase(store: &JsStore) -> Result<(), JsValue> {
+    erase_all(store).await.map(drop)
+}
+
 pub(crate) async fn apply(
     store: &JsStore,
     puts: Vec<(String, Vec<u8>)>,

@@ -9,6 +9,9 @@ import init, {
   type SyncEvent,
   type SyncProgress,
   type Vault,
+  type LinkRequest,
+  type LinkOffer,
+  type DeviceInfo,
   type VaultsyncError,
 } from "vaultsync";
 
@@ -74,6 +77,18 @@ async function syncing(): Promise<number> {
   // @ts-expect-error fetch must be a function
   await SyncClient.login("http://127.0.0.1:8787", "u", "p", { fetch: "https://proxy" });
   void [pending, rotated];
+  // Linking a device without the password, and the devices list.
+  const request: LinkRequest = SyncClient.requestLink("http://127.0.0.1:8787", "u", "phone");
+  const words: string = request.phrase;
+  const offers: LinkOffer[] = await back.pendingLinks();
+  if (offers[0]?.phrase === words) await back.approveLink(offers[0].requestId);
+  const phone: SyncClient = await request.approved();
+  const devices: DeviceInfo[] = await phone.devices();
+  const others = devices.filter((d) => !d.current);
+  if (others[0]) await phone.revokeDevice(others[0].id);
+  // @ts-expect-error a device id is a number
+  await phone.revokeDevice("1");
+  await phone.erase();
   return (await resumed.tokens()).length + resumed.pendingCount;
 }
 void syncing;
