@@ -5,12 +5,14 @@
 // are shown, so nothing is lost.
 // @ts-check
 import init, { SyncClient } from "/pkg/vaultsync.js";
+import { askToJoin, showDevices } from "./devices.js";
 
 /** The element of `id` (inputs and forms are used through their properties). @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
 const state = {
   client: null,
   syncs: 0,
+  devicesTimer: /** @type {any} */ (0),
   server: new Map(), // record id -> { version, deleted, ciphertext, cursor } as the server holds it
 };
 
@@ -93,6 +95,20 @@ async function recover() {
   await sync();
 }
 
+async function link() {
+  const client = await askToJoin($("username").value, options(), status);
+  opened(client, "This browser joined the account without the password.");
+  await sync();
+}
+
+/** The devices and the requests to join: shown now, then every 5 s while unlocked. */
+async function devices() {
+  const client = state.client;
+  if (!client || client.locked) return;
+  const waiting = await showDevices(client, guard, status);
+  if (waiting && state.client === client) status(`${waiting} device(s) ask to join: see "Devices".`);
+}
+
 function opened(client, message) {
   state.client?.free();
   state.client = client;
@@ -102,7 +118,12 @@ function opened(client, message) {
   $("vault").hidden = false;
   $("account-form").hidden = true;
   $("recover-form").hidden = true;
+  $("link-form").hidden = true;
+  $("erase").hidden = true;
   render();
+  clearInterval(state.devicesTimer);
+  state.devicesTimer = setInterval(guard(devices), 5000);
+  guard(devices)();
   status(`${message} This page holds a device token; the server never sees a key.`);
   follow();
 }
@@ -224,6 +245,12 @@ function guard(action) {
     try {
       await action();
     } catch (e) {
+      if (e.code === "DEVICE_REVOKED") {
+        // Revoked by another device: stop asking the server, offer to erase.
+        clearInterval(state.devicesTimer);
+        state.client?.stopLive();
+        $("erase").hidden = false;
+      }
       status(e.code ? `${e.code}: ${e.message}` : String(e.message ?? e), true);
     }
   };
@@ -270,17 +297,30 @@ $("rotate").onclick = guard(async () => {
   render();
   status("Keys rotated: every note is sealed under the new key; the old key is retired.");
 });
-$("logout").onclick = guard(async () => {
-  state.client.stopLive();
-  await state.client.logout();
+/** Back to the account forms. */
+function closed(message) {
+  clearInterval(state.devicesTimer);
   state.client.free();
   state.client = null;
   $("vault").hidden = true;
   $("account-form").hidden = false;
   $("recover-form").hidden = false;
+  $("link-form").hidden = false;
   $("recovery").hidden = true;
-  status("Logged out; the token is revoked and the keys are wiped from memory.");
+  status(message);
+}
+$("logout").onclick = guard(async () => {
+  state.client.stopLive();
+  await state.client.logout();
+  closed("Logged out; the token is revoked and the keys are wiped from memory.");
 });
+$("erase").onclick = guard(async () => {
+  if (!confirm("This device was revoked. Erase its copy of the vault? Edits it never synced are lost.")) return;
+  await state.client.erase();
+  closed("Erased: this device's keys and data are gone.");
+});
+$("link-form").onsubmit = guard(link);
+$("devices-refresh").onclick = guard(devices);
 
 await init();
 status("Ready: create an account, log in, or recover with a recovery code.");

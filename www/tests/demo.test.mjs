@@ -149,3 +149,43 @@ test("demo: browsers register, log in, sync notes both ways, merge a conflict, r
     assert.ok(!Buffer.concat([db, wal]).includes(secret), "no password or recovery code in the database");
   }
 });
+
+test("demo: a second browser profile joins without the password by comparing phrases; the first sees the devices, revokes it, and it erases its data", async () => {
+  const a = await openDemo();
+  await a.fill("#username", "demo-linker");
+  await a.fill("#password", "demo password");
+  await act(a, "#register", /Unlocked/);
+  await a.fill("#note-title", "Shared note");
+  await act(a, "#save", /Synced/);
+
+  const b = await openDemo();
+  await b.fill("#username", "demo-linker");
+  await b.fill("#link-label", "second profile");
+  await b.locator("#link").click();
+  await b.waitForFunction(() => /^[a-z]+( [a-z]+){5}$/.test(document.getElementById("link-phrase").textContent));
+  const phrase = await b.locator("#link-phrase").textContent();
+
+  // The first profile sees the request (within its 5 s refresh) with the same words.
+  const offer = a.locator("#links .link-offer");
+  await offer.waitFor({ timeout: 15_000 });
+  assert.equal(await offer.locator("strong").textContent(), phrase, "both profiles show the same phrase");
+  await act(a, "#links .approve", /Approved "second profile"/);
+  await b.waitForFunction(() => /Synced/.test(document.getElementById("status").textContent), null, { timeout: 30_000 });
+  assert.deepEqual(await titles(b), ["Shared note"], "the new profile opened the vault without the password");
+
+  // Both profiles list both devices; the first revokes the second.
+  await a.locator("#devices-refresh").click();
+  await a.locator("#devices .device").nth(1).waitFor();
+  assert.deepEqual(
+    (await a.locator("#devices .device").allTextContents()).map((t) => t.split(",")[0]).sort(),
+    ["demo page (this device)", "second profile"],
+  );
+  a.once("dialog", (d) => d.accept());
+  await act(a, "#devices .device:not(.current) .revoke", /Revoked "second profile"/);
+  await act(b, "#sync", /DEVICE_REVOKED/);
+  assert.equal(await b.locator("#erase").isVisible(), true, "the revoked profile offers to erase");
+  b.once("dialog", (d) => d.accept());
+  await act(b, "#erase", /Erased/);
+  assert.equal(await b.locator("#vault").isVisible(), false);
+  assert.deepEqual([...a.errors, ...b.errors], []);
+});
