@@ -128,6 +128,7 @@ export function startLive(port, options) {
       } catch {
         return;
       }
+      if (m?.t === "link" && m.vault === port.vault) call(o.onLink);
       if (m?.t === "changed" && m.vault === port.vault && Number.isSafeInteger(m.cursor) && m.cursor >= 0) {
         attempt = 0;
         setConnected(true);

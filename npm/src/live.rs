@@ -38,6 +38,8 @@ export interface LiveOptions {
   onConnection?: (connected: boolean) => void;
   /** A pull or a connection failed. `INVALID_TOKEN` and `LOCKED` also stop the channel. */
   onError?: (error: Error) => void;
+  /** A device asked to join the account (over a WebSocket only): call `pendingLinks()`. */
+  onLink?: () => void;
   /** While the channel is down, pull every this many ms (default 30000; 0: never, as in an extension that syncs on `chrome.alarms`). */
   pollMs?: number;
   /** The WebSocket constructor (default `globalThis.WebSocket`; `null` forces the long-poll). */

@@ -147,6 +147,8 @@ function follow() {
       );
     },
     onConnection: (up) => ($("live-state").textContent = up ? "(connected)" : "(reconnecting…)"),
+    // A device asks to join: list it now rather than at the next 5 s refresh.
+    onLink: guard(devices),
   });
 }
 

@@ -12,15 +12,27 @@ import { FAST, codeOf, serverForTests } from "../lib/testing.mjs";
 const sqlite = serverForTests();
 let pg;
 let pgServer;
+let pgReplica;
 
 before(async () => {
   pg = await startPostgres();
   pgServer = await startServer([], { database: pg.url });
+  pgReplica = await startServer([], { database: pg.url });
 });
 after(async () => {
   await pgServer?.stop();
+  await pgReplica?.stop();
   await pg?.stop();
 });
+
+/** Resolves once `check()` is true (polled every 20 ms), or fails after 10 s. */
+async function until(check, what) {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
+}
 
 /** Waits until `client` lists a pending request; returns it. */
 async function offered(client, label) {
@@ -32,14 +44,24 @@ async function offered(client, label) {
   throw new Error(`no pending request from ${label}`);
 }
 
-async function linkAndRevoke(url, username) {
+/** The new device asks through `askUrl` (another replica on PostgreSQL). */
+async function linkAndRevoke(url, username, askUrl = url) {
   const { client: laptop } = await SyncClient.register(url, username, "pw", { ...FAST, tokenLabel: "laptop" });
   const ids = [laptop.put({ title: "one" }), laptop.put({ title: "two" })];
   await laptop.sync();
+  // The laptop follows the vault live: a request to join is announced at once.
+  let connected = false;
+  let announced = 0;
+  laptop.live({ onConnection: (up) => (connected = up), onLink: () => (announced += 1) });
+  await until(() => connected, "the live channel");
 
-  const request = SyncClient.requestLink(url, username, "phone", { store: "memory" });
+  const asked = Date.now();
+  const request = SyncClient.requestLink(askUrl, username, "phone", { store: "memory" });
   assert.match(request.phrase, /^[a-z]+( [a-z]+){5}$/, "six words");
   assert.ok(request.expiresAt > Date.now() + 14 * 60_000);
+  await until(() => announced > 0, "the live link hint");
+  console.log(`link hint ${Date.now() - asked} ms after the request (${url === askUrl ? "same" : "another"} replica)`);
+  laptop.stopLive();
   const offer = await offered(laptop, "phone");
   assert.equal(offer.phrase, request.phrase, "both devices show the same phrase");
   assert.match(offer.requestId, /^[A-Za-z0-9_-]{22}$/);
@@ -82,8 +104,8 @@ test("link on SQLite: phrase, approve, first sync, devices, revoke, erase", asyn
   await linkAndRevoke(sqlite.url, "link-sqlite");
 });
 
-test("link on PostgreSQL: phrase, approve, first sync, devices, revoke, erase", async () => {
-  await linkAndRevoke(pgServer.url, "link-pg");
+test("link on PostgreSQL, asked through another replica: phrase, approve, first sync, devices, revoke, erase", async () => {
+  await linkAndRevoke(pgServer.url, "link-pg", pgReplica.url);
 });
 
 test("link: denied, cancelled, unknown and malformed requests change nothing", async () => {

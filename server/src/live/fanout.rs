@@ -1,7 +1,8 @@
 //! Hints between replicas and the periodic re-check.
 //!
 //! On PostgreSQL, a push's transaction carries `NOTIFY vaultsync_live, 'c:<vault>:<cursor>'`
-//! (delivered only if it commits) and a revocation sends `r:<token>`; every replica
+//! (delivered only if it commits), a revocation `r:<token>` and a link request `l:<vault>` (a hint
+//! only: a lost one leaves the request to the devices' next `GET /v1/link-requests`); every replica
 //! listens on its own connection (`application_name` `vaultsync-live`). A notification
 //! sent while a listener reconnects is lost, so every replica also re-reads, every
 //! `--live-recheck`, the cursors of the vaults it has subscribers for and the tokens of
@@ -119,6 +120,11 @@ fn apply(hub: &Hub, payload: &str) {
         (Some("c"), Some(vault), Some(cursor)) => {
             if let (Ok(vault), Ok(cursor)) = (vault.parse(), cursor.parse()) {
                 hub.publish(vault, cursor);
+            }
+        }
+        (Some("l"), Some(vault), None) => {
+            if let Ok(vault) = vault.parse() {
+                hub.publish_link(vault);
             }
         }
         (Some("r"), Some(token), None) => {

@@ -23,6 +23,16 @@ use vaultsync_wire::ErrorCode;
 use crate::config::LiveLimits;
 use crate::error::ApiError;
 
+/// What a watched vault's watchers learn: its latest committed cursor, and how many link
+/// requests for its account this process heard of (a count: only its changes matter).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Latest {
+    /// The latest cursor known.
+    pub cursor: u64,
+    /// Link requests heard of.
+    pub links: u64,
+}
+
 /// Fan-out state of one server process. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -32,7 +42,7 @@ pub struct Hub {
 struct Inner {
     limits: LiveLimits,
     /// The latest cursor known per watched vault (by storage key).
-    vaults: Mutex<HashMap<i64, watch::Sender<u64>>>,
+    vaults: Mutex<HashMap<i64, watch::Sender<Latest>>>,
     /// Open sockets per token.
     sockets: Mutex<HashMap<i64, usize>>,
     /// Revoked token ids, to every socket.
@@ -62,7 +72,7 @@ impl Drop for SocketSlot {
 }
 
 impl Inner {
-    fn vaults(&self) -> MutexGuard<'_, HashMap<i64, watch::Sender<u64>>> {
+    fn vaults(&self) -> MutexGuard<'_, HashMap<i64, watch::Sender<Latest>>> {
         self.vaults.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -93,22 +103,31 @@ impl Hub {
         &self.inner.limits
     }
 
-    /// Watches a vault's latest cursor (0 until a hint or a re-check says more).
-    pub fn watch(&self, vault_pk: i64) -> watch::Receiver<u64> {
+    /// Watches a vault's latest cursor (0 until a hint or a re-check says more) and its
+    /// account's link requests.
+    pub fn watch(&self, vault_pk: i64) -> watch::Receiver<Latest> {
         self.inner
             .vaults()
             .entry(vault_pk)
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(Latest::default()).0)
             .subscribe()
+    }
+
+    /// A device asked to join the account of this vault: wakes its watchers (sockets send
+    /// `{"t":"link"}`, so unlocked devices list the request at once).
+    pub fn publish_link(&self, vault_pk: i64) {
+        if let Some(sender) = self.inner.vaults().get(&vault_pk) {
+            sender.send_modify(|latest| latest.links += 1);
+        }
     }
 
     /// A vault reached `cursor` (committed): wakes its watchers if that is news.
     pub fn publish(&self, vault_pk: i64, cursor: u64) {
         if let Some(sender) = self.inner.vaults().get(&vault_pk) {
             sender.send_if_modified(|latest| {
-                let news = cursor > *latest;
+                let news = cursor > latest.cursor;
                 if news {
-                    *latest = cursor;
+                    latest.cursor = cursor;
                 }
                 news
             });
@@ -232,9 +251,18 @@ mod tests {
         hub.publish(7, 3);
         hub.publish(8, 100);
         assert!(rx.has_changed().unwrap());
-        assert_eq!(*rx.borrow_and_update(), 9);
+        assert_eq!(rx.borrow_and_update().cursor, 9);
         hub.publish(7, 9);
         assert!(!rx.has_changed().unwrap());
+        hub.publish_link(7);
+        hub.publish_link(8);
+        assert_eq!(
+            *rx.borrow_and_update(),
+            Latest {
+                cursor: 9,
+                links: 1
+            }
+        );
         assert_eq!(hub.watched(), vec![7]);
         drop(rx);
         assert!(hub.watched().is_empty());

@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, sleep_until};
 use vaultsync_wire::{LiveEvent, LiveRequest, VaultId};
 
-use super::{Hub, SocketSlot};
+use super::{Hub, Latest, SocketSlot};
 use crate::clock::now_ms;
 use crate::db::Db;
 
@@ -50,8 +50,10 @@ pub struct Session {
 /// One subscribed vault.
 struct Sub {
     vault: VaultId,
-    latest: watch::Receiver<u64>,
+    latest: watch::Receiver<Latest>,
+    /// The cursor last sent, and the link requests already told of.
     sent: u64,
+    links: u64,
 }
 
 type Close = (u16, &'static str);
@@ -163,7 +165,8 @@ async fn answer(
                 .map_or(0, |&(_, cursor)| cursor);
             session.hub.publish(vault_pk, stored);
             // The catch-up: the current cursor, at once, even if it is 0.
-            let cursor = (*latest.borrow_and_update()).max(stored);
+            let now = *latest.borrow_and_update();
+            let cursor = now.cursor.max(stored);
             send(socket, &LiveEvent::Changed { vault, cursor })
                 .await
                 .map_err(|()| None)?;
@@ -171,6 +174,7 @@ async fn answer(
                 vault,
                 latest,
                 sent: cursor,
+                links: now.links,
             });
             Ok(())
         }
@@ -192,10 +196,16 @@ async fn next_change(subs: &mut [Sub]) {
     select_all(changes).await;
 }
 
-/// Sends a `changed` for every subscription whose cursor is past what it was last sent.
+/// Sends a `changed` for every subscription whose cursor is past what it was last sent,
+/// and a `link` for every one whose account had a new link request.
 async fn send_news(socket: &mut WebSocket, subs: &mut [Sub]) -> Result<(), Option<Close>> {
     for sub in subs {
-        let cursor = *sub.latest.borrow_and_update();
+        let Latest { cursor, links } = *sub.latest.borrow_and_update();
+        if links > sub.links {
+            sub.links = links;
+            let event = LiveEvent::Link { vault: sub.vault };
+            send(socket, &event).await.map_err(|()| None)?;
+        }
         if cursor > sub.sent {
             sub.sent = cursor;
             let event = LiveEvent::Changed {

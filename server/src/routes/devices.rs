@@ -65,6 +65,14 @@ pub(super) async fn request(
             secret_hash: auth::secret_hash(request.secret.expose()),
         };
         expires_at = state.db.create_link(new, now).await?;
+        // The account's unlocked devices learn of it at once through the live channel,
+        // on this replica and (PostgreSQL) on the others.
+        if let Some(vault_pk) = state.db.vault_pk(row.account_id, &row.vault_id).await? {
+            state.hub.publish_link(vault_pk);
+            if let Err(error) = state.db.notify(&format!("l:{vault_pk}")).await {
+                tracing::warn!(%error, "a link request's live notification was not sent");
+            }
+        }
     }
     Ok((StatusCode::ACCEPTED, Json(LinkPending { expires_at })))
 }

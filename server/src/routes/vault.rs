@@ -234,7 +234,7 @@ pub(super) async fn changes(
         if changes.is_empty() {
             let deadline = std::time::Duration::from_secs(wait);
             let woke = tokio::select! {
-                waited = tokio::time::timeout(deadline, latest.wait_for(|c| *c > since)) => {
+                waited = tokio::time::timeout(deadline, latest.wait_for(|l| l.cursor > since)) => {
                     waited.is_ok_and(|changed| changed.is_ok())
                 }
                 () = state.hub.revoked(authed.token_id) => return Err(ApiError::new(

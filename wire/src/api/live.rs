@@ -69,6 +69,12 @@ pub enum LiveEvent {
         /// Its latest cursor.
         cursor: u64,
     },
+    /// A device asked to join the vault's account: list the pending link requests
+    /// (`GET /v1/link-requests`) and show their phrases. A hint only, like `changed`.
+    Link {
+        /// The vault subscribed to.
+        vault: VaultId,
+    },
     /// The server's heartbeat.
     Ping,
 }
