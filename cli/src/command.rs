@@ -54,6 +54,9 @@ pub enum Command {
     Reseed,
     /// Revoke this device's token and delete the store file.
     Logout,
+    /// Delete the store file without asking the server (a device told DEVICE_REVOKED):
+    /// edits it never pushed are lost.
+    Erase,
     /// Join USERNAME's account on SERVER without the password: prints a phrase, waits
     /// for a device of the account to approve (`vaultsync approve`), keeps the store.
     Link {

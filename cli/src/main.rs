@@ -57,7 +57,14 @@ struct Failure(String);
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        Self(format!("{e} [{}]", e.code()))
+        let advice = match e.code().as_str() {
+            "DEVICE_REVOKED" => {
+                "\nthis device was revoked by another device of the account; `vaultsync erase` \
+                 deletes its store file (edits it never pushed are lost)"
+            }
+            _ => "",
+        };
+        Self(format!("{e} [{}]{advice}", e.code()))
     }
 }
 
@@ -334,10 +341,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 client.vault().current_key_id()
             );
         }
-        Command::Logout => {
-            let client = open(&path, &options)?;
-            client.logout()?;
-            drop(client);
+        Command::Logout | Command::Erase => {
+            if matches!(cli.command, Command::Logout) {
+                let client = open(&path, &options)?;
+                client.logout()?;
+            }
             std::fs::remove_file(&path)
                 .map_err(|e| Failure(format!("cannot remove {}: {e}", path.display())))?;
             for extra in ["-wal", "-shm"] {
@@ -345,7 +353,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 name.push(extra);
                 let _ = std::fs::remove_file(PathBuf::from(name));
             }
-            eprintln!("logged out; {} removed", path.display());
+            let done = if matches!(cli.command, Command::Logout) {
+                "logged out"
+            } else {
+                "erased"
+            };
+            eprintln!("{done}; {} removed", path.display());
         }
     }
     Ok(())

@@ -467,5 +467,12 @@ fn a_machine_links_without_the_password_and_is_revoked() {
     ok(cli(&a, pw, &["revoke-device", &phone["id"].to_string()]));
     let (okay, _, err) = cli(&b, pw, &["sync"]);
     assert!(!okay && err.contains("DEVICE_REVOKED"), "{err}");
+    assert!(
+        err.contains("vaultsync erase"),
+        "the revoked device is offered erase: {err}"
+    );
     assert_eq!(ok(cli(&a, pw, &["devices"])).lines().count(), 1);
+    let (okay, _, err) = cli(&b, pw, &["erase"]);
+    assert!(okay && err.contains("erased"), "{err}");
+    assert!(!b.exists(), "the revoked device's store file is gone");
 }
