@@ -110,7 +110,20 @@ pub struct Limits {
     #[arg(long, env = "VAULTSYNC_TOMBSTONE_RETENTION", default_value = "90d", value_parser = humantime::parse_duration, global = true)]
     pub tombstone_retention: std::time::Duration,
 
-    /// How often to purge expired tombstones.
+    /// Past versions kept per record (the newest; tombstones included). 0 keeps none.
+    #[arg(
+        long,
+        env = "VAULTSYNC_HISTORY_VERSIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub history_versions: u32,
+
+    /// How long a past version is kept after a newer one replaced it (e.g. `30d`).
+    #[arg(long, env = "VAULTSYNC_HISTORY_RETENTION", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    pub history_retention: std::time::Duration,
+
+    /// How often to purge expired tombstones and past versions.
     #[arg(long, env = "VAULTSYNC_PURGE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
     pub purge_interval: std::time::Duration,
 }

@@ -84,7 +84,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Purges expired tombstones every `--purge-interval` (first at start) and forgets idle
+/// Purges expired tombstones and past versions every `--purge-interval` (first at start) and forgets idle
 /// rate-limit keys every minute. Every replica may run it: purging is idempotent.
 async fn housekeeping(db: db::Db, rate: auth::RateLimits, limits: Arc<config::Limits>) {
     let retention = i64::try_from(limits.tombstone_retention.as_millis()).unwrap_or(i64::MAX);
@@ -108,6 +108,12 @@ async fn housekeeping(db: db::Db, rate: auth::RateLimits, limits: Arc<config::Li
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged expired tombstones"),
             Err(error) => tracing::warn!(%error, "tombstone purge failed; will retry"),
+        }
+        let kept = i64::try_from(limits.history_retention.as_millis()).unwrap_or(i64::MAX);
+        match db.purge_history(now_ms().saturating_sub(kept)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged expired past versions"),
+            Err(error) => tracing::warn!(%error, "history purge failed; will retry"),
         }
     }
 }

@@ -31,7 +31,7 @@ fn health_and_errors(server: &Server, backend: &str) {
 fn migrate_cycle(database: &str) {
     let (ok, out, err) = run(&["--database", database, "migrate", "apply"]);
     assert!(ok, "{err}");
-    assert!(out.contains("applied 5 migration(s)"), "{out}");
+    assert!(out.contains("applied 6 migration(s)"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "apply"]);
     assert!(
         ok && out.contains("applied 0 migration(s)"),
@@ -43,7 +43,13 @@ fn migrate_cycle(database: &str) {
     assert!(out.contains("applied    vault head"), "{out}");
     assert!(out.contains("applied    live tickets"), "{out}");
     assert!(out.contains("applied    devices"), "{out}");
+    assert!(out.contains("applied    record history"), "{out}");
     // Down reverts the newest first, one at a time.
+    let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
+    assert!(ok && out.contains("reverted migration"), "{out}");
+    let (_, out, _) = run(&["--database", database, "migrate", "status"]);
+    assert!(out.contains("applied    devices"), "{out}");
+    assert!(out.contains("pending    record history"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
     assert!(ok && out.contains("reverted migration"), "{out}");
     let (_, out, _) = run(&["--database", database, "migrate", "status"]);
@@ -97,7 +103,9 @@ fn openapi_matches_routes_and_protocol(server: &Server) {
         "GET /v1/openapi.json",
         "GET /v1/tokens",
         "GET /v1/vaults/{vault_id}/changes",
+        "GET /v1/vaults/{vault_id}/deleted",
         "GET /v1/vaults/{vault_id}/envelope",
+        "GET /v1/vaults/{vault_id}/records/{record_id}/history",
         "POST /v1/accounts",
         "POST /v1/events/ticket",
         "POST /v1/link-requests",

@@ -14,6 +14,7 @@
 mod accounts;
 mod devices;
 pub mod extract;
+mod history;
 mod live;
 mod strict;
 mod vault;
@@ -88,6 +89,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/vaults/{vault_id}/push", post(vault::push))
         .route("/v1/vaults/{vault_id}/changes", get(vault::changes))
+        .route(
+            "/v1/vaults/{vault_id}/records/{record_id}/history",
+            get(history::history),
+        )
+        .route("/v1/vaults/{vault_id}/deleted", get(history::deleted))
         .route("/v1/events/ticket", post(live::ticket))
         .route(
             "/v1/link-requests",
@@ -196,7 +202,8 @@ fn with_statics(mut router: Router, statics: &[StaticDir]) -> Router {
     paths(
         health, openapi, accounts::register, accounts::prelogin, accounts::login,
         accounts::recover, accounts::list_tokens, accounts::logout, accounts::revoke_token,
-        vault::get_envelope, vault::put_envelope, vault::push, vault::changes,
+        vault::get_envelope, vault::put_envelope, vault::push, vault::changes, history::history,
+        history::deleted,
         live::ticket, live::events, devices::request, devices::pending, devices::approve,
         devices::deny, devices::claim, devices::list, devices::revoke
     ),

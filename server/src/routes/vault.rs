@@ -143,6 +143,7 @@ pub(super) async fn push(
         base_seq: request.base_seq,
         head: request.head.as_bytes(),
         items: &request.items,
+        keep_history: state.limits.history_versions,
     };
     match state.db.push(vault_pk, write, now_ms()).await? {
         Push::Done(results, cursor) => {
@@ -201,15 +202,7 @@ pub(super) async fn changes(
                 )
             })?,
     };
-    let max = state.limits.max_page_size;
-    let limit = match query.limit.as_deref() {
-        None => max,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| ApiError::invalid(format!("limit must be 1 to {max}")))?,
-    };
+    let limit = page_limit(&state, query.limit.as_deref())?;
     let full = match query.full.as_deref() {
         None | Some("0") => false,
         Some("1") => true,
@@ -266,6 +259,19 @@ pub(super) async fn changes(
             "deleted records older than this cursor were purged; pull everything from cursor 0",
         )),
         Changes::AheadOfServer(head) => Err(ApiError::server_behind(head)),
+    }
+}
+
+/// A page size from a query's `limit`: 1 to `--max-page-size`, the maximum by default.
+pub(super) fn page_limit(state: &AppState, limit: Option<&str>) -> Result<u32, ApiError> {
+    let max = state.limits.max_page_size;
+    match limit {
+        None => Ok(max),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("limit must be 1 to {max}"))),
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`accounts`]: accounts and tokens;
 //! - [`vault`]: the envelope, push, changes and the tombstone purge;
 //! - [`devices`]: the device registry and link requests;
+//! - [`history`]: the past versions a push replaced;
 //! - [`live`]: live tickets, and what the live fan-out re-reads.
 //!
 //! Times are Unix milliseconds. Record versions and cursors are stored as `BIGINT` and
@@ -20,6 +21,7 @@ use crate::db::{Db, on_write};
 mod accounts;
 mod devices;
 pub use devices::{Claim, NewLink};
+mod history;
 pub mod live;
 mod vault;
 
@@ -152,6 +154,8 @@ pub struct PushWrite<'a> {
     pub head: &'a [u8],
     /// The writes.
     pub items: &'a [PushItem],
+    /// Past versions kept per record (`--history-versions`; 0: none).
+    pub keep_history: u32,
 }
 
 /// Outcome of a push.

@@ -4,11 +4,13 @@ use serde::{Deserialize, Serialize};
 
 mod account;
 mod devices;
+mod history;
 mod live;
 mod vault;
 
 pub use account::*;
 pub use devices::*;
+pub use history::*;
 pub use live::*;
 pub use vault::*;
 
