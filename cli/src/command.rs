@@ -27,6 +27,19 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         id: String,
     },
+    /// Print a record's past versions the server keeps, newest first, as JSON lines
+    /// {"version", "value", "replacedAt"} (no "value": deleted at that version).
+    History {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
+    /// Restore VERSION of a record (from `history`) as a new version, then sync. Restoring
+    /// a deleted record brings it back; history itself is never rewritten.
+    Restore {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        version: u64,
+    },
     /// Push local edits and pull everyone else's; prints what changed as JSON lines.
     Sync,
     /// Follow the vault live: each change another device pushes is pulled and printed

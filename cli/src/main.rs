@@ -253,6 +253,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 return fail(format!("no record {id}"));
             }
         }
+        Command::History { id } => {
+            let id = record_id(id)?;
+            let client = open(&path, &options)?;
+            for past in client.history(&id)? {
+                println!("{}", vaultsync_wire::json::to_string(&past));
+            }
+        }
+        Command::Restore { id, version } => {
+            let id = record_id(id)?;
+            let mut client = open(&path, &options)?;
+            client.restore(&id, *version)?;
+            client.sync()?.iter().for_each(print_event);
+            eprintln!("restored version {version} of {id} as a new version");
+        }
         Command::Sync => {
             let mut client = open(&path, &options)?;
             let result = client.sync();

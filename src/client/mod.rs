@@ -27,6 +27,7 @@ use crate::crypto::{
     GenerateId, KdfParams, OsEntropy, Password, RecordId, RecoveryCode, UnlockedVault,
 };
 mod error;
+mod history;
 mod http;
 mod link;
 mod live;

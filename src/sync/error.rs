@@ -108,6 +108,14 @@ pub enum SyncError {
         /// Which.
         reason: &'static str,
     },
+    /// The server keeps no such past version of the record (never kept, or purged):
+    /// `NOT_FOUND`.
+    NoSuchVersion {
+        /// The record.
+        record_id: RecordId,
+        /// The version asked for.
+        version: u64,
+    },
 }
 
 impl SyncError {
@@ -135,6 +143,7 @@ impl SyncError {
             Self::StoreVersion { .. } => Code::UnsupportedFormat,
             Self::WrongVault => Code::WrongVault,
             Self::LinkRefused { .. } => Code::LinkRefused,
+            Self::NoSuchVersion { .. } => Code::Server(vaultsync_wire::ErrorCode::NotFound),
         }
     }
 }
@@ -187,6 +196,10 @@ impl fmt::Display for SyncError {
             ),
             Self::BadAnswer { reason } => write!(f, "the server's answer is invalid: {reason}"),
             Self::LinkRefused { reason } => write!(f, "the link request was refused: {reason}"),
+            Self::NoSuchVersion { record_id, version } => write!(
+                f,
+                "the server keeps no version {version} of record {record_id} (never kept, or purged)"
+            ),
             Self::Record(e) => write!(f, "{e}"),
             Self::Random(e) => write!(f, "{e}"),
             Self::State(e) => write!(f, "{e}"),

@@ -40,7 +40,7 @@ pub use lazy::{KEEP_LOADED, Lookup};
 pub use reseed::Survey;
 
 /// The key id of a sealed record (0 if it does not parse: never one of a keyring's ids).
-fn key_id_of(sealed: &[u8]) -> u32 {
+pub(crate) fn key_id_of(sealed: &[u8]) -> u32 {
     SealedRecord::parse(sealed).map_or(0, |s| s.key_id)
 }
 

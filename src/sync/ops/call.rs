@@ -5,7 +5,7 @@
 use vaultsync_wire::json::{self, FromJson};
 use vaultsync_wire::{
     self as wire, BearerToken, ChangesResponse, EnvelopeDoc, ErrorCode, HeadDoc, PushResponse,
-    PutEnvelopeRequest, PutEnvelopeResponse, VaultId,
+    PutEnvelopeRequest, PutEnvelopeResponse, RecordId, VaultId,
 };
 
 use crate::crypto::{KdfParams, MasterKey, Password};
@@ -74,6 +74,15 @@ pub enum Call {
     Devices,
     /// `DELETE /v1/devices/{id}`.
     RevokeDevice(u64),
+    /// `GET /v1/vaults/{vault}/records/{record}/history?before=…`: past versions.
+    History {
+        /// The vault.
+        vault: VaultId,
+        /// The record.
+        record: RecordId,
+        /// Only versions below this one (the next page), or all.
+        before: Option<u64>,
+    },
 }
 
 /// Which token a request is sent with.
@@ -152,6 +161,8 @@ pub enum Reply {
     LinkPending(wire::LinkPending),
     /// The account's pending link requests.
     Links(wire::LinkList),
+    /// A page of a record's past versions.
+    History(wire::HistoryPage),
     /// The answer to a link claim.
     Claimed(wire::LinkAnswer),
     /// The account's devices.
@@ -211,7 +222,8 @@ impl Call {
             | Self::Changes { .. }
             | Self::Wait { .. }
             | Self::PendingLinks
-            | Self::Devices => "GET",
+            | Self::Devices
+            | Self::History { .. } => "GET",
             Self::RevokeToken(_) | Self::Logout | Self::RevokeDevice(_) => "DELETE",
             Self::PutEnvelope(..) => "PUT",
         }
@@ -260,6 +272,14 @@ impl Call {
             Self::ClaimLink(id, _) => format!("/v1/link-requests/{}/claim", id.to_base64url()),
             Self::Devices => "/v1/devices".into(),
             Self::RevokeDevice(id) => format!("/v1/devices/{id}"),
+            Self::History {
+                vault,
+                record,
+                before,
+            } => {
+                let before = before.map_or(String::new(), |v| format!("?before={v}"));
+                format!("/v1/vaults/{vault}/records/{record}/history{before}")
+            }
         }
     }
 
@@ -276,6 +296,7 @@ impl Call {
             Self::ApproveLink(_, r) => Some(json::to_string(r)),
             Self::ClaimLink(_, r) => Some(json::to_string(r)),
             Self::PendingLinks | Self::DenyLink(_) | Self::Devices | Self::RevokeDevice(_) => None,
+            Self::History { .. } => None,
             Self::Tokens
             | Self::RevokeToken(_)
             | Self::Logout
@@ -317,6 +338,9 @@ impl Call {
                 Reply::Claimed(parse(body, "a claim answer that does not parse")?)
             }
             Self::Devices => Reply::Devices(parse(body, "a device list that does not parse")?),
+            Self::History { .. } => {
+                Reply::History(parse(body, "a history page that does not parse")?)
+            }
             Self::ApproveLink(..) | Self::DenyLink(_) | Self::RevokeDevice(_) => Reply::Done,
             Self::GetEnvelope(_) => {
                 Reply::Envelope(parse(body, "an envelope that does not parse")?)
@@ -349,79 +373,5 @@ fn refusal(status: u16, body: &str) -> Refusal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_are_the_protocols() {
-        let vault = VaultId::from_bytes([0; 16]);
-        let cases = [
-            (Call::Tokens, "GET", "/v1/tokens".to_string()),
-            (Call::RevokeToken(7), "DELETE", "/v1/tokens/7".into()),
-            (Call::Logout, "DELETE", "/v1/tokens/current".into()),
-            (Call::LiveTicket, "POST", "/v1/events/ticket".into()),
-            (
-                Call::GetEnvelope(vault),
-                "GET",
-                format!("/v1/vaults/{vault}/envelope"),
-            ),
-            (
-                Call::Changes {
-                    vault,
-                    since: 9,
-                    full: false,
-                },
-                "GET",
-                format!("/v1/vaults/{vault}/changes?since=9"),
-            ),
-            (
-                Call::Changes {
-                    vault,
-                    since: 9,
-                    full: true,
-                },
-                "GET",
-                format!("/v1/vaults/{vault}/changes?since=9&full=1"),
-            ),
-            (
-                Call::Wait {
-                    vault,
-                    since: 9,
-                    wait: 25,
-                },
-                "GET",
-                format!("/v1/vaults/{vault}/changes?since=9&limit=1&wait=25"),
-            ),
-        ];
-        for (call, method, path) in cases {
-            assert_eq!((call.method(), call.path()), (method, path));
-            assert_eq!(call.body(), None);
-        }
-    }
-
-    #[test]
-    fn error_answers_are_refusals_and_garbage_is_a_bad_answer() {
-        let call = Call::Tokens;
-        let refused = call
-            .read_answer(401, r#"{"error":{"code":"INVALID_TOKEN","message":"no"}}"#)
-            .unwrap();
-        assert!(matches!(
-            refused,
-            Reply::Refused(Refusal {
-                status: 401,
-                code: ErrorCode::InvalidToken,
-                ..
-            })
-        ));
-        let odd = call.read_answer(502, "<html>").unwrap();
-        assert!(matches!(
-            odd,
-            Reply::Refused(Refusal {
-                code: ErrorCode::Unknown,
-                ..
-            })
-        ));
-        assert!(call.read_answer(200, "[]").is_err());
-        assert_eq!(Call::Logout.read_answer(204, "").unwrap(), Reply::Done);
-    }
-}
+#[path = "call_tests.rs"]
+mod tests;

@@ -51,6 +51,7 @@ use crate::crypto::{Envelope, KeyringError, UnlockError, UnlockedVault};
 
 pub mod account;
 pub mod call;
+pub mod history;
 pub mod link;
 pub mod password;
 pub mod reseed;
