@@ -98,7 +98,7 @@ pub struct SyncClient {
 impl SyncClient {
     /// A local edit: written to the device store at once (in the background; `flush()`
     /// awaits it), and the auto-lock time starts again.
-    fn edited(&self) {
+    pub(crate) fn edited(&self) {
         crate::device::note_use(&self.inner);
         let pending = read(&self.inner).is_ok_and(|i| i.store.is_some() && !i.flush_queued);
         if pending {

@@ -16,6 +16,7 @@ mod account;
 mod client;
 mod device;
 mod error;
+mod history;
 mod http;
 mod large;
 mod link;

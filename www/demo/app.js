@@ -6,6 +6,7 @@
 // @ts-check
 import init, { SyncClient } from "/pkg/vaultsync.js";
 import { askToJoin, showDevices } from "./devices.js";
+import { showHistory } from "./history.js";
 
 /** The element of `id` (inputs and forms are used through their properties). @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
@@ -194,7 +195,14 @@ async function render() {
       client.delete(id);
       await sync();
     });
-    li.append(title, " ", editButton, deleteButton, text);
+    const historyButton = Object.assign(document.createElement("button"), { textContent: "History", className: "show-history" });
+    historyButton.onclick = guard(() =>
+      showHistory(client, id, li, guard, async (version) => {
+        await sync();
+        status(`Restored version ${version} of "${value.title}" as a new version.`);
+      }),
+    );
+    li.append(title, " ", editButton, deleteButton, historyButton, text);
     const conflicts = client.conflicts(id);
     if (conflicts.length) {
       const box = Object.assign(document.createElement("div"), { className: "conflict" });

@@ -189,3 +189,23 @@ test("demo: a second browser profile joins without the password by comparing phr
   assert.equal(await b.locator("#vault").isVisible(), false);
   assert.deepEqual([...a.errors, ...b.errors], []);
 });
+
+test("demo: a note's history is shown and an earlier version restored as a new one", async () => {
+  const a = await openDemo();
+  await a.fill("#username", "demo-history");
+  await a.fill("#password", "demo password");
+  await act(a, "#register", /Unlocked/);
+  await a.fill("#note-title", "First title");
+  await act(a, "#save", /Synced/);
+  await a.locator("#notes .edit").first().click();
+  await a.fill("#note-title", "Second title");
+  await act(a, "#save", /Synced/);
+  assert.deepEqual(await titles(a), ["Second title"]);
+  await a.locator("#notes .show-history").first().click();
+  const past = a.locator("#notes .history .past");
+  await past.first().waitFor();
+  assert.match(await past.first().textContent(), /v1, .*"First title"/);
+  await act(a, "#notes .history .restore", /Restored version 1 of "Second title"/);
+  assert.deepEqual(await titles(a), ["First title"]);
+  assert.deepEqual(a.errors, []);
+});

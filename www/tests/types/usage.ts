@@ -12,6 +12,7 @@ import init, {
   type LinkRequest,
   type LinkOffer,
   type DeviceInfo,
+  type PastVersion,
   type VaultsyncError,
 } from "vaultsync";
 
@@ -88,6 +89,8 @@ async function syncing(): Promise<number> {
   if (others[0]) await phone.revokeDevice(others[0].id);
   // @ts-expect-error a device id is a number
   await phone.revokeDevice("1");
+  const past: PastVersion[] = await phone.history("id");
+  if (past[0]) await phone.restore("id", past[0].version);
   await phone.erase();
   return (await resumed.tokens()).length + resumed.pendingCount;
 }
