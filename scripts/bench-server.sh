@@ -6,9 +6,11 @@
 #   ./scripts/bench-server.sh writers [--reference BIN]
 #                                        50 writers on one vault vs on 50 vaults (the vault
 #                                        head's cost), optionally vs another server binary
+#   ./scripts/bench-server.sh history    pushes with 10 past versions kept vs none, and the
+#                                        database size (issue 13)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 example=load
-if [ "${1:-}" = writers ]; then example=writers; shift; fi
+if [ "${1:-}" = writers ] || [ "${1:-}" = history ]; then example=$1; shift; fi
 cargo build --release -q -p vaultsync-server --bin vaultsync-server --example "$example"
 exec "target/release/examples/$example" "$@"

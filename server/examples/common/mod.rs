@@ -50,8 +50,14 @@ pub fn sibling_server() -> std::path::PathBuf {
 
 /// Starts `bin` on a free loopback port with `database` and no login rate limits.
 pub fn start_server(bin: &Path, database: &str) -> Server {
+    start_server_with(bin, database, &[])
+}
+
+/// [`start_server`] with more flags.
+pub fn start_server_with(bin: &Path, database: &str, flags: &[&str]) -> Server {
     let mut child = Command::new(bin)
         .args(["--listen", "127.0.0.1:0", "--database", database])
+        .args(flags)
         .args(["--login-attempts-per-address", "100000"])
         .args(["--login-attempts-per-account", "100000"])
         .env("VAULTSYNC_LOG", "warn")

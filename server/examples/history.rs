@@ -1,0 +1,125 @@
+//! Benchmark of record history's cost (figures, not a pass/fail test): one vault of 1,000
+//! records of 1 KiB, edited whole in rounds (pushes of 500 writes, as the clients send
+//! them), on a server keeping 10 past versions per record and on one keeping none, each
+//! on its own SQLite file, rounds alternated between the two in one run. Prints the push
+//! time per round (median) and the database size.
+//!
+//! `./scripts/bench-server.sh history`
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{b64, median, ms, random, register, sibling_server, start_server_with};
+use serde_json::{Value, json};
+
+const RECORDS: usize = 1000;
+const ROUNDS: u64 = 15;
+const BATCH: usize = 500;
+
+struct Side {
+    name: &'static str,
+    _server: common::Server,
+    url: String,
+    token: String,
+    vault: String,
+    seq: u64,
+    ids: Vec<String>,
+    file: std::path::PathBuf,
+    rounds: Vec<Duration>,
+}
+
+impl Side {
+    /// Pushes every record at `base` (0: creates them); returns the time taken.
+    async fn round(&mut self, http: &reqwest::Client, base: u64) -> Duration {
+        let started = Instant::now();
+        for chunk in self.ids.chunks(BATCH) {
+            let items: Vec<Value> = chunk
+                .iter()
+                .map(|id| {
+                    json!({ "record_id": id, "base_version": base, "deleted": false,
+                            "ciphertext": b64(&random(1024)) })
+                })
+                .collect();
+            let body = common::push_body(Some(self.seq), items);
+            let answer: Value = http
+                .post(format!("{}/v1/vaults/{}/push", self.url, self.vault))
+                .bearer_auth(&self.token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(
+                answer["results"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().all(|r| r["status"] == "applied")),
+                "{answer}"
+            );
+            self.seq += 1;
+        }
+        started.elapsed()
+    }
+
+    fn bytes(&self) -> u64 {
+        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let wal = std::path::PathBuf::from(format!("{}-wal", self.file.display()));
+        size(&self.file) + size(&wal)
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let bin = sibling_server();
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let mut sides = Vec::new();
+    for (name, versions) in [("history 10", "10"), ("history off", "0")] {
+        let file = dir.path().join(format!("{}.db", versions));
+        let server = start_server_with(
+            &bin,
+            &format!("sqlite://{}", file.display()),
+            &["--history-versions", versions],
+        );
+        let (token, vault) = register(&http, &server.url, "bench").await;
+        sides.push(Side {
+            name,
+            url: server.url.clone(),
+            _server: server,
+            token,
+            vault,
+            seq: 0,
+            ids: (0..RECORDS).map(|_| b64(&random(16))).collect(),
+            file,
+            rounds: Vec::new(),
+        });
+    }
+    for side in &mut sides {
+        side.round(&http, 0).await;
+    }
+    for base in 1..=ROUNDS {
+        for side in &mut sides {
+            let took = side.round(&http, base).await;
+            side.rounds.push(took);
+        }
+    }
+    println!(
+        "| {RECORDS} x 1 KiB, {ROUNDS} rounds of edits, pushes of {BATCH} | push round (median) | per write | database |"
+    );
+    println!("| --- | --- | --- | --- |");
+    let reference = median(sides[1].rounds.clone());
+    for side in &sides {
+        let m = median(side.rounds.clone());
+        println!(
+            "| {} | {:.0} ms ({:.2}x) | {:.0} µs | {:.1} MB |",
+            side.name,
+            ms(m),
+            ms(m) / ms(reference),
+            ms(m) * 1000.0 / RECORDS as f64,
+            side.bytes() as f64 / 1e6
+        );
+    }
+}
