@@ -33,6 +33,9 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         id: String,
     },
+    /// Print the deleted records that can still be restored, as JSON lines
+    /// {"record_id", "version", "replaced_at"} (`restore RECORD_ID VERSION`).
+    Deleted,
     /// Restore VERSION of a record (from `history`) as a new version, then sync. Restoring
     /// a deleted record brings it back; history itself is never rewritten.
     Restore {

@@ -260,6 +260,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 println!("{}", vaultsync_wire::json::to_string(&past));
             }
         }
+        Command::Deleted => {
+            let client = open(&path, &options)?;
+            for record in client.deleted_records()? {
+                println!("{}", vaultsync_wire::json::to_string(&record));
+            }
+        }
         Command::Restore { id, version } => {
             let id = record_id(id)?;
             let mut client = open(&path, &options)?;

@@ -500,6 +500,11 @@ fn history_and_restore_through_the_cli() {
     assert_eq!(lines[0]["version"], 2);
     assert_eq!(lines[0]["value"], serde_json::json!({"n": 2}));
     assert_eq!(lines[1]["value"], serde_json::json!({"n": 1}));
+    let deleted = ok(cli(&a, pw, &["deleted"]));
+    assert!(
+        deleted.contains(&id) && deleted.contains(r#""version":2"#),
+        "{deleted}"
+    );
     // The deleted record comes back with version 1's value, as a new version.
     let (okay, _, err) = cli(&a, pw, &["restore", &id, "1"]);
     assert!(okay && err.contains("restored version 1"), "{err}");

@@ -26,6 +26,14 @@ export interface PastVersion {
   /** When a newer version replaced it (Unix milliseconds). */
   replacedAt: number;
 }
+/** A deleted record whose past versions are still kept (`deletedRecords()`). */
+export interface DeletedRecord {
+  record_id: string;
+  /** Its newest kept version: `restore(record_id, version)` brings that value back. */
+  version: number;
+  /** When it was deleted (Unix milliseconds). */
+  replaced_at: number;
+}
 "#;
 
 /// Every page of `id`'s history, opened.
@@ -78,6 +86,42 @@ impl SyncClient {
                 list.push(&to_js(&past)?);
             }
             Ok(list.into())
+        }))
+    }
+
+    /// The deleted records whose past versions the server still keeps, in record id
+    /// order: `restore(record_id, version)` brings one back.
+    #[wasm_bindgen(js_name = deletedRecords, unchecked_return_type = "Promise<DeletedRecord[]>")]
+    pub fn deleted_records(&self) -> Promise {
+        let inner = self.inner.clone();
+        crate::promise(Box::pin(async move {
+            let (server, token, vault) = {
+                let i = read(&inner)?;
+                (i.server.clone(), i.token.clone(), i.engine.vault_id())
+            };
+            let list = Array::new();
+            let mut after = None;
+            loop {
+                let send = Send {
+                    call: Call::Deleted { vault, after },
+                    bearer: Bearer::Session,
+                };
+                let page = match perform(&server, &send, Some(&token)).await? {
+                    Reply::Deleted(page) => page,
+                    Reply::Refused(refusal) => return Err(op_error(OpError::Refused(refusal))),
+                    _ => {
+                        let reason = "an answer to another request";
+                        return Err(sync_error(SyncError::BadAnswer { reason }));
+                    }
+                };
+                for record in &page.records {
+                    list.push(&to_js(record)?);
+                }
+                match (page.more, page.records.last()) {
+                    (true, Some(last)) => after = Some(last.record_id),
+                    _ => return Ok(list.into()),
+                }
+            }
         }))
     }
 

@@ -198,6 +198,9 @@ fn client_history_restore_tamper_rotate(url: &str, sqlite: Option<&std::path::Pa
     phone.sync().unwrap();
     laptop.sync().unwrap();
     assert_eq!(laptop.get(&note), None);
+    let deleted = laptop.deleted_records().unwrap();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!((deleted[0].record_id, deleted[0].version), (note, 4));
     let newest = laptop.history(&note).unwrap()[0].clone();
     assert_eq!(
         (newest.version, newest.value.clone()),
@@ -207,6 +210,7 @@ fn client_history_restore_tamper_rotate(url: &str, sqlite: Option<&std::path::Pa
     laptop.sync().unwrap();
     phone.sync().unwrap();
     assert_eq!(phone.get(&note), Some(&json!({"title": "v1"})));
+    assert!(phone.deleted_records().unwrap().is_empty());
     let code = |e: vaultsync::client::ClientError| e.code().as_str();
     assert_eq!(code(laptop.restore(&note, 99).unwrap_err()), "NOT_FOUND");
 

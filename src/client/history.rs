@@ -2,7 +2,7 @@
 //! versions, opened and checked like current records (`sync::ops::history`), and restoring
 //! one as a new edit.
 
-use vaultsync_wire::MAX_VERSION;
+use vaultsync_wire::{self as wire, MAX_VERSION};
 
 use super::{Client, ClientError};
 use crate::crypto::RecordId;
@@ -30,6 +30,29 @@ impl Client {
             all.extend(opened);
             match (page.more, last) {
                 (true, Some(last)) => before = Some(last),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// The deleted records the server still keeps past versions of (restorable with
+    /// [`Client::restore`]), in record id order (every page).
+    pub fn deleted_records(&self) -> Result<Vec<wire::DeletedRecord>, ClientError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let call = Call::Deleted {
+                vault: self.session.engine.vault_id(),
+                after,
+            };
+            let Reply::Deleted(page) = self.request(call)? else {
+                let reason = "an answer to another request";
+                return Err(SyncError::BadAnswer { reason }.into());
+            };
+            let last = page.records.last().map(|r| r.record_id);
+            all.extend(page.records);
+            match (page.more, last) {
+                (true, Some(last)) => after = Some(last),
                 _ => return Ok(all),
             }
         }

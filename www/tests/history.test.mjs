@@ -41,10 +41,17 @@ test("history: past versions, restore after an edit and after a delete", async (
   assert.equal(await laptop.get(id), undefined);
   const [newest] = await laptop.history(id);
   assert.deepEqual(newest.value, { title: "v1" });
+  const deleted = await laptop.deletedRecords();
+  assert.deepEqual(
+    deleted.map((d) => [d.record_id, d.version]),
+    [[id, newest.version]],
+    "the deleted record is listed with its newest kept version",
+  );
   await laptop.restore(id, newest.version);
   await laptop.sync();
   await phone.sync();
   assert.deepEqual(await phone.get(id), { title: "v1" });
+  assert.deepEqual(await phone.deletedRecords(), [], "restored: no longer deleted");
 
   assert.equal(await codeOf(laptop.restore(id, 99)), "NOT_FOUND");
   assert.equal(await codeOf(laptop.history("not an id")), "BAD_INPUT");

@@ -83,6 +83,13 @@ pub enum Call {
         /// Only versions below this one (the next page), or all.
         before: Option<u64>,
     },
+    /// `GET /v1/vaults/{vault}/deleted?after=…`: deleted records that can be restored.
+    Deleted {
+        /// The vault.
+        vault: VaultId,
+        /// Only record ids after this one (the next page), or all.
+        after: Option<RecordId>,
+    },
 }
 
 /// Which token a request is sent with.
@@ -163,6 +170,8 @@ pub enum Reply {
     Links(wire::LinkList),
     /// A page of a record's past versions.
     History(wire::HistoryPage),
+    /// A page of deleted records that can be restored.
+    Deleted(wire::DeletedPage),
     /// The answer to a link claim.
     Claimed(wire::LinkAnswer),
     /// The account's devices.
@@ -223,7 +232,8 @@ impl Call {
             | Self::Wait { .. }
             | Self::PendingLinks
             | Self::Devices
-            | Self::History { .. } => "GET",
+            | Self::History { .. }
+            | Self::Deleted { .. } => "GET",
             Self::RevokeToken(_) | Self::Logout | Self::RevokeDevice(_) => "DELETE",
             Self::PutEnvelope(..) => "PUT",
         }
@@ -280,6 +290,10 @@ impl Call {
                 let before = before.map_or(String::new(), |v| format!("?before={v}"));
                 format!("/v1/vaults/{vault}/records/{record}/history{before}")
             }
+            Self::Deleted { vault, after } => {
+                let after = after.map_or(String::new(), |id| format!("?after={id}"));
+                format!("/v1/vaults/{vault}/deleted{after}")
+            }
         }
     }
 
@@ -296,7 +310,7 @@ impl Call {
             Self::ApproveLink(_, r) => Some(json::to_string(r)),
             Self::ClaimLink(_, r) => Some(json::to_string(r)),
             Self::PendingLinks | Self::DenyLink(_) | Self::Devices | Self::RevokeDevice(_) => None,
-            Self::History { .. } => None,
+            Self::History { .. } | Self::Deleted { .. } => None,
             Self::Tokens
             | Self::RevokeToken(_)
             | Self::Logout
@@ -340,6 +354,9 @@ impl Call {
             Self::Devices => Reply::Devices(parse(body, "a device list that does not parse")?),
             Self::History { .. } => {
                 Reply::History(parse(body, "a history page that does not parse")?)
+            }
+            Self::Deleted { .. } => {
+                Reply::Deleted(parse(body, "a deleted-records page that does not parse")?)
             }
             Self::ApproveLink(..) | Self::DenyLink(_) | Self::RevokeDevice(_) => Reply::Done,
             Self::GetEnvelope(_) => {

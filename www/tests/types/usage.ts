@@ -13,6 +13,7 @@ import init, {
   type LinkOffer,
   type DeviceInfo,
   type PastVersion,
+  type DeletedRecord,
   type VaultsyncError,
 } from "vaultsync";
 
@@ -91,6 +92,8 @@ async function syncing(): Promise<number> {
   await phone.revokeDevice("1");
   const past: PastVersion[] = await phone.history("id");
   if (past[0]) await phone.restore("id", past[0].version);
+  const gone: DeletedRecord[] = await phone.deletedRecords();
+  if (gone[0]) await phone.restore(gone[0].record_id, gone[0].version);
   await phone.erase();
   return (await resumed.tokens()).length + resumed.pendingCount;
 }
