@@ -8,12 +8,12 @@ use vaultsync_wire::{Blob, DeletedRecord, PastVersion, RecordId};
 use super::{StoreResult, count};
 use crate::db::{Db, on_read, on_write};
 
-/// A row a push replaces: record id, its version, tombstone, ciphertext; and the version
-/// that replaces it.
-pub(super) type Replaced<'a> = (&'a [u8], i64, bool, &'a [u8], i64);
+/// A row a push replaces: record id, its version, tombstone, ciphertext.
+pub(super) type Replaced<'a> = (&'a [u8], i64, bool, &'a [u8]);
 
 /// Keeps the rows a push replaces in `record_history` and drops, for each of those
-/// records, the versions past the newest `keep` (inside the push's transaction `tx`).
+/// records, the versions past the newest `keep` (inside the push's transaction `tx`,
+/// after its upsert).
 macro_rules! archive {
     ($tx:expr, $vault_pk:expr, $replaced:expr, $keep:expr, $now:expr) => {
         async {
@@ -33,21 +33,21 @@ macro_rules! archive {
                 // A push sent again after its answer was lost replaces nothing new.
                 insert.push(" ON CONFLICT DO NOTHING");
                 insert.build().execute(&mut *$tx).await?;
+                // After the push's upsert: each record's current version is stored, and
+                // one statement drops what is past the newest `keep` (by the primary
+                // key's prefix, the current version read per row by its own key).
                 let mut prune =
                     sqlx::QueryBuilder::new("DELETE FROM record_history WHERE vault_pk = ");
-                prune.push_bind($vault_pk).push(" AND (");
-                for (i, r) in chunk.iter().enumerate() {
-                    if i > 0 {
-                        prune.push(" OR ");
-                    }
-                    prune
-                        .push("(record_id = ")
-                        .push_bind(r.0)
-                        .push(" AND version < ")
-                        .push_bind(r.4 - $keep)
-                        .push(")");
+                prune.push_bind($vault_pk).push(" AND record_id IN (");
+                let mut ids = prune.separated(", ");
+                for r in chunk {
+                    ids.push_bind(r.0);
                 }
-                prune.push(")");
+                prune
+                    .push(") AND version < (SELECT r.version FROM records r WHERE r.vault_pk = ")
+                    .push_bind($vault_pk)
+                    .push(" AND r.record_id = record_history.record_id) - ")
+                    .push_bind($keep);
                 prune.build().execute(&mut *$tx).await?;
             }
             Ok::<(), sqlx::Error>(())

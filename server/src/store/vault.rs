@@ -158,17 +158,6 @@ impl Db {
                 tx.rollback().await?;
                 return Ok(Push::Done(results.into_iter().map(skipped).collect(), None));
             }
-            if write.keep_history > 0 {
-                let replaced: Vec<super::history::Replaced<'_>> = writes
-                    .iter()
-                    .filter_map(|w| {
-                        let old = current.get(&w.item.record_id)?;
-                        Some((&old.0[..], old.1, old.2, &old.3[..], w.version))
-                    })
-                    .collect();
-                let keep = i64::from(write.keep_history);
-                super::history::archive!(tx, vault_pk, replaced, keep, now)?;
-            }
             for chunk in writes.chunks(super::ROWS_PER_STATEMENT) {
                 let mut upsert = sqlx::QueryBuilder::new(
                     "INSERT INTO records (vault_pk, record_id, ciphertext, version, deleted, \
@@ -191,6 +180,17 @@ impl Db {
                      updated_at = excluded.updated_at",
                 );
                 upsert.build().execute(&mut *tx).await?;
+            }
+            if write.keep_history > 0 {
+                let replaced: Vec<super::history::Replaced<'_>> = writes
+                    .iter()
+                    .filter_map(|w| {
+                        let old = current.get(&w.item.record_id)?;
+                        Some((&old.0[..], old.1, old.2, &old.3[..]))
+                    })
+                    .collect();
+                let keep = i64::from(write.keep_history);
+                super::history::archive!(tx, vault_pk, replaced, keep, now)?;
             }
             sqlx::query(
                 "UPDATE vaults SET next_cursor = $1, head = $2, head_seq = head_seq + 1 \
