@@ -12,4 +12,5 @@ flags=()
 if ! node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null; then
   flags=(--experimental-websocket)
 fi
-cd www && VAULTSYNC_SERVER_BIN="$PWD/../target/release/vaultsync-server" node "${flags[@]}" bench/live.mjs "$@"
+# BENCH=link: the linking benchmark (scripts/bench-link.sh), with the same set-up.
+cd www && VAULTSYNC_SERVER_BIN="$PWD/../target/release/vaultsync-server" node "${flags[@]}" "bench/${BENCH:-live}.mjs" "$@"

@@ -43,16 +43,8 @@ impl Side {
                 })
                 .collect();
             let body = common::push_body(Some(self.seq), items);
-            let answer: Value = http
-                .post(format!("{}/v1/vaults/{}/push", self.url, self.vault))
-                .bearer_auth(&self.token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let (_, answer) =
+                common::send_push(http, &self.url, &self.token, &self.vault, &body).await;
             assert!(
                 answer["results"]
                     .as_array()

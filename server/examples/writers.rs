@@ -37,16 +37,8 @@ impl Writer {
         let mut retries = 0;
         loop {
             let body = push_body(self.heads.then_some(self.seq), vec![item.clone()]);
-            let response = self
-                .http
-                .post(format!("{}/v1/vaults/{}/push", self.url, self.vault))
-                .bearer_auth(&self.token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let answer: Value = response.json().await.unwrap();
+            let (status, answer) =
+                common::send_push(&self.http, &self.url, &self.token, &self.vault, &body).await;
             match status {
                 200 => {
                     assert_eq!(answer["results"][0]["status"], "applied", "{answer}");

@@ -95,6 +95,25 @@ pub async fn register(http: &reqwest::Client, url: &str, username: &str) -> (Str
     (token, vault)
 }
 
+/// Sends a push `body` to `vault` with `token`; returns the status and the answer.
+pub async fn send_push(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    vault: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let response = http
+        .post(format!("{url}/v1/vaults/{vault}/push"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
 /// One new record of `bytes` random bytes, as a push item.
 pub fn new_item(bytes: usize) -> Value {
     json!({ "record_id": b64(&random(16)), "base_version": 0, "deleted": false,
