@@ -94,6 +94,9 @@ codes! {
     /// A link request was denied, expired, already used, or answered with a payload not
     /// sealed to this device: ask again, and compare the phrases.
     LinkRefused = "LINK_REFUSED",
+    /// A bulk delete would remove more records than the mass-deletion guard allows:
+    /// nothing was deleted; ask the user, then delete with the guard lifted.
+    MassDelete = "MASS_DELETE",
 }
 
 impl From<ErrorCode> for Code {

@@ -41,6 +41,7 @@ export interface VaultsyncError extends Error {
     | "NO_STORE"
     | "STORE_FAILED"
     | "LINK_REFUSED"
+    | "MASS_DELETE"
     // the server's codes (PROTOCOL.md), with `status` set
     | "MALFORMED_JSON" | "INVALID_FIELD" | "INVALID_CURSOR" | "DUPLICATE_RECORD"
     | "UNAUTHENTICATED" | "INVALID_TOKEN" | "DEVICE_REVOKED" | "INVALID_TICKET" | "INVALID_CREDENTIALS" | "NOT_FOUND"

@@ -116,6 +116,14 @@ pub enum SyncError {
         /// The version asked for.
         version: u64,
     },
+    /// A bulk delete over the mass-deletion guard (`MASS_DELETE`): nothing was deleted;
+    /// ask the user, then delete anyway.
+    MassDelete {
+        /// How many records it would delete.
+        count: usize,
+        /// How many records this device holds.
+        live: usize,
+    },
 }
 
 impl SyncError {
@@ -144,6 +152,7 @@ impl SyncError {
             Self::WrongVault => Code::WrongVault,
             Self::LinkRefused { .. } => Code::LinkRefused,
             Self::NoSuchVersion { .. } => Code::Server(vaultsync_wire::ErrorCode::NotFound),
+            Self::MassDelete { .. } => Code::MassDelete,
         }
     }
 }
@@ -199,6 +208,10 @@ impl fmt::Display for SyncError {
             Self::NoSuchVersion { record_id, version } => write!(
                 f,
                 "the server keeps no version {version} of record {record_id} (never kept, or purged)"
+            ),
+            Self::MassDelete { count, live } => write!(
+                f,
+                "deleting {count} of the {live} records goes over the mass-deletion guard: nothing was deleted (confirm, then delete with the guard lifted)"
             ),
             Self::Record(e) => write!(f, "{e}"),
             Self::Random(e) => write!(f, "{e}"),

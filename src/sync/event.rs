@@ -10,7 +10,7 @@ use crate::crypto::RecordId;
 /// What a sync changed, for a UI. As JSON: `{"type": "changed", "id", "value"}`,
 /// `{"type": "deleted", "id"}`, `{"type": "conflict", "id", "conflicts"}`,
 /// `{"type": "envelopeChanged", "password", "keys"}`, `{"type": "integrity", "code",
-/// "recovered"}`, `{"type": "reuploaded", "count"}`. `Debug` never shows a value.
+/// "recovered"}`, `{"type": "reuploaded", "count"}`, `{"type": "deletionsHeld", "count"}`. `Debug` never shows a value.
 #[derive(Clone, PartialEq)]
 pub enum Event {
     /// A record was created or changed by another device.
@@ -57,6 +57,14 @@ pub enum Event {
         /// How many records.
         count: usize,
     },
+    /// The server deleted more records than the mass-deletion guard allows: they stay in
+    /// view, held, until the application confirms the deletions or keeps the records
+    /// (`Engine::confirm_deletions`, `Engine::keep_deletions`). Everything else the pull
+    /// brought is applied.
+    DeletionsHeld {
+        /// How many records this pull held.
+        count: usize,
+    },
 }
 
 impl core::fmt::Debug for Event {
@@ -76,6 +84,7 @@ impl core::fmt::Debug for Event {
                 .field("recovered", recovered)
                 .finish(),
             Self::Reuploaded { count } => write!(f, "Reuploaded({count})"),
+            Self::DeletionsHeld { count } => write!(f, "DeletionsHeld({count})"),
         }
     }
 }
@@ -149,6 +158,11 @@ impl ToJson for Event {
             }
             Self::Reuploaded { count } => {
                 let mut o = tagged("type", "reuploaded");
+                o.insert("count".into(), Value::from(*count));
+                o
+            }
+            Self::DeletionsHeld { count } => {
+                let mut o = tagged("type", "deletionsHeld");
                 o.insert("count".into(), Value::from(*count));
                 o
             }

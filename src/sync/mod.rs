@@ -24,7 +24,7 @@ mod replica;
 pub mod session;
 pub mod store;
 
-pub use engine::{DEFAULT_PUSH_ITEMS, Engine, KEEP_LOADED, Lookup};
+pub use engine::{DEFAULT_PUSH_ITEMS, Engine, KEEP_LOADED, Lookup, MassDelete};
 pub use error::SyncError;
 pub use event::{Event, Progress};
 pub use merge::{ConflictPolicy, FieldConflict, Resolve, merge3};

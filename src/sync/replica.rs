@@ -52,6 +52,10 @@ pub(super) struct Replica {
     pub(super) edited_at: u64,
     /// Conflicts met on this record and not yet dismissed.
     pub(super) conflicts: Vec<FieldConflict>,
+    /// The value a held deletion keeps in view: the server deleted the record (its
+    /// tombstone is `synced`) in a mass deletion the application has not confirmed yet
+    /// (`engine/guard.rs`). Never with a pending edit.
+    pub(super) held: Option<Value>,
 }
 
 impl FromJson for Synced {
@@ -103,6 +107,7 @@ impl FromJson for Replica {
             pending: get_edit(o, "pending")?,
             edited_at: field(o, "edited_at")?,
             conflicts: field(o, "conflicts")?,
+            held: get_exact(o, "held"),
         })
     }
 }
@@ -121,6 +126,7 @@ impl ToJson for Replica {
         put_edit(&mut o, "pending", &self.pending);
         put(&mut o, "edited_at", &self.edited_at);
         put(&mut o, "conflicts", &self.conflicts);
+        put_exact(&mut o, "held", &self.held);
         Some(Value::Object(o))
     }
 }
@@ -161,11 +167,12 @@ impl Replica {
         self.synced.as_ref().is_some_and(Synced::is_live)
     }
 
-    /// Whether this device sees the record as live (pending edits included).
+    /// Whether this device sees the record as live (pending edits and held deletions
+    /// included).
     pub(super) fn live(&self) -> bool {
         match &self.pending {
             Some(pending) => pending.is_some(),
-            None => self.synced_live(),
+            None => self.synced_live() || self.held.is_some(),
         }
     }
 
@@ -211,7 +218,7 @@ impl Replica {
     pub(super) fn view(&self) -> Option<&Value> {
         match &self.pending {
             Some(pending) => pending.as_ref(),
-            None => self.synced_value(),
+            None => self.synced_value().or(self.held.as_ref()),
         }
     }
 }

@@ -47,7 +47,7 @@ impl Engine {
     }
 
     /// The values to load before the next step of a sync: the bases of pending edits
-    /// (a merge needs them) and, when the next pull is a full one (which may push a
+    /// (a merge needs them), the values a held mass deletion keeps in view, and, when the next pull is a full one (which may push a
     /// record again from here), every value away. Key rotation and re-seeding need every
     /// value too ([`Engine::away_ids`]).
     pub fn needs_loading(&self) -> Vec<RecordId> {
@@ -58,7 +58,10 @@ impl Engine {
             let synced = self.records.get(id).and_then(|r| r.synced.as_ref());
             synced.is_some_and(|s| s.away && !s.unreadable)
         });
-        dirty.copied().collect()
+        // And the values a held mass deletion keeps in view.
+        let wants: &[RecordId] = self.pull.as_ref().map_or(&[], |p| &p.wants);
+        let held = wants.iter().filter(|id| self.is_away(id));
+        dirty.chain(held).copied().collect()
     }
 
     /// For a driver whose device store keeps the values and that evicts them once written:
@@ -136,8 +139,9 @@ impl Engine {
             return;
         }
         let keep: &[RecordId] = &self.recent;
+        let wanted: &[RecordId] = self.pull.as_ref().map_or(&[], |p| &p.wants);
         for (id, replica) in &mut self.records {
-            if replica.pending.is_some() || !replica.conflicts.is_empty() {
+            if replica.pending.is_some() || !replica.conflicts.is_empty() || wanted.contains(id) {
                 continue;
             }
             if let Some(s) = replica.synced.as_mut().filter(|s| s.stored) {

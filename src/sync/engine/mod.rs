@@ -23,6 +23,7 @@ use crate::crypto::rand::Entropy;
 use crate::crypto::state::{open_state, seal_state};
 use crate::crypto::{RecordId, RecordMeta, SealedRecord, UnlockedVault, VaultId};
 
+mod guard;
 pub(crate) mod head;
 mod keys;
 mod lazy;
@@ -36,6 +37,7 @@ use head::HeadState;
 use pull::Pull;
 use sent::InFlight;
 
+pub use guard::MassDelete;
 pub use lazy::{KEEP_LOADED, Lookup};
 pub use reseed::Survey;
 
@@ -80,6 +82,8 @@ pub struct Engine {
     recent: Vec<RecordId>,
     /// A pull hands changed values to its events (see [`Engine::lend_values`]). Not stored.
     lend: bool,
+    /// The mass-deletion guard (`guard.rs`; `None`: off). Not stored.
+    guard: Option<MassDelete>,
 }
 
 impl PartialEq for Engine {
@@ -126,6 +130,7 @@ impl Engine {
             preopened: BTreeMap::new(),
             recent: Vec::new(),
             lend: false,
+            guard: Some(MassDelete::default()),
         }
     }
 
@@ -211,6 +216,7 @@ impl Engine {
     /// Creates or replaces a record locally (offline is fine); `now` is the caller's clock.
     pub fn put(&mut self, id: RecordId, value: Value, now: u64) {
         let replica = self.records.entry(id).or_default();
+        replica.held = None; // an edit answers a held deletion: the record stays
         replica.pending = Some(Some(value));
         replica.edited_at = now;
         self.dirty.insert(id);
@@ -224,6 +230,11 @@ impl Engine {
         };
         if !replica.live() {
             return false;
+        }
+        if replica.held.take().is_some() {
+            // Held from a mass deletion the server already has: confirmed for this one.
+            self.touched.insert(*id);
+            return true;
         }
         replica.pending = Some(None);
         replica.edited_at = now;

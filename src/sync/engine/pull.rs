@@ -3,7 +3,7 @@
 //! own set digest. Until then nothing local changes; a failed check retries once as a full
 //! pull, and if that fails too, the sync stops with a typed error and nothing changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use vaultsync_wire::ChangesResponse;
 
@@ -34,12 +34,15 @@ pub(crate) enum Mode {
 /// A pull under way.
 #[derive(Clone, PartialEq)]
 pub(crate) struct Pull {
-    mode: Mode,
+    pub(super) mode: Mode,
     /// Where the next page starts.
     cursor: u64,
-    staged: BTreeMap<RecordId, Synced>,
+    pub(super) staged: BTreeMap<RecordId, Synced>,
     /// The check that failed on the first attempt of this sync (now retried in full).
     retrying: Option<SyncError>,
+    /// Records a held mass deletion keeps in view whose values are away: loaded
+    /// (`needs_loading`) before the pull, asked again from its last cursor, is applied.
+    pub(super) wants: Vec<RecordId>,
 }
 
 impl Pull {
@@ -107,6 +110,7 @@ impl Engine {
             },
             staged: BTreeMap::new(),
             retrying,
+            wants: Vec::new(),
         }
     }
 
@@ -155,7 +159,8 @@ impl Engine {
                 }
                 Ok(events)
             }
-            // Pulled again in full (a new chain): the caller keeps pulling.
+            // Pulled again in full (a new chain), or from the last cursor once values a
+            // held deletion keeps are loaded: the caller keeps pulling.
             Ok(None) => Ok(Vec::new()),
             Err(e) if retrying.is_none() && is_head_check(&e) => {
                 // Nothing applied; try once more from cursor 0 (a change moved below this
@@ -263,7 +268,24 @@ impl Engine {
                 return Ok(None);
             }
         }
-        Ok(Some(self.commit(pull, page.cursor, head, digest, resolver)))
+        let hold = self.to_hold(&pull);
+        let away = self.away_of(&hold);
+        if !away.is_empty() {
+            if !pull.wants.is_empty() {
+                // Asked for and still not loaded: nothing is applied rather than a
+                // record lost from view.
+                return Err(SyncError::ValuesAway);
+            }
+            let mut pull = pull;
+            pull.wants = away;
+            self.pull = Some(pull);
+            return Ok(None);
+        }
+        let mut events = self.commit(pull, page.cursor, head, digest, resolver, &hold);
+        if !hold.is_empty() {
+            events.push(Event::DeletionsHeld { count: hold.len() });
+        }
+        Ok(Some(events))
     }
 
     /// The set digest of the base once the pull is applied.
@@ -293,6 +315,7 @@ impl Engine {
         head: Option<SealedHead>,
         digest: SetDigest,
         resolver: &mut dyn Resolve,
+        hold: &BTreeSet<RecordId>,
     ) -> Vec<Event> {
         let mut events = Vec::new();
         let mut reuploaded = 0;
@@ -317,6 +340,8 @@ impl Engine {
                     replica.pending = Some(Some(value));
                     reuploaded += 1;
                 }
+            } else if hold.contains(id) {
+                replica.held = base.value; // a mass deletion: held (loaded first)
             } else if replica.pending.is_none() {
                 // Gone with the head's word (its tombstone was purged).
                 events.push(Event::Deleted { id: *id });
@@ -325,6 +350,17 @@ impl Engine {
         for (id, remote) in pull.staged {
             let replica = self.records.entry(id).or_default();
             let base = replica.synced.clone();
+            let kept = match hold.contains(&id) {
+                true => replica.synced_value().cloned(),
+                false => None,
+            };
+            if replica.held.is_some() && !base.as_ref().is_some_and(|b| same_copy(b, &remote)) {
+                // A held record the server changed again: its new copy is what counts.
+                replica.held = None;
+                if !remote.is_live() {
+                    events.push(Event::Deleted { id });
+                }
+            }
             let same = base
                 .as_ref()
                 .is_some_and(|b| !b.away && b.value == remote.value);
@@ -363,6 +399,13 @@ impl Engine {
                     }
                     events.extend(reconcile(id, replica, remote, resolver, self.lend));
                 }
+            }
+            if let Some(value) = kept {
+                // A mass deletion: the tombstone is the base, the value stays in view.
+                if events.last() == Some(&Event::Deleted { id }) {
+                    events.pop();
+                }
+                replica.held = Some(value);
             }
         }
         // A full pull may change any record; an incremental one only those it brought.

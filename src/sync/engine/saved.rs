@@ -119,6 +119,7 @@ impl Engine {
             preopened: BTreeMap::new(),
             recent: Default::default(),
             lend: false,
+            guard: Some(super::MassDelete::default()),
         };
         engine.after_load();
         Ok(engine)

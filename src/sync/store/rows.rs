@@ -15,7 +15,11 @@ use crate::crypto::head::Leaf;
 pub(super) fn push_row(out: &mut String, id: &RecordId, replica: &Replica) {
     out.push_str(&id.to_string());
     match &replica.synced {
-        Some(s) if replica.pending.is_none() && replica.conflicts.is_empty() => {
+        Some(s)
+            if replica.pending.is_none()
+                && replica.conflicts.is_empty()
+                && replica.held.is_none() =>
+        {
             let leaf = s.leaf.as_ref().map_or_else(
                 || "-".to_string(),
                 |l| Blob(l.as_bytes().to_vec()).to_base64url(),
@@ -84,6 +88,7 @@ fn compact(line: &str) -> Option<Replica> {
         pending: None,
         edited_at,
         conflicts: Vec::new(),
+        held: None,
     })
 }
 
@@ -103,6 +108,7 @@ mod tests {
             pending: None,
             edited_at: 5,
             conflicts: Vec::new(),
+            held: None,
         };
         let tombstone = Replica {
             synced: Some(Synced::new(3, None, 1, None)),
@@ -112,10 +118,16 @@ mod tests {
             pending: Some(Some(json!({ "a": 1 }))),
             ..Replica::default()
         };
+        let held = Replica {
+            synced: Some(Synced::new(4, None, 1, None)),
+            held: Some(json!({ "kept": true })),
+            ..Replica::default()
+        };
         let records = [
             (RecordId::from_bytes([1; 16]), clean),
             (RecordId::from_bytes([2; 16]), tombstone),
             (RecordId::from_bytes([3; 16]), edited),
+            (RecordId::from_bytes([4; 16]), held),
         ];
         let mut text = String::new();
         for (id, replica) in &records {
@@ -131,6 +143,7 @@ mod tests {
         );
         assert_eq!(lines[1], format!("{} 3 0 1 0 0 -", records[1].0));
         assert!(lines[2].contains(" j {"));
+        assert!(lines[3].contains(" j {") && lines[3].contains("\"held\""));
         let back = parse_rows(&text).unwrap();
         assert!(back == records);
         for bad in [
