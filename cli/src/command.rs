@@ -22,11 +22,25 @@ pub enum Command {
     },
     /// Print every record as a JSON line {"id", "value"}.
     List,
-    /// Delete a record.
+    /// Delete records. Deleting more than the mass-deletion guard allows (see
+    /// --mass-delete) fails with MASS_DELETE and deletes nothing, unless --confirm. Flags
+    /// go before the ids (an id may start with '-').
     Delete {
-        #[arg(allow_hyphen_values = true)]
-        id: String,
+        #[arg(allow_hyphen_values = true, required = true)]
+        ids: Vec<String>,
+        /// Delete even past the mass-deletion guard.
+        #[arg(long)]
+        confirm: bool,
     },
+    /// List the records held from a mass deletion (another device deleted most of the
+    /// vault; a sync said so): JSON lines {"id", "value"}, still here until
+    /// `confirm-deletions` or `keep-deletions`.
+    Held,
+    /// Apply the held deletions on this device (they are already on the server).
+    ConfirmDeletions,
+    /// Refuse the held deletions: write the records again from this device, then sync
+    /// (every device gets them back).
+    KeepDeletions,
     /// Print a record's past versions the server keeps, newest first, as JSON lines
     /// {"version", "value", "replacedAt"} (no "value": deleted at that version).
     History {

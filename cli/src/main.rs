@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 mod command;
 mod devices;
+mod guard;
 mod watch;
 
 use command::Command;
@@ -38,6 +39,12 @@ struct Cli {
     #[arg(long, default_value = "keep-local", global = true)]
     conflicts: String,
 
+    /// The mass-deletion guard, MIN:PERCENT: a sync that would delete more than MIN
+    /// records and more than PERCENT % of them holds the deletions (see `held`); so does
+    /// `delete` without --confirm. "off" turns it off.
+    #[arg(long, default_value = "20:50", global = true)]
+    mass_delete: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +70,10 @@ impl From<ClientError> for Failure {
                  deletes its store file (edits it never pushed are lost)"
             }
             _ => "",
+        };
+        let advice = match e.code().as_str() {
+            "MASS_DELETE" => "\nrun it again with --confirm to delete them anyway",
+            _ => advice,
         };
         Self(format!("{e} [{}]{advice}", e.code()))
     }
@@ -123,6 +134,7 @@ fn options(cli: &Cli) -> Result<Options, Failure> {
     Ok(Options {
         iterations: cli.iterations,
         policy,
+        mass_delete: guard::parse(&cli.mass_delete)?,
         ..Options::default()
     })
 }
@@ -246,13 +258,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 );
             }
         }
-        Command::Delete { id } => {
-            let id = record_id(id)?;
-            let mut client = open(&path, &options)?;
-            if !client.delete(&id)? {
-                return fail(format!("no record {id}"));
-            }
+        Command::Delete { ids, confirm } => {
+            guard::delete(&mut open(&path, &options)?, ids, *confirm)?;
         }
+        Command::Held => guard::held(&open(&path, &options)?),
+        Command::ConfirmDeletions => guard::confirm(&mut open(&path, &options)?)?,
+        Command::KeepDeletions => guard::keep(&mut open(&path, &options)?)?,
         Command::History { id } => {
             let id = record_id(id)?;
             let client = open(&path, &options)?;
@@ -289,6 +300,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 events.len(),
                 client.engine().pending_count()
             );
+            guard::tell_held(&client);
         }
         Command::Watch => watch::watch(&mut open(&path, &options)?)?,
         Command::Link {

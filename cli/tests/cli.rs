@@ -4,52 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
-const CLI: &str = env!("CARGO_BIN_EXE_vaultsync");
+use std::process::{Command, Stdio};
 
-struct Server(Child, String);
+mod common;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server(dir: &Path) -> Server {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/vaultsync-server");
-    assert!(
-        bin.exists(),
-        "{} missing: run `cargo build -p vaultsync-server` (cargo test --workspace builds it)",
-        bin.display()
-    );
-    let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(format!("sqlite://{}/server.db", dir.display()))
-        .env("VAULTSYNC_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    Server(child, url)
-}
-
-/// Runs the CLI as one machine; returns (success, stdout, stderr).
-fn cli(session: &Path, password: &str, args: &[&str]) -> (bool, String, String) {
-    cli_env(session, &[("VAULTSYNC_PASSWORD", password)], args)
-}
-
-#[track_caller]
-fn ok(result: (bool, String, String)) -> String {
-    assert!(result.0, "failed: {}", result.2);
-    result.1
-}
+use common::{CLI, cli, cli_env, ok, server};
 
 #[test]
 fn two_machines_sync_through_the_cli() {
@@ -176,25 +136,6 @@ fn two_machines_sync_through_the_cli() {
         !okay && err.contains("run register or login first"),
         "{err}"
     );
-}
-
-/// Runs the CLI with extra environment variables.
-fn cli_env(session: &Path, vars: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(CLI)
-        .arg("--session")
-        .arg(session)
-        .args(["--iterations", "100000"])
-        .args(args)
-        .envs(vars.iter().copied())
-        .env_remove("HOME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -475,40 +416,4 @@ fn a_machine_links_without_the_password_and_is_revoked() {
     let (okay, _, err) = cli(&b, pw, &["erase"]);
     assert!(okay && err.contains("erased"), "{err}");
     assert!(!b.exists(), "the revoked device's store file is gone");
-}
-
-#[test]
-fn history_and_restore_through_the_cli() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path());
-    let a = dir.path().join("a/session");
-    let pw = "pw";
-    ok(cli(&a, pw, &["register", &server.1, "hist"]));
-    let id = ok(cli(&a, pw, &["put", r#"{"n":1}"#]));
-    let id = id.trim().to_string();
-    ok(cli(&a, pw, &["sync"]));
-    ok(cli(&a, pw, &["put", "--id", &id, r#"{"n":2}"#]));
-    ok(cli(&a, pw, &["sync"]));
-    ok(cli(&a, pw, &["delete", &id]));
-    ok(cli(&a, pw, &["sync"]));
-    let history = ok(cli(&a, pw, &["history", &id]));
-    let lines: Vec<serde_json::Value> = history
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 2, "{history}");
-    assert_eq!(lines[0]["version"], 2);
-    assert_eq!(lines[0]["value"], serde_json::json!({"n": 2}));
-    assert_eq!(lines[1]["value"], serde_json::json!({"n": 1}));
-    let deleted = ok(cli(&a, pw, &["deleted"]));
-    assert!(
-        deleted.contains(&id) && deleted.contains(r#""version":2"#),
-        "{deleted}"
-    );
-    // The deleted record comes back with version 1's value, as a new version.
-    let (okay, _, err) = cli(&a, pw, &["restore", &id, "1"]);
-    assert!(okay && err.contains("restored version 1"), "{err}");
-    assert_eq!(ok(cli(&a, pw, &["get", &id])).trim(), r#"{"n":1}"#);
-    let (okay, _, err) = cli(&a, pw, &["restore", &id, "9"]);
-    assert!(!okay && err.contains("NOT_FOUND"), "{err}");
 }

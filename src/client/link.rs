@@ -11,7 +11,7 @@ use super::{Client, ClientError, Options};
 use crate::crypto::OsEntropy;
 use crate::crypto::link::REQUEST_ID_LEN;
 use crate::sync::ops::link::{self, LinkAsk};
-use crate::sync::{AccountRun, Call, Input, OpError, Reply, SyncError};
+use crate::sync::{AccountRun, Call, Input, MassDelete, OpError, Reply, SyncError};
 
 pub use crate::sync::ops::link::LinkOffer;
 
@@ -21,6 +21,7 @@ pub struct LinkWait {
     run: AccountRun,
     phrase: String,
     expires: Instant,
+    guard: Option<MassDelete>,
 }
 
 fn bad_answer() -> ClientError {
@@ -50,6 +51,7 @@ impl Client {
             run,
             phrase,
             expires: Instant::now() + Duration::from_millis(wire::LINK_LIFE_MS as u64),
+            guard: options.mass_delete,
         })
     }
 
@@ -106,7 +108,9 @@ impl LinkWait {
             return Ok(None);
         }
         let run = std::mem::replace(&mut self.run, AccountRun::over());
-        Ok(Some(Client::finish(self.http.clone(), run)?.0))
+        let mut client = Client::finish(self.http.clone(), run)?.0;
+        client.set_mass_delete(self.guard);
+        Ok(Some(client))
     }
 
     /// Waits (polling every second) until the request is approved, denied or expired; on

@@ -162,6 +162,7 @@ impl Client {
             refused: opened.refused.len(),
         };
         client.session.engine.set_policy(options.policy);
+        client.set_mass_delete(options.mass_delete);
         Ok(client)
     }
 
