@@ -143,8 +143,9 @@ impl SyncClient {
         let Session {
             username,
             token,
-            engine,
+            mut engine,
         } = session;
+        engine.set_mass_delete(options.mass_delete);
         let client = Self {
             inner: Rc::new(RefCell::new(Inner {
                 server,

@@ -55,6 +55,13 @@ export interface SyncClientOptions {
   autoLockMs?: number;
   /** Called with `status()` whenever it changes (a sync starts or ends), and with `{ locked: true }` on auto-lock. */
   onStatus?: (status: SyncStatus | { locked: true }) => void;
+  /**
+   * The mass-deletion guard: a sync that would delete more than `min` records **and** more
+   * than `percent` % of this device's records holds those deletions (event `deletionsHeld`);
+   * `deleteMany` refuses as many with `MASS_DELETE`. Default `{ min: 20, percent: 50 }`;
+   * `false` turns it off.
+   */
+  massDelete?: false | { min?: number; percent?: number };
 }
 /** A device-store adapter: entries by name, bytes sealed by the package. `write` applies puts and deletes in one transaction. */
 export interface VaultStore {
@@ -77,7 +84,13 @@ export type SyncEvent =
   /** The vault head's check failed (the server hid or lost something) and a full pull put it right. */
   | { type: "integrity"; code: "OMISSION" | "FORK" | "ROLLBACK"; recovered: boolean }
   /** The server lacked records this device holds (restored from a backup, or re-seeded by another device): they go out again. */
-  | { type: "reuploaded"; count: number };
+  | { type: "reuploaded"; count: number }
+  /**
+   * Another device (or a faulty sync) deleted more records than `massDelete` allows: they
+   * stay here, held, until `confirmDeletions()` or `keepDeletions()` (`heldDeletions()`
+   * lists them). Everything else the sync brought is applied.
+   */
+  | { type: "deletionsHeld"; count: number };
 /** A field both devices changed: both values and the one kept (absent = undefined). */
 export interface FieldConflict { path: string; local?: unknown; remote?: unknown; kept?: unknown }
 /** A device token as listed (times in Unix milliseconds). */

@@ -16,6 +16,7 @@ mod account;
 mod client;
 mod device;
 mod error;
+mod guard;
 mod history;
 mod http;
 mod large;

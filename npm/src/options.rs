@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::bad_input;
 use crate::http::{from_js, to_js};
-use vaultsync::sync::{ConflictPolicy, Progress, Resolve};
+use vaultsync::sync::{ConflictPolicy, MassDelete, Progress, Resolve};
 
 /// Options of register, login, recover and resume.
 pub(super) struct Options {
@@ -25,6 +25,8 @@ pub(super) struct Options {
     /// Lock after this many milliseconds without use.
     pub(super) auto_lock_ms: Option<f64>,
     pub(super) on_status: Option<Function>,
+    /// The mass-deletion guard (`None`: off).
+    pub(super) mass_delete: Option<MassDelete>,
 }
 
 /// Reads the options object (`undefined` gives the defaults).
@@ -100,7 +102,9 @@ pub(super) fn options(value: &JsValue) -> Result<Options, JsValue> {
                 })?,
         ),
     };
+    let mass_delete = mass_delete(get("massDelete"))?;
     Ok(Options {
+        mass_delete,
         store,
         auto_lock_ms,
         on_status,
@@ -111,6 +115,43 @@ pub(super) fn options(value: &JsValue) -> Result<Options, JsValue> {
         on_progress,
         fetch,
     })
+}
+
+/// `options.massDelete`: `false`, or `{ min, percent }` (each optional).
+fn mass_delete(value: Option<JsValue>) -> Result<Option<MassDelete>, JsValue> {
+    let bad = || {
+        bad_input(
+            "options.massDelete must be false or { min, percent } (whole numbers, percent at most 100)",
+        )
+    };
+    let Some(value) = value else {
+        return Ok(Some(MassDelete::default()));
+    };
+    if value.as_bool() == Some(false) {
+        return Ok(None);
+    }
+    if !value.is_object() {
+        return Err(bad());
+    }
+    let mut guard = MassDelete::default();
+    let whole = |name: &str, max: f64| -> Result<Option<f64>, JsValue> {
+        match Reflect::get(&value, &name.into()) {
+            Ok(v) if v.is_undefined() => Ok(None),
+            Ok(v) => v
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= max)
+                .map(Some)
+                .ok_or_else(bad),
+            Err(_) => Err(bad()),
+        }
+    };
+    if let Some(min) = whole("min", 1e9)? {
+        guard.min = min as usize;
+    }
+    if let Some(percent) = whole("percent", 100.0)? {
+        guard.percent = percent as u8;
+    }
+    Ok(Some(guard))
 }
 
 /// Reports progress to the application's `onProgress` function (its errors are ignored:

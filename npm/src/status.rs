@@ -25,6 +25,8 @@ export interface SyncStatus {
   syncing: boolean;
   /** Store entries that did not open when the client was opened (left out; the next sync pulls them again). */
   refusedEntries: { entry: string; code: VaultsyncError["code"] }[];
+  /** Records held from a mass deletion (`heldDeletions()`): still here until `confirmDeletions()` or `keepDeletions()`. */
+  heldDeletions: number;
 }
 "#;
 
@@ -50,6 +52,7 @@ pub(crate) fn status_json(inner: &Inner) -> serde_json::Value {
         "pending": inner.engine.pending_count(),
         "syncing": s.syncing,
         "refusedEntries": refused,
+        "heldDeletions": inner.engine.held_deletions().len(),
     })
 }
 

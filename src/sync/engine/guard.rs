@@ -91,11 +91,14 @@ impl Engine {
         let Some(guard) = self.guard else {
             return Ok(());
         };
-        let unique: BTreeSet<&RecordId> = ids.iter().collect();
-        let count = unique
-            .into_iter()
-            .filter(|id| self.records.get(id).is_some_and(|r| r.live()))
-            .count();
+        // Sets are filled by insert, never collected (`saved.rs`: a collect sorts first).
+        let mut unique = BTreeSet::new();
+        for id in ids {
+            if self.records.get(id).is_some_and(|r| r.live()) {
+                unique.insert(id);
+            }
+        }
+        let count = unique.len();
         if count <= guard.min {
             return Ok(());
         }
