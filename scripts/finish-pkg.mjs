@@ -72,6 +72,13 @@ const types = readFileSync(dts, "utf8").replaceAll(
 if (!types.includes("options?: SyncClientOptions)")) {
   throw new Error("finish-pkg: SyncClient options not found in vaultsync.d.ts");
 }
-const withLive = types.replace("live(options: LiveOptions)", "live(options?: LiveOptions)");
-if (withLive === types) throw new Error("finish-pkg: live(options) not found in vaultsync.d.ts");
-writeFileSync(dts, withLive);
+let patched = types;
+for (const [from, to] of [
+  ["live(options: LiveOptions)", "live(options?: LiveOptions)"],
+  ["options: DeleteManyOptions)", "options?: DeleteManyOptions)"],
+]) {
+  const next = patched.replace(from, to);
+  if (next === patched) throw new Error(`finish-pkg: ${from} not found in vaultsync.d.ts`);
+  patched = next;
+}
+writeFileSync(dts, patched);

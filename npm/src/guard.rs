@@ -8,6 +8,15 @@ use crate::error::bad_input;
 use crate::http::{sync_error, to_js};
 use crate::run::{read, write};
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_GUARD: &str = r#"
+/** Options of `deleteMany`. */
+export interface DeleteManyOptions {
+  /** Delete even past the mass-deletion guard (the user said yes). */
+  confirmed?: boolean;
+}
+"#;
+
 #[wasm_bindgen]
 impl SyncClient {
     /// The ids of the records held from a mass deletion (a sync's `deletionsHeld` event):
@@ -50,9 +59,7 @@ impl SyncClient {
     pub fn delete_many(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] ids: js_sys::Array,
-        #[wasm_bindgen(unchecked_param_type = "{ confirmed?: boolean }")] options: Option<
-            js_sys::Object,
-        >,
+        #[wasm_bindgen(unchecked_param_type = "DeleteManyOptions")] options: Option<js_sys::Object>,
     ) -> Result<usize, JsValue> {
         let mut parsed = Vec::new();
         for id in ids.iter() {

@@ -7,7 +7,7 @@
 // no dynamic import() and no top-level await: everything is imported statically and
 // awaited inside handlers.
 import * as vault from "./vault.js";
-import { applyRemote, isApplying, localChanged, localRemoved, reconcile } from "./bookmarks.js";
+import { applyRemote, confirmRemoval, heldRemoval, isApplying, localChanged, localRemoved, reconcile, restoreRemoval } from "./bookmarks.js";
 
 /** Minutes between background syncs (chrome.alarms; at least 0.5 in a packed extension). */
 const SYNC_PERIOD_MINUTES = 1;
@@ -39,9 +39,25 @@ async function syncNow() {
       } while (again);
     } finally {
       syncing = null;
+      await badge().catch(() => {});
     }
   })();
   return syncing;
+}
+
+/**
+ * What the popup shows: the vault's status, and the bookmarks held from a mass deletion
+ * (another device's, `heldDeletions`; or removed here, `heldRemoval`).
+ */
+async function status() {
+  return { ...(await vault.status()), heldRemoval: (await heldRemoval()).length };
+}
+
+/** The icon's badge says "!" while a mass deletion waits for the user. */
+async function badge() {
+  const s = await status();
+  const waiting = (s.heldDeletions ?? 0) + s.heldRemoval > 0;
+  await chrome.action.setBadgeText({ text: waiting ? "!" : "" });
 }
 
 /** A sync a little after a burst of edits (the alarm catches up if the worker stops). */
@@ -66,6 +82,7 @@ function onBookmarkEvent(change) {
       await client.flush();
       syncSoon();
     }
+    await badge();
   }).catch(() => {});
 }
 
@@ -80,7 +97,7 @@ chrome.bookmarks.onRemoved.addListener((_id, info) => onBookmarkEvent((c) => loc
 vault.onUnlocked((client) =>
   client.live({
     pollMs: 0,
-    onChange: (changes) => void apply(client, changes).catch(() => {}),
+    onChange: (changes) => void apply(client, changes).then(badge).catch(() => {}),
     onConnection: vault.setLive,
   }),
 );
@@ -99,23 +116,50 @@ const handlers = {
     if (!message.register) await apply(client, await client.sync());
     await reconcile(client);
     await syncNow();
-    return { recoveryCode, status: await vault.status() };
+    return { recoveryCode, status: await status() };
   },
   async unlock({ password }) {
     const client = await vault.unlock(password);
     await reconcile(client); // what changed while locked
     await syncNow();
-    return vault.status();
+    return status();
   },
   async lock() {
     await vault.lock();
-    return vault.status();
+    return status();
   },
   async sync() {
     await syncNow();
-    return vault.status();
+    return status();
   },
-  status: () => vault.status(),
+  status,
+  /** Another device deleted most bookmarks (held): delete them here too. */
+  async confirmDeletions() {
+    const client = await vault.required();
+    await apply(client, client.confirmDeletions());
+    await client.flush();
+    await badge();
+    return status();
+  },
+  /** Another device deleted most bookmarks (held): keep them, and give them back to every device. */
+  async keepDeletions() {
+    const client = await vault.required();
+    client.keepDeletions();
+    await syncNow();
+    return status();
+  },
+  /** Many bookmarks removed here (held): delete them on every device. */
+  async confirmRemoval() {
+    await confirmRemoval(await vault.required());
+    await syncNow();
+    return status();
+  },
+  /** Many bookmarks removed here (held): put them back in this browser. */
+  async restoreRemoval() {
+    await restoreRemoval(await vault.required());
+    await badge();
+    return status();
+  },
 };
 
 /** @param {any} message */

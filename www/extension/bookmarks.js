@@ -100,22 +100,71 @@ export async function localChanged(client, localId) {
 
 /**
  * A local node (and, for a folder, everything in it) was removed: their records are
- * deleted. @param {SyncClient} client @param {Node} node
+ * deleted, unless that is a mass deletion (more than the package's guard allows: a folder
+ * with most of the bookmarks, a tree wiped by mistake). Then nothing is deleted and the
+ * removal is held until the user confirms or restores it (`confirmRemoval`,
+ * `restoreRemoval`). @param {SyncClient} client @param {Node} node
  */
 export async function localRemoved(client, node) {
-  let changed = false;
-  for (const child of node.children ?? []) changed = (await localRemoved(client, child)) || changed;
-  const recordId = await recordOf(node.id);
-  if (recordId) {
-    changed = client.delete(recordId) || changed;
-    await unlink(recordId, node.id);
+  /** @type {string[]} */
+  const ids = [];
+  /** @param {Node} n */
+  const collect = async (n) => {
+    for (const child of n.children ?? []) await collect(child);
+    const recordId = await recordOf(n.id);
+    if (recordId) ids.push(recordId);
+  };
+  await collect(node);
+  return removeRecords(client, ids);
+}
+
+/** Deletes records whose bookmarks are gone, through the guard. @param {SyncClient} client @param {string[]} ids */
+async function removeRecords(client, ids) {
+  if (ids.length === 0) return false;
+  try {
+    client.deleteMany(ids);
+  } catch (e) {
+    if (/** @type {any} */ (e).code !== "MASS_DELETE") throw e;
+    const held = await heldRemoval();
+    await chrome.storage.local.set({ heldRemoval: [...new Set([...held, ...ids])] });
+    return false;
   }
-  return changed;
+  for (const id of ids) await unlink(id, await localOf(id));
+  return true;
+}
+
+/** The records of bookmarks removed here in a mass deletion, waiting for the user (ids only). @returns {Promise<string[]>} */
+export async function heldRemoval() {
+  return /** @type {string[]} */ ((await chrome.storage.local.get("heldRemoval")).heldRemoval ?? []);
+}
+
+/** The user confirms the held removal: the records are deleted on every device. @param {SyncClient} client */
+export async function confirmRemoval(client) {
+  const ids = await heldRemoval();
+  const deleted = client.deleteMany(ids, { confirmed: true });
+  for (const id of ids) await unlink(id, await localOf(id));
+  await chrome.storage.local.remove("heldRemoval");
+  return deleted;
+}
+
+/** The user restores the held removal: the bookmarks come back from the vault. @param {SyncClient} client */
+export async function restoreRemoval(client) {
+  const ids = await heldRemoval();
+  applying++;
+  try {
+    for (const id of ids) await unlink(id, await localOf(id)); // their nodes are gone
+    for (const id of ids) if (!(await localOf(id))) await place(client, id);
+  } finally {
+    applying--;
+  }
+  await chrome.storage.local.remove("heldRemoval");
+  return ids.length;
 }
 
 /**
  * Every local node against its record: new or changed nodes are written, records whose node
- * is gone are deleted (what happened while the vault was locked; the first upload).
+ * is gone are deleted through the mass-deletion guard (what happened while the vault was
+ * locked; the first upload).
  * @param {SyncClient} client
  */
 export async function reconcile(client) {
@@ -133,14 +182,13 @@ export async function reconcile(client) {
     for (const child of node.children ?? []) await walk(child);
   };
   await walk(tree);
+  const held = new Set(await heldRemoval());
+  /** @type {string[]} */
+  const gone = [];
   for (const { id } of (await client.records())) {
-    if (!seen.has(id) && (await localOf(id))) {
-      client.delete(id);
-      await unlink(id, await localOf(id));
-      changed = true;
-    }
+    if (!seen.has(id) && !held.has(id) && (await localOf(id))) gone.push(id);
   }
-  return changed;
+  return (await removeRecords(client, gone)) || changed;
 }
 
 /**

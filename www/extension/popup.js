@@ -24,6 +24,13 @@ function render(status) {
       ? `${status.account.username} at ${status.account.server}: locked.`
       : `${status.account.username}: ${status.syncing ? "syncing…" : `last sync ${when}`}, ${status.pending} change(s) waiting; ${status.live ? "live" : "syncs every minute (live channel down)"}.`;
   $("error").textContent = status.lastError ? `Last error: ${status.lastError.code}: ${status.lastError.message}` : "";
+  // Mass deletions wait for the user: nothing is deleted until a button says so.
+  const held = status.locked ? 0 : status.heldDeletions ?? 0;
+  $("held").hidden = held === 0;
+  $("held-text").textContent = `Another browser deleted ${held} bookmark(s), most of your bookmarks. They are still here.`;
+  const removed = status.locked ? 0 : status.heldRemoval ?? 0;
+  $("removal").hidden = removed === 0;
+  $("removal-text").textContent = `${removed} bookmark(s) were removed here at once. Other browsers still have them.`;
 }
 
 /** @param {() => Promise<any>} action */
@@ -64,4 +71,7 @@ $("do-unlock").onclick = run(async () => {
 });
 $("lock").onclick = run(() => send({ type: "lock" }));
 $("sync").onclick = run(() => send({ type: "sync" }));
+for (const type of ["confirmDeletions", "keepDeletions", "confirmRemoval", "restoreRemoval"]) {
+  $(type.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).onclick = run(() => send({ type }));
+}
 run(() => send({ type: "status" }))();

@@ -253,3 +253,65 @@ test("a stopped service worker resumes without the password, even stopped mid-sy
   await b.ok({ type: "sync" });
   assert.ok((await b.bookmarks()).some((x) => x.url === "https://locked.example/"));
 });
+
+test("a folder with most bookmarks removed waits for the user, here and on the other profile", async () => {
+  const a = await profile();
+  const b = await profile();
+  const account = { server: server.url, username: "bm-mass", password: PASSWORD };
+  await a.ok({ type: "connect", register: true, ...account });
+  await b.ok({ type: "connect", ...account });
+  await a.run(async () => {
+    const folder = await chrome.bookmarks.create({ parentId: "1", title: "Big" });
+    for (let i = 0; i < 30; i++) await chrome.bookmarks.create({ parentId: folder.id, title: `b${i}`, url: `https://big.example/${i}` });
+    for (let i = 0; i < 5; i++) await chrome.bookmarks.create({ parentId: "1", title: `s${i}`, url: `https://small.example/${i}` });
+  });
+  await a.pending(36);
+  await a.ok({ type: "sync" });
+  await b.ok({ type: "sync" });
+  assert.equal((await b.bookmarks()).length, 36);
+  const removeBig = () =>
+    a.run(async () => {
+      const [folder] = await chrome.bookmarks.search({ title: "Big" });
+      await chrome.bookmarks.removeTree(folder.id);
+    });
+  const badge = (p) => p.run(() => chrome.action.getBadgeText({}));
+
+  // Removed here: 31 of 36 records. Nothing is deleted; the popup asks.
+  await removeBig();
+  await until(async () => (await a.ok({ type: "status" })).heldRemoval === 31, "the removal held");
+  assert.equal((await a.ok({ type: "status" })).pending, 0, "nothing deleted");
+  assert.equal(await badge(a), "!");
+  await a.ok({ type: "sync" });
+  assert.equal((await b.bookmarks()).length, 36, "the other profile keeps them");
+  // "Put them back": the folder and its 30 bookmarks return from the vault.
+  const restored = await a.ok({ type: "restoreRemoval" });
+  assert.equal(restored.heldRemoval, 0);
+  assert.deepEqual(await a.bookmarks(), await b.bookmarks());
+  assert.equal(await badge(a), "");
+
+  // Removed again and confirmed: deleted everywhere... but the other profile holds them.
+  await removeBig();
+  await until(async () => (await a.ok({ type: "status" })).heldRemoval === 31, "the removal held again");
+  const confirmed = await a.ok({ type: "confirmRemoval" });
+  assert.equal(confirmed.heldRemoval, 0);
+  assert.equal(confirmed.pending, 0, "pushed");
+  const held = await b.ok({ type: "sync" });
+  assert.equal(held.heldDeletions, 31);
+  assert.equal((await b.bookmarks()).length, 36, "held: still in B's tree");
+  assert.equal(await badge(b), "!");
+  // B keeps them: written again, and A gets them back.
+  await b.ok({ type: "keepDeletions" });
+  await a.ok({ type: "sync" });
+  assert.equal((await a.bookmarks()).filter((x) => x.parent === "Big").length, 30, "back in A");
+  assert.equal(await badge(b), "");
+
+  // Removed and confirmed in A, confirmed in B: gone from both.
+  await removeBig();
+  await until(async () => (await a.ok({ type: "status" })).heldRemoval === 31, "the removal held a third time");
+  await a.ok({ type: "confirmRemoval" });
+  assert.equal((await b.ok({ type: "sync" })).heldDeletions, 31);
+  const done = await b.ok({ type: "confirmDeletions" });
+  assert.equal(done.heldDeletions, 0);
+  assert.equal((await b.bookmarks()).length, 5);
+  assert.deepEqual(await b.bookmarks(), await a.bookmarks());
+});

@@ -73,7 +73,8 @@ test("failsafe: a mass deletion is held, then kept or confirmed", async () => {
   assert.equal(await codeOf(Promise.resolve().then(() => strict.deleteMany(ids.slice(30, 33)))), "MASS_DELETE");
   assert.equal(strict.deleteMany(ids.slice(30, 32)), 2);
   for (const bad of [true, { percent: 101 }, { min: -1 }, "20:50"]) {
-    assert.equal(await codeOf(SyncClient.login(server.url, "mass-user", "pw", { massDelete: bad })), "BAD_INPUT", JSON.stringify(bad));
+    const options = /** @type {any} */ ({ massDelete: bad });
+    assert.equal(await codeOf(SyncClient.login(server.url, "mass-user", "pw", options)), "BAD_INPUT", JSON.stringify(bad));
   }
   assert.equal(await codeOf(Promise.resolve().then(() => strict.deleteMany(["not an id"]))), "BAD_INPUT");
 });

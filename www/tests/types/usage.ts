@@ -94,6 +94,16 @@ async function syncing(): Promise<number> {
   if (past[0]) await phone.restore("id", past[0].version);
   const gone: DeletedRecord[] = await phone.deletedRecords();
   if (gone[0]) await phone.restore(gone[0].record_id, gone[0].version);
+  const guarded = await SyncClient.login("http://127.0.0.1:8787", "alice", "pw", { massDelete: { min: 50, percent: 25 } });
+  const unguarded = await SyncClient.login("http://127.0.0.1:8787", "alice", "pw", { massDelete: false });
+  const held: string[] = guarded.heldDeletions();
+  const applied: SyncEvent[] = guarded.confirmDeletions();
+  const kept: number = unguarded.keepDeletions() + guarded.status().heldDeletions;
+  const removed: number = guarded.deleteMany(held, { confirmed: true });
+  for (const e of await guarded.sync()) if (e.type === "deletionsHeld") void e.count;
+  // @ts-expect-error the guard is false or an object
+  await SyncClient.login("http://127.0.0.1:8787", "alice", "pw", { massDelete: true });
+  void [applied, kept, removed];
   await phone.erase();
   return (await resumed.tokens()).length + resumed.pendingCount;
 }
