@@ -1,10 +1,12 @@
 //! Benchmark of record history's cost (figures, not a pass/fail test): one vault of 1,000
 //! records of 1 KiB, edited whole in rounds (pushes of 500 writes, as the clients send
 //! them), on a server keeping 10 past versions per record and on one keeping none, each
-//! on its own SQLite file, rounds alternated between the two in one run. Prints the push
-//! time per round (median) and the database size.
+//! on its own SQLite file, rounds alternated between them in one run. With `--reference
+//! BIN`, also another server binary keeping none (the layout before `record_versions`,
+//! where a push copied what it replaced). Prints the push time per round (median, and its
+//! ratio to history off) and the database size.
 //!
-//! `./scripts/bench-server.sh history`
+//! `./scripts/bench-server.sh history [--reference BIN]`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -15,7 +17,7 @@ use common::{b64, median, ms, random, register, sibling_server, start_server_wit
 use serde_json::{Value, json};
 
 const RECORDS: usize = 1000;
-const ROUNDS: u64 = 15;
+const ROUNDS: u64 = 25;
 const BATCH: usize = 500;
 
 struct Side {
@@ -56,6 +58,31 @@ impl Side {
         started.elapsed()
     }
 
+    /// Pulls the whole vault (every page from cursor 0); returns the time taken.
+    async fn pull(&self, http: &reqwest::Client) -> Duration {
+        let started = Instant::now();
+        let mut since = 0;
+        loop {
+            let url = format!(
+                "{}/v1/vaults/{}/changes?since={since}",
+                self.url, self.vault
+            );
+            let page: Value = http
+                .get(url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            since = page["cursor"].as_u64().unwrap();
+            if page["more"] != true {
+                return started.elapsed();
+            }
+        }
+    }
+
     fn bytes(&self) -> u64 {
         let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
         let wal = std::path::PathBuf::from(format!("{}-wal", self.file.display()));
@@ -65,14 +92,23 @@ impl Side {
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let reference = args
+        .iter()
+        .position(|a| a == "--reference")
+        .map(|i| std::path::PathBuf::from(&args[i + 1]));
     let bin = sibling_server();
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let mut sides = Vec::new();
-    for (name, versions) in [("history 10", "10"), ("history off", "0")] {
-        let file = dir.path().join(format!("{}.db", versions));
+    let mut runs = vec![("history 10", "10", &bin), ("history off", "0", &bin)];
+    if let Some(reference) = &reference {
+        runs.push(("reference binary, history off", "0", reference));
+    }
+    for (n, (name, versions, bin)) in runs.into_iter().enumerate() {
+        let file = dir.path().join(format!("{n}.db"));
         let server = start_server_with(
-            &bin,
+            bin,
             &format!("sqlite://{}", file.display()),
             &["--history-versions", versions],
         );
@@ -98,19 +134,27 @@ async fn main() {
             side.rounds.push(took);
         }
     }
+    let mut pulls = vec![Vec::new(); sides.len()];
+    for _ in 0..7 {
+        for (side, times) in sides.iter().zip(&mut pulls) {
+            times.push(side.pull(&http).await);
+        }
+    }
     println!(
-        "| {RECORDS} x 1 KiB, {ROUNDS} rounds of edits, pushes of {BATCH} | push round (median) | per write | database |"
+        "| {RECORDS} x 1 KiB, {ROUNDS} rounds of edits, pushes of {BATCH} | push round (median) | vs history off | vs the reference | full pull (median) | database |"
     );
-    println!("| --- | --- | --- | --- |");
-    let reference = median(sides[1].rounds.clone());
-    for side in &sides {
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let off = median(sides[1].rounds.clone());
+    let reference = sides.get(2).map(|side| median(side.rounds.clone()));
+    for (side, pulled) in sides.iter().zip(pulls) {
         let m = median(side.rounds.clone());
+        let against = reference.map_or("-".to_string(), |r| format!("{:.2}x", ms(m) / ms(r)));
         println!(
-            "| {} | {:.0} ms ({:.2}x) | {:.0} µs | {:.1} MB |",
+            "| {} | {:.0} ms | {:.2}x | {against} | {:.1} ms | {:.1} MB |",
             side.name,
             ms(m),
-            ms(m) / ms(reference),
-            ms(m) * 1000.0 / RECORDS as f64,
+            ms(m) / ms(off),
+            ms(median(pulled)),
             side.bytes() as f64 / 1e6
         );
     }

@@ -49,6 +49,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         limits.login_attempts_per_address,
     );
     tokio::spawn(housekeeping(db.clone(), rate.clone(), limits.clone()));
+    tokio::spawn(prune_history(db.clone(), limits.history_versions));
     let hub = live::Hub::new(cli.live.clone());
     tokio::spawn(live::fanout::run(db.clone(), hub.clone()));
     let state = routes::AppState {
@@ -110,10 +111,38 @@ async fn housekeeping(db: db::Db, rate: auth::RateLimits, limits: Arc<config::Li
             Err(error) => tracing::warn!(%error, "tombstone purge failed; will retry"),
         }
         let kept = i64::try_from(limits.history_retention.as_millis()).unwrap_or(i64::MAX);
-        match db.purge_history(now_ms().saturating_sub(kept)).await {
+        let kept = store::Kept {
+            versions: limits.history_versions,
+            since: now_ms().saturating_sub(kept),
+        };
+        match db.prune_versions(kept).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged expired past versions"),
             Err(error) => tracing::warn!(%error, "history purge failed; will retry"),
+        }
+    }
+}
+
+/// Every second, deletes the past versions beyond `--history-versions` of the records
+/// written since the last pass (the housekeeping task's full pass also applies the
+/// retention), then checkpoints SQLite's log. A push never deletes history: it runs here,
+/// between pushes.
+async fn prune_history(db: db::Db, keep: u32) {
+    let mut after = 0;
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        interval.tick().await;
+        match db.prune_recent(keep, after).await {
+            Ok((deleted, newest)) => {
+                after = newest;
+                if deleted > 0 {
+                    tracing::debug!(deleted, "pruned past versions");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "history pruning failed; will retry"),
+        }
+        if let Err(error) = db.checkpoint().await {
+            tracing::debug!(%error, "checkpoint failed; SQLite checkpoints at commits anyway");
         }
     }
 }

@@ -226,7 +226,7 @@ fn sqlite_three_devices_converge() {
             "a ciphertext moved to another record",
             vec![
                 format!(
-                    "UPDATE records SET ciphertext = (SELECT ciphertext FROM records r2 WHERE r2.record_id = X'{0}'), version = version + 1, {bump} WHERE record_id != X'{0}' AND deleted = 0",
+                    "UPDATE records SET body = (SELECT body FROM records r2 WHERE r2.record_id = X'{0}'), version = version + 1, {bump} WHERE record_id != X'{0}' AND deleted = 0",
                     hex(second.as_bytes())
                 ),
                 next.into(),

@@ -245,10 +245,10 @@ fn sqlite_tampered_or_restored_database() {
     };
 
     // A hidden row: a new device sees an omission, and holds nothing.
-    let row: (Vec<u8>, i64, i64) = db
+    let row: (i64, i64, i64) = db
         .query_row(
             &format!(
-                "SELECT ciphertext, version, change_cursor FROM records WHERE record_id = X'{}'",
+                "SELECT body, version, change_cursor FROM records WHERE record_id = X'{}'",
                 hex(&ids[1])
             ),
             [],
@@ -265,7 +265,7 @@ fn sqlite_tampered_or_restored_database() {
     assert_eq!(tablet.engine().records().count(), 0);
     // The same row back: the new device syncs.
     db.execute(
-        "INSERT INTO records (vault_pk, record_id, ciphertext, version, deleted, change_cursor, created_at, updated_at) \
+        "INSERT INTO records (vault_pk, record_id, body, version, deleted, change_cursor, created_at, updated_at) \
          VALUES ((SELECT id FROM vaults), ?1, ?2, ?3, 0, ?4, 0, 0)",
         rusqlite::params![ids[1].as_bytes().to_vec(), row.0, row.1, row.2],
     )

@@ -218,7 +218,7 @@ fn client_history_restore_tamper_rotate(url: &str, sqlite: Option<&std::path::Pa
         // A past version altered in the database is refused, and nothing local changes.
         let db = rusqlite::Connection::open(file).unwrap();
         db.execute(
-            "UPDATE record_history SET ciphertext = \
+            "UPDATE record_versions SET ciphertext = \
              substr(ciphertext, 1, 20) || randomblob(1) || substr(ciphertext, 22) \
              WHERE version = 2",
             [],
@@ -226,17 +226,17 @@ fn client_history_restore_tamper_rotate(url: &str, sqlite: Option<&std::path::Pa
         .unwrap();
         assert_eq!(code(laptop.history(&note).unwrap_err()), "TAMPERED");
         assert_eq!(laptop.get(&note), Some(&json!({"title": "v1"})));
-        db.execute("DELETE FROM record_history WHERE version = 2", [])
+        db.execute("DELETE FROM record_versions WHERE version = 2", [])
             .unwrap();
         // Relabelling a version (another version's bytes) is refused too.
         db.execute(
-            "UPDATE record_history SET version = 2 WHERE version = 3",
+            "UPDATE record_versions SET version = 2 WHERE version = 3",
             [],
         )
         .unwrap();
         assert_eq!(code(laptop.history(&note).unwrap_err()), "TAMPERED");
         db.execute(
-            "UPDATE record_history SET version = 3 WHERE version = 2",
+            "UPDATE record_versions SET version = 3 WHERE version = 2",
             [],
         )
         .unwrap();
@@ -272,4 +272,127 @@ fn sqlite_client_history() {
 fn postgres_client_history() {
     let pg = Postgres::shared();
     client_history_restore_tamper_rotate(&pg.database("history_client"), None);
+}
+
+/// The migration to `record_versions` and back, with data: the current versions, the past
+/// ones and a deleted record survive `migrate down` (into `records.ciphertext` and
+/// `record_history`) and `migrate apply` again, byte for byte. `count` runs a `SELECT
+/// COUNT(*)` on the database and returns its number.
+fn migrate_with_data(url: &str, count: &dyn Fn(&str) -> i64) {
+    let (first, second) = (new_id(), new_id());
+    let alice = {
+        let server = Server::start(url);
+        let alice = register(&server.api(), "alice");
+        alice.push(vec![
+            item(&first, 0, false, b"a1"),
+            item(&second, 0, false, b"b1"),
+        ]);
+        alice.push(vec![
+            item(&first, 1, false, b"a2"),
+            item(&second, 1, true, b"b2"),
+        ]);
+        alice.push(vec![item(&first, 2, false, b"a3")]);
+        alice
+    };
+    let (ok, out, err) = common::run(&["--database", url, "migrate", "down"]);
+    assert!(ok && out.contains("reverted migration"), "{out} {err}");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM record_history"),
+        3,
+        "a1, a2, b1"
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM records"), 2);
+    let (ok, out, err) = common::run(&["--database", url, "migrate", "apply"]);
+    assert!(ok && out.contains("applied 1 migration(s)"), "{out} {err}");
+    assert_eq!(count("SELECT COUNT(*) FROM record_versions"), 5);
+    let server = Server::start(url);
+    let alice = alice.via(&server.api());
+    let (pulled, _) = alice.pull_all(0);
+    let current: Vec<(String, u64, bool, String)> = pulled
+        .iter()
+        .map(|c| {
+            let id = c["record_id"].as_str().unwrap().to_string();
+            let text = c["ciphertext"].as_str().unwrap().to_string();
+            (
+                id,
+                c["version"].as_u64().unwrap(),
+                c["deleted"].as_bool().unwrap(),
+                text,
+            )
+        })
+        .collect();
+    assert!(
+        current.contains(&(first.clone(), 3, false, b64(b"a3"))),
+        "{current:?}"
+    );
+    assert!(
+        current.contains(&(second.clone(), 2, true, b64(b"b2"))),
+        "{current:?}"
+    );
+    assert_eq!(
+        versions(&history(&alice, &first, "").1),
+        vec![(2, false, b64(b"a2")), (1, false, b64(b"a1"))]
+    );
+    let (status, deleted) = alice.api.call("GET", &alice.path("deleted"), None);
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["records"][0]["record_id"], second);
+    assert_eq!(deleted["records"][0]["version"], 1);
+    // The next push after the round trip lands on top of the migrated current version.
+    alice.push(vec![item(&first, 3, false, b"a4")]);
+    assert_eq!(versions(&history(&alice, &first, "").1).len(), 3);
+}
+
+/// Past versions beyond `--history-versions` are deleted between pushes (within about a
+/// second), and with history off only the current versions remain.
+fn pruned_between_pushes(url: &str, keep: &str, left: i64, count: &dyn Fn(&str) -> i64) {
+    let server = Server::start_with(url, &["--history-versions", keep]);
+    let alice = register(&server.api(), "alice");
+    let id = new_id();
+    for v in 0..6u64 {
+        alice.push(vec![item(&id, v, false, format!("v{v}").as_bytes())]);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count("SELECT COUNT(*) FROM record_versions") != left {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never pruned to {left}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(alice.pull_all(0).0.len(), 1, "the current version stays");
+}
+
+#[test]
+fn sqlite_migrate_with_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("migrate.db");
+    let count = |sql: &str| {
+        let db = rusqlite::Connection::open(&file).unwrap();
+        db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap()
+    };
+    migrate_with_data(&format!("sqlite://{}", file.display()), &count);
+    for (keep, left) in [("2", 3), ("0", 1)] {
+        let file = dir.path().join(format!("pruned{keep}.db"));
+        let count = |sql: &str| {
+            let db = rusqlite::Connection::open(&file).unwrap();
+            db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        pruned_between_pushes(&format!("sqlite://{}", file.display()), keep, left, &count);
+    }
+}
+
+#[test]
+fn postgres_migrate_with_data() {
+    let pg = Postgres::shared();
+    let url = pg.database("history_migrate");
+    let count = |sql: &str| {
+        pg.sql("history_migrate", sql)
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    migrate_with_data(&url, &count);
+    let url = pg.database("history_pruned");
+    let count = |sql: &str| pg.sql("history_pruned", sql).trim().parse::<i64>().unwrap();
+    pruned_between_pushes(&url, "2", 3, &count);
 }

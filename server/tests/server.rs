@@ -31,7 +31,7 @@ fn health_and_errors(server: &Server, backend: &str) {
 fn migrate_cycle(database: &str) {
     let (ok, out, err) = run(&["--database", database, "migrate", "apply"]);
     assert!(ok, "{err}");
-    assert!(out.contains("applied 6 migration(s)"), "{out}");
+    assert!(out.contains("applied 7 migration(s)"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "apply"]);
     assert!(
         ok && out.contains("applied 0 migration(s)"),
@@ -44,7 +44,13 @@ fn migrate_cycle(database: &str) {
     assert!(out.contains("applied    live tickets"), "{out}");
     assert!(out.contains("applied    devices"), "{out}");
     assert!(out.contains("applied    record history"), "{out}");
+    assert!(out.contains("applied    record versions"), "{out}");
     // Down reverts the newest first, one at a time.
+    let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
+    assert!(ok && out.contains("reverted migration"), "{out}");
+    let (_, out, _) = run(&["--database", database, "migrate", "status"]);
+    assert!(out.contains("applied    record history"), "{out}");
+    assert!(out.contains("pending    record versions"), "{out}");
     let (ok, out, _) = run(&["--database", database, "migrate", "down"]);
     assert!(ok && out.contains("reverted migration"), "{out}");
     let (_, out, _) = run(&["--database", database, "migrate", "status"]);

@@ -9,7 +9,9 @@ use vaultsync_wire::{DeletedPage, ErrorBody, HistoryPage, MAX_VERSION, RecordId}
 use super::AppState;
 use super::extract::Authed;
 use super::vault::{own_vault, page_limit};
+use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::store::Kept;
 
 #[derive(serde::Deserialize)]
 struct HistoryQuery {
@@ -23,6 +25,16 @@ fn read_query(state: &AppState, query: &RawQuery) -> Result<(HistoryQuery, u32),
         .map_err(|e| ApiError::invalid(format!("query: {e}")))?;
     let limit = page_limit(state, query.limit.as_deref())?;
     Ok((query, limit))
+}
+
+/// What history keeps now (`--history-versions`, `--history-retention`): versions past
+/// those are hidden until the housekeeping task deletes them.
+fn kept(state: &AppState) -> Kept {
+    let retention = i64::try_from(state.limits.history_retention.as_millis()).unwrap_or(i64::MAX);
+    Kept {
+        versions: state.limits.history_versions,
+        since: now_ms().saturating_sub(retention),
+    }
 }
 
 fn parse_record_id(text: &str) -> Result<RecordId, ApiError> {
@@ -59,7 +71,7 @@ pub(super) async fn history(
     };
     let (versions, more) = state
         .db
-        .history(vault_pk, &record_id, before, limit)
+        .history(vault_pk, &record_id, before, limit, kept(&state))
         .await?;
     Ok(Json(HistoryPage {
         record_id,
@@ -86,6 +98,9 @@ pub(super) async fn deleted(
     let vault_pk = own_vault(&state, authed, &vault_id).await?;
     let (query, limit) = read_query(&state, &query)?;
     let after = query.after.as_deref().map(parse_record_id).transpose()?;
-    let (records, more) = state.db.deleted(vault_pk, after.as_ref(), limit).await?;
+    let (records, more) = state
+        .db
+        .deleted(vault_pk, after.as_ref(), limit, kept(&state))
+        .await?;
     Ok(Json(DeletedPage { records, more }))
 }

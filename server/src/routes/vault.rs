@@ -143,7 +143,6 @@ pub(super) async fn push(
         base_seq: request.base_seq,
         head: request.head.as_bytes(),
         items: &request.items,
-        keep_history: state.limits.history_versions,
     };
     match state.db.push(vault_pk, write, now_ms()).await? {
         Push::Done(results, cursor) => {

@@ -19,9 +19,11 @@ use vaultsync_wire::{
 use crate::db::{Db, on_write};
 
 mod accounts;
+mod current;
 mod devices;
 pub use devices::{Claim, NewLink};
 mod history;
+pub use history::Kept;
 pub mod live;
 mod vault;
 
@@ -154,8 +156,6 @@ pub struct PushWrite<'a> {
     pub head: &'a [u8],
     /// The writes.
     pub items: &'a [PushItem],
-    /// Past versions kept per record (`--history-versions`; 0: none).
-    pub keep_history: u32,
 }
 
 /// Outcome of a push.

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
-use vaultsync_wire::{Blob, EnvelopeDoc, HeadDoc, PushItem, PushResult, RecordId, VaultId};
+use vaultsync_wire::{Blob, EnvelopeDoc, HeadDoc, PushResult, RecordId, VaultId};
 
+use super::current::{decide, skipped};
 use super::{
     Changes, EnvelopeWrite, PageBounds, Push, PushWrite, PutEnvelope, RecordColumns, StoreResult,
     count, id_from_column, kdf_column, kdf_from_columns, record_from_columns, stored,
@@ -121,25 +122,7 @@ impl Db {
                 tx.rollback().await?;
                 return Ok(Push::EnvelopeChanged(current));
             }
-            let mut current: HashMap<RecordId, RecordColumns> =
-                HashMap::with_capacity(write.items.len());
-            for chunk in write.items.chunks(super::ROWS_PER_STATEMENT) {
-                let mut select = sqlx::QueryBuilder::new(
-                    "SELECT record_id, version, deleted, ciphertext, change_cursor FROM records \
-                     WHERE vault_pk = ",
-                );
-                select.push_bind(vault_pk).push(" AND record_id IN (");
-                let mut ids = select.separated(", ");
-                for item in chunk {
-                    ids.push_bind(&item.record_id.as_bytes()[..]);
-                }
-                select.push(")");
-                let rows: Vec<RecordColumns> =
-                    select.build_query_as().fetch_all(&mut *tx).await?;
-                for row in rows {
-                    current.insert(id_from_column(&row.0, RecordId::from_slice)?, row);
-                }
-            }
+            let mut current = super::current::read_current!(tx, vault_pk, write.items)?;
             let (results, writes) = decide(write.items, &mut current, first)?;
             if count(head_seq) != write.base_seq {
                 tx.rollback().await?;
@@ -158,15 +141,46 @@ impl Db {
                 tx.rollback().await?;
                 return Ok(Push::Done(results.into_iter().map(skipped).collect(), None));
             }
+            // Each write's sealed bytes go once into `record_versions`; what it replaces
+            // stays there as history (the housekeeping task bounds it).
+            let created: Vec<&[u8]> = writes
+                .iter()
+                .filter(|w| !current.contains_key(&w.item.record_id))
+                .map(|w| &w.item.record_id.as_bytes()[..])
+                .collect();
+            super::history::forget_lineage!(tx, vault_pk, created)?;
+            let mut bodies: HashMap<Vec<u8>, i64> = HashMap::with_capacity(writes.len());
+            for chunk in writes.chunks(super::ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO record_versions (vault_pk, record_id, version, deleted, \
+                     ciphertext, written_at) ",
+                );
+                insert.push_values(chunk, |mut row, write| {
+                    row.push_bind(vault_pk)
+                        .push_bind(&write.item.record_id.as_bytes()[..])
+                        .push_bind(write.version)
+                        .push_bind(write.item.deleted)
+                        .push_bind(write.item.ciphertext.as_bytes())
+                        .push_bind(now);
+                });
+                insert.push(
+                    " ON CONFLICT (vault_pk, record_id, version) DO UPDATE SET \
+                     deleted = excluded.deleted, ciphertext = excluded.ciphertext, \
+                     written_at = excluded.written_at RETURNING record_id, id",
+                );
+                let ids: Vec<(Vec<u8>, i64)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+                bodies.extend(ids);
+            }
             for chunk in writes.chunks(super::ROWS_PER_STATEMENT) {
                 let mut upsert = sqlx::QueryBuilder::new(
-                    "INSERT INTO records (vault_pk, record_id, ciphertext, version, deleted, \
+                    "INSERT INTO records (vault_pk, record_id, body, version, deleted, \
                      change_cursor, created_at, updated_at) ",
                 );
                 upsert.push_values(chunk, |mut row, write| {
+                    let id = &write.item.record_id.as_bytes()[..];
                     row.push_bind(vault_pk)
-                        .push_bind(&write.item.record_id.as_bytes()[..])
-                        .push_bind(write.item.ciphertext.as_bytes())
+                        .push_bind(id)
+                        .push_bind(bodies.get(id).copied().unwrap_or_default())
                         .push_bind(write.version)
                         .push_bind(write.item.deleted)
                         .push_bind(write.cursor)
@@ -175,22 +189,11 @@ impl Db {
                 });
                 upsert.push(
                     " ON CONFLICT (vault_pk, record_id) DO UPDATE SET \
-                     ciphertext = excluded.ciphertext, version = excluded.version, \
+                     body = excluded.body, version = excluded.version, \
                      deleted = excluded.deleted, change_cursor = excluded.change_cursor, \
                      updated_at = excluded.updated_at",
                 );
                 upsert.build().execute(&mut *tx).await?;
-            }
-            if write.keep_history > 0 {
-                let replaced: Vec<super::history::Replaced<'_>> = writes
-                    .iter()
-                    .filter_map(|w| {
-                        let old = current.get(&w.item.record_id)?;
-                        Some((&old.0[..], old.1, old.2, &old.3[..]))
-                    })
-                    .collect();
-                let keep = i64::from(write.keep_history);
-                super::history::archive!(tx, vault_pk, replaced, keep, now)?;
             }
             sqlx::query(
                 "UPDATE vaults SET next_cursor = $1, head = $2, head_seq = head_seq + 1 \
@@ -248,9 +251,10 @@ impl Db {
                     .await?;
             }
             let rows = sqlx::query_as(
-                "SELECT record_id, version, deleted, ciphertext, change_cursor FROM records \
-                 WHERE vault_pk = $1 AND change_cursor > $2 \
-                 ORDER BY change_cursor LIMIT $3",
+                "SELECT r.record_id, r.version, r.deleted, v.ciphertext, r.change_cursor \
+                 FROM records r JOIN record_versions v ON v.id = r.body \
+                 WHERE r.vault_pk = $1 AND r.change_cursor > $2 \
+                 ORDER BY r.change_cursor LIMIT $3",
             )
             .bind(vault_pk)
             .bind(stored(since))
@@ -335,73 +339,5 @@ impl Db {
             tx.commit().await?;
             Ok(done.rows_affected())
         }.await)
-    }
-}
-
-/// A write that `decide` accepted.
-struct Write<'a> {
-    item: &'a PushItem,
-    version: i64,
-    cursor: i64,
-}
-
-/// The optimistic-concurrency rule, item by item, against the current rows: a write is
-/// accepted when its `base_version` is the current version (0 = the record does not
-/// exist); a retry of a stored write (same bytes, at its new version) is answered as
-/// applied without a new write; anything else is a conflict carrying the current copy.
-/// Accepted writes get consecutive cursors from `first_cursor`.
-fn decide<'a>(
-    items: &'a [PushItem],
-    current: &mut HashMap<RecordId, RecordColumns>,
-    first_cursor: i64,
-) -> StoreResult<(Vec<PushResult>, Vec<Write<'a>>)> {
-    let mut results = Vec::with_capacity(items.len());
-    let mut writes = Vec::with_capacity(items.len());
-    for item in items {
-        let base = stored(item.base_version);
-        let row = current.get(&item.record_id);
-        let version = row.map_or(0, |r| r.1);
-        let new_version = stored(item.new_version());
-        let result = if version == base {
-            let cursor = first_cursor + writes.len() as i64;
-            writes.push(Write {
-                item,
-                version: new_version,
-                cursor,
-            });
-            applied(item, new_version, cursor)
-        } else if let Some(stored) = row.filter(|r| {
-            // Fresh nonces make identical ciphertext at the new version a retry, never a
-            // coincidence.
-            r.1 == new_version && r.2 == item.deleted && r.3 == item.ciphertext.as_bytes()
-        }) {
-            applied(item, stored.1, stored.4)
-        } else {
-            PushResult::Conflict {
-                record_id: item.record_id,
-                current: current
-                    .remove(&item.record_id)
-                    .map(record_from_columns)
-                    .transpose()?,
-            }
-        };
-        results.push(result);
-    }
-    Ok((results, writes))
-}
-
-/// An item of a push that was not written because another conflicted.
-fn skipped(result: PushResult) -> PushResult {
-    match result {
-        PushResult::Applied { record_id, .. } => PushResult::Skipped { record_id },
-        other => other,
-    }
-}
-
-fn applied(item: &PushItem, version: i64, cursor: i64) -> PushResult {
-    PushResult::Applied {
-        record_id: item.record_id,
-        version: count(version),
-        cursor: count(cursor),
     }
 }
