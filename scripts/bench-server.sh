@@ -6,7 +6,9 @@
 #   ./scripts/bench-server.sh writers [--reference BIN]
 #                                        50 writers on one vault vs on 50 vaults (the vault
 #                                        head's cost), optionally vs another server binary
-#   ./scripts/bench-server.sh history    pushes with 10 past versions kept vs none, and the
+#   ./scripts/bench-server.sh history [--reference BIN]
+#                                        pushes with 10 past versions kept vs none (and vs
+#                                        another server binary keeping none), and the
 #                                        database size (issue 13)
 set -euo pipefail
 cd "$(dirname "$0")/.."
