@@ -6,6 +6,8 @@
 //! `server/tests/head.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "vault_head/mass_delete.rs"]
+mod mass_delete;
 mod sim;
 
 use serde_json::json;

@@ -42,7 +42,12 @@ struct Cli {
     /// The mass-deletion guard, MIN:PERCENT: a sync that would delete more than MIN
     /// records and more than PERCENT % of them holds the deletions (see `held`); so does
     /// `delete` without --confirm. "off" turns it off.
-    #[arg(long, default_value = "20:50", global = true)]
+    #[arg(
+        long,
+        env = "VAULTSYNC_MASS_DELETE",
+        default_value = "20:50",
+        global = true
+    )]
     mass_delete: String,
 
     #[command(subcommand)]

@@ -8,6 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 mod common;
+#[path = "cli/failsafe.rs"]
+mod failsafe;
+#[path = "cli/history.rs"]
+mod history;
 
 use common::{CLI, cli, cli_env, ok, server};
 

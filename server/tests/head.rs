@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "head/failsafe.rs"]
+mod failsafe;
 
 use std::sync::{Arc, Barrier};
 

@@ -4,11 +4,7 @@
 //! once the application confirms, or writes the records again when it keeps them. A
 //! server that marks records deleted by itself is refused (`TAMPERED`) before the guard
 //! counts anything, and nothing is held or deleted.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Postgres, Server};
+use crate::common::{Postgres, Server};
 use serde_json::json;
 use vaultsync::client::{Client, Options};
 use vaultsync::crypto::{Password, RecordId};

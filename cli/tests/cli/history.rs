@@ -1,9 +1,5 @@
 //! History and restore through the `vaultsync` CLI, against the real server.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{cli, ok, server};
+use crate::common::{cli, ok, server};
 
 #[test]
 fn history_and_restore_through_the_cli() {

@@ -2,13 +2,9 @@
 //! simulation's model server. A faulty device (or a bug, or a person's mistake) that
 //! deletes most of the vault does not make the other devices delete it: their pulls hold
 //! the deletions, apply everything else, and wait for the application's word. The same
-//! cases run against the real server (SQLite and PostgreSQL) in `server/tests/failsafe.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod sim;
-
+//! cases run against the real server (SQLite and PostgreSQL) in `server/tests/head/failsafe.rs`.
+use crate::sim::{Device, ModelServer, created};
 use serde_json::json;
-use sim::{Device, ModelServer, created};
 use vaultsync::Code;
 use vaultsync::crypto::RecordId;
 use vaultsync::sync::{Event, MassDelete, SyncRun};
