@@ -3,6 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "api/devices.rs"]
+mod devices;
+#[path = "api/keys.rs"]
+mod keys;
+#[path = "api/link.rs"]
+mod link;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

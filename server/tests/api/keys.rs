@@ -4,9 +4,7 @@
 //! another device while a stale device writes under the old envelope.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{Api, Postgres, Server};
+use crate::common::{Api, Postgres, Server};
 use serde_json::{Value, json};
 use vaultsync::client::{Client, Options};
 use vaultsync::crypto::kdf::derive_master;

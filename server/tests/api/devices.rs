@@ -5,9 +5,7 @@
 //! local data (records, tombstones, envelopes, and a key rotation undone).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{Postgres, Server};
+use crate::common::{Postgres, Server};
 use serde_json::json;
 use vaultsync::client::{Client, Options};
 use vaultsync::crypto::Password;

@@ -6,11 +6,9 @@
 //! through two PostgreSQL replicas.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Postgres, Server};
+use crate::common::{Postgres, Server};
 use serde_json::json;
 use vaultsync::client::{Client, ClientError, Options};
 use vaultsync::crypto::Password;
